@@ -1,0 +1,46 @@
+# Every target creates the virtualenv it needs: a fresh clone needs no set-up step.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SCENARIO ?= bad-migration
+
+.PHONY: help up down test unit integration check bench clean
+
+help:
+	@echo "make up          start a replica of the reference app (gameday up)"
+	@echo "make down        remove it (gameday down)"
+	@echo "make test        lint, type-check, unit and Docker integration tests"
+	@echo "make bench       build and rollback benchmarks"
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+up: $(STAMP)
+	$(BIN)/gameday up
+
+down: $(STAMP)
+	$(BIN)/gameday down
+
+check: $(STAMP)
+	$(BIN)/ruff check harness tests bench
+	$(BIN)/mypy harness
+
+unit: $(STAMP)
+	$(BIN)/pytest -q tests/unit
+
+integration: $(STAMP)
+	$(BIN)/pytest -q -m docker tests/integration
+
+test: check
+	$(BIN)/pytest -q tests
+
+bench: $(STAMP)
+	$(BIN)/python bench/build.py
+	$(BIN)/python bench/rollback.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info

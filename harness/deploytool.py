@@ -1,0 +1,637 @@
+#!/usr/bin/env python3
+"""The deploy tool that runs inside the web host: deploy, rollback and list releases.
+
+It is copied into the web image as /usr/local/bin/deploy and uses the standard library
+only. Every step is appended to shared/log/deploy.jsonl as one JSON line
+(ts, step, release, ok, duration_s, detail); the harness reads that file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+STALE_LOCK_S = 600.0
+GATE_TIMEOUT_S = 15.0
+VERIFY_TIMEOUT_S = 15.0
+
+
+class DeployError(Exception):
+    """A deploy or rollback that stopped; `code` is the exit status to use."""
+
+    def __init__(self, message: str, code: int = EXIT_FAILED) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where a host keeps its releases, shared files and release builds."""
+
+    root: Path
+    builds: Path
+    run: Path
+
+    @property
+    def releases(self) -> Path:
+        return self.root / "releases"
+
+    @property
+    def shared(self) -> Path:
+        return self.root / "shared"
+
+    @property
+    def current(self) -> Path:
+        return self.root / "current"
+
+    @property
+    def lock(self) -> Path:
+        return self.shared / "deploy.lock"
+
+    @property
+    def log(self) -> Path:
+        return self.shared / "log" / "deploy.jsonl"
+
+    @property
+    def snapshots(self) -> Path:
+        return self.shared / "snapshots"
+
+
+@dataclass(frozen=True)
+class TargetCommands:
+    """The commands a target runs, as baked into the image at build time."""
+
+    web: str
+    worker: str
+    health_path: str
+    gate_path: str
+    version_path: str
+    migrate: str
+    down_migrate: str | None
+
+    @classmethod
+    def load(cls, path: Path) -> TargetCommands:
+        data = json.loads(path.read_text())
+        return cls(
+            web=data["web"],
+            worker=data["worker"],
+            health_path=data["health_path"],
+            gate_path=data.get("gate_path") or data["health_path"],
+            version_path=data["version_path"],
+            migrate=data["migrate"],
+            down_migrate=data.get("down_migrate"),
+        )
+
+
+# --- pure rules -------------------------------------------------------------------
+
+
+def release_id(now: datetime, existing: Sequence[str]) -> str:
+    """A UTC timestamp directory name, suffixed when that second is taken already."""
+    base = now.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    if base not in existing:
+        return base
+    n = 1
+    while f"{base}-{n}" in existing:
+        n += 1
+    return f"{base}-{n}"
+
+
+def release_sort_key(rid: str) -> tuple[str, int]:
+    stamp, _, suffix = rid.partition("-")
+    return stamp, int(suffix) if suffix.isdigit() else 0
+
+
+def previous_release(ordered: Sequence[str], current: str | None, bad: set[str]) -> str | None:
+    """The newest good release older than `current`: what a rollback goes back to."""
+    if current not in ordered:
+        return None
+    older = ordered[: ordered.index(current)]
+    for rid in reversed(older):
+        if rid not in bad:
+            return rid
+    return None
+
+
+def releases_to_remove(
+    ordered: Sequence[str], current: str | None, previous: str | None, keep: int
+) -> list[str]:
+    """Releases beyond the newest `keep`, never the current or the previous one."""
+    protected = {r for r in (current, previous) if r}
+    newest = set(ordered[-keep:]) if keep > 0 else set()
+    return [r for r in ordered if r not in newest and r not in protected]
+
+
+def render(command: str, **values: str) -> list[str]:
+    return [part.format(**values) for part in shlex.split(command)]
+
+
+# --- effects ----------------------------------------------------------------------
+
+
+class DeployLog:
+    """Appends one JSON line per step and echoes a short line for people."""
+
+    def __init__(self, path: Path, action: str, out: Any = sys.stdout) -> None:
+        self.path = path
+        self.action = action
+        self.out = out
+        path.parent.mkdir(parents=True, exist_ok=True)
+
+    def write(self, step: str, release: str | None, ok: bool, duration_s: float, detail: str) -> None:
+        record = {
+            "ts": datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z"),
+            "action": self.action,
+            "step": step,
+            "release": release,
+            "ok": ok,
+            "duration_s": round(duration_s, 4),
+            "detail": detail,
+        }
+        with self.path.open("a") as fh:
+            fh.write(json.dumps(record) + "\n")
+            fh.flush()
+        mark = "ok  " if ok else "FAIL"
+        print(f"{mark} {self.action} {step:<10} {duration_s:6.2f}s  {detail}", file=self.out, flush=True)
+
+    @contextmanager
+    def step(self, name: str, release: str | None) -> Iterator[list[str]]:
+        """Time a step; the body appends its detail; an exception logs it as failed."""
+        detail: list[str] = []
+        started = time.monotonic()
+        try:
+            yield detail
+        except DeployError as exc:
+            self.write(name, release, False, time.monotonic() - started, str(exc))
+            raise
+        except Exception as exc:
+            self.write(name, release, False, time.monotonic() - started, f"{type(exc).__name__}: {exc}")
+            raise DeployError(f"{name} failed: {exc}") from exc
+        self.write(name, release, True, time.monotonic() - started, "; ".join(detail))
+
+
+class Lock:
+    """An atomic mkdir lock that knows its owner and breaks when the owner is gone."""
+
+    def __init__(self, path: Path, stale_after_s: float = STALE_LOCK_S) -> None:
+        self.path = path
+        self.stale_after_s = stale_after_s
+
+    def owner(self) -> dict[str, Any]:
+        try:
+            return dict(json.loads((self.path / "owner.json").read_text()))
+        except (OSError, ValueError):
+            return {}
+
+    def is_stale(self, now: float) -> bool:
+        owner = self.owner()
+        pid = owner.get("pid")
+        if isinstance(pid, int) and not pid_alive(pid):
+            return True
+        started = owner.get("started")
+        if not isinstance(started, (int, float)):
+            try:
+                started = self.path.stat().st_mtime
+            except FileNotFoundError:
+                return True
+        return now - float(started) > self.stale_after_s
+
+    def acquire(self, action: str) -> str:
+        """Take the lock; returns a note when a stale lock was broken."""
+        note = ""
+        for _ in range(2):
+            try:
+                self.path.mkdir()
+            except FileExistsError:
+                if not self.is_stale(time.time()):
+                    owner = self.owner()
+                    raise DeployError(
+                        f"deploy is locked by {owner.get('action', 'another deploy')} "
+                        f"(pid {owner.get('pid', '?')}) since {owner.get('since', '?')}; "
+                        f"remove {self.path} if that process is gone",
+                        EXIT_USAGE,
+                    ) from None
+                note = f"broke stale lock of pid {self.owner().get('pid', '?')}"
+                shutil.rmtree(self.path, ignore_errors=True)
+                continue
+            (self.path / "owner.json").write_text(
+                json.dumps(
+                    {
+                        "pid": os.getpid(),
+                        "action": action,
+                        "started": time.time(),
+                        "since": datetime.now(UTC).isoformat(timespec="seconds"),
+                    }
+                )
+            )
+            return note
+        raise DeployError(f"could not take the lock {self.path}", EXIT_USAGE)
+
+    def release(self) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def swap(layout: Layout, rid: str) -> None:
+    """Point `current` at a release with one rename(2), so no reader sees it missing."""
+    tmp = layout.root / "current.tmp"
+    tmp.unlink(missing_ok=True)
+    tmp.symlink_to(Path("releases") / rid)
+    os.replace(tmp, layout.current)
+
+
+class UnixHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, socket_path: str, timeout: float) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self.socket_path = socket_path
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        sock.connect(self.socket_path)
+        self.sock = sock
+
+
+def http_get(socket_path: Path, path: str, timeout: float = 2.0) -> tuple[int, str]:
+    conn = UnixHTTPConnection(str(socket_path), timeout)
+    try:
+        conn.request("GET", path, headers={"Host": "localhost"})
+        resp = conn.getresponse()
+        return resp.status, resp.read().decode(errors="replace")
+    finally:
+        conn.close()
+
+
+class Host:
+    """The web host's releases, processes and database, as the deploy tool sees them."""
+
+    def __init__(self, layout: Layout, target: TargetCommands, log: DeployLog) -> None:
+        self.layout = layout
+        self.target = target
+        self.log = log
+
+    # releases
+
+    def release_ids(self) -> list[str]:
+        if not self.layout.releases.is_dir():
+            return []
+        return sorted((p.name for p in self.layout.releases.iterdir() if p.is_dir()), key=release_sort_key)
+
+    def current(self) -> str | None:
+        try:
+            return Path(os.readlink(self.layout.current)).name
+        except OSError:
+            return None
+
+    def bad(self) -> set[str]:
+        return {r for r in self.release_ids() if (self.layout.releases / r / "BAD").exists()}
+
+    def name_of(self, rid: str) -> str:
+        path = self.layout.releases / rid / "REVISION"
+        return path.read_text().strip() if path.exists() else "?"
+
+    def builds(self) -> list[str]:
+        return sorted(p.name for p in self.layout.builds.iterdir() if p.is_dir())
+
+    # commands
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env_file = self.layout.shared / ".env"
+        if env_file.exists():
+            for line in env_file.read_text().splitlines():
+                key, sep, value = line.partition("=")
+                if sep and not key.strip().startswith("#"):
+                    env[key.strip()] = value.strip()
+        return env
+
+    def run(self, argv: list[str], cwd: Path | None = None, timeout: float = 300) -> str:
+        proc = subprocess.run(
+            argv, cwd=cwd, env=self.env(), capture_output=True, text=True, timeout=timeout, check=False
+        )
+        output = (proc.stdout + proc.stderr).strip()
+        if proc.returncode != 0:
+            last = output.splitlines()[-3:] if output else []
+            raise DeployError(f"{shlex.join(argv)} exited {proc.returncode}: {' | '.join(last)}")
+        return output
+
+    def supervisorctl(self, *args: str) -> str:
+        proc = subprocess.run(["supervisorctl", *args], capture_output=True, text=True, check=False)
+        return (proc.stdout + proc.stderr).strip()
+
+    def running(self, program: str) -> bool:
+        return "RUNNING" in self.supervisorctl("status", program)
+
+    # steps
+
+    def create(self, name: str) -> str:
+        rid = release_id(datetime.now(UTC), self.release_ids())
+        dest = self.layout.releases / rid
+        shutil.copytree(self.layout.builds / name, dest, symlinks=True)
+        (dest / "REVISION").write_text(name + "\n")
+        return rid
+
+    def link_shared(self, rid: str) -> list[str]:
+        dest = self.layout.releases / rid
+        linked = []
+        for entry in (".env", "storage", "log"):
+            source = self.layout.shared / entry
+            if source.exists() and not (dest / entry).exists():
+                (dest / entry).symlink_to(source)
+                linked.append(entry)
+        return linked
+
+    def snapshot(self, rid: str) -> Path:
+        self.layout.snapshots.mkdir(parents=True, exist_ok=True)
+        path = self.layout.snapshots / f"{rid}.dump"
+        self.run(["pg_dump", "--format=custom", f"--file={path}"])
+        return path
+
+    def gate(self, rid: str) -> str:
+        """Start the new release beside the live one and health-check it."""
+        release_dir = self.layout.releases / rid
+        sock = self.layout.run / f"gate-{rid}.sock"
+        sock.unlink(missing_ok=True)
+        argv = render(self.target.web, release=str(release_dir), socket=str(sock))
+        proc = subprocess.Popen(
+            argv, cwd=release_dir, env=self.env(), stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL, start_new_session=True,
+        )
+        deadline = time.monotonic() + GATE_TIMEOUT_S
+        last = "no answer"
+        try:
+            while time.monotonic() < deadline:
+                if proc.poll() is not None:
+                    raise DeployError(f"health gate: the release's web server exited {proc.returncode}")
+                try:
+                    status, body = http_get(sock, self.target.gate_path)
+                except OSError as exc:
+                    last = f"no answer ({exc.__class__.__name__})"
+                else:
+                    if status == 200:
+                        return f"{self.target.gate_path} answered 200"
+                    last = f"{status} {summarize_health(body)}"
+                time.sleep(0.2)
+            raise DeployError(f"health gate: {self.target.gate_path} not healthy: {last}")
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait()
+            sock.unlink(missing_ok=True)
+
+    def reload(self) -> str:
+        """HUP the app server (new workers, old ones finish) and restart the worker."""
+        notes = []
+        if self.running("web"):
+            self.supervisorctl("signal", "HUP", "web")
+            notes.append("web: HUP")
+        else:
+            notes.append("web: " + self.supervisorctl("start", "web"))
+        if self.running("worker"):
+            notes.append("worker: " + self.supervisorctl("restart", "worker").replace("\n", ", "))
+        else:
+            notes.append("worker: " + self.supervisorctl("start", "worker"))
+        return "; ".join(notes)
+
+    def verify(self, rid: str) -> str:
+        """Wait until the live app server answers from the release `current` names."""
+        sock = self.layout.run / "web.sock"
+        deadline = time.monotonic() + VERIFY_TIMEOUT_S
+        seen = "no answer"
+        while time.monotonic() < deadline:
+            try:
+                status, body = http_get(sock, self.target.version_path)
+                seen = json.loads(body).get("release", body) if status == 200 else f"{status}"
+            except (OSError, ValueError) as exc:
+                seen = f"no answer ({exc.__class__.__name__})"
+            if seen == rid:
+                return f"{self.target.version_path} serves {rid}"
+            time.sleep(0.05)
+        raise DeployError(f"after the swap {self.target.version_path} serves {seen}, not {rid}")
+
+    def revert_db(self, abandoned: str, target: str) -> str:
+        """Undo the abandoned release's schema: its down migration, else its snapshot."""
+        abandoned_dir = self.layout.releases / abandoned
+        if self.target.down_migrate:
+            argv = render(self.target.down_migrate, target=str(self.layout.releases / target))
+            out = self.run(argv, cwd=abandoned_dir)
+            return out.replace("\n", ", ") or "nothing to revert"
+        dump = self.layout.snapshots / f"{abandoned}.dump"
+        if not dump.exists():
+            raise DeployError(f"no down migration and no snapshot {dump}")
+        self.run(["pg_restore", "--clean", "--if-exists", "--single-transaction",
+                  f"--dbname={self.env().get('PGDATABASE', '')}", str(dump)])
+        return f"restored {dump.name}"
+
+    def retain(self, keep: int) -> list[str]:
+        ordered = self.release_ids()
+        current = self.current()
+        previous = previous_release(ordered, current, self.bad())
+        doomed = releases_to_remove(ordered, current, previous, keep)
+        for rid in doomed:
+            shutil.rmtree(self.layout.releases / rid, ignore_errors=True)
+            (self.layout.snapshots / f"{rid}.dump").unlink(missing_ok=True)
+        return doomed
+
+
+# --- commands ---------------------------------------------------------------------
+
+
+@contextmanager
+def locked(host: Host, action: str, release: str | None) -> Iterator[None]:
+    lock = Lock(host.layout.lock)
+    with host.log.step("lock", release) as detail:
+        note = lock.acquire(action)
+        if note:
+            detail.append(note)
+    try:
+        yield
+    finally:
+        with host.log.step("unlock", release):
+            lock.release()
+
+
+def deploy(host: Host, name: str, gate: bool, keep: int) -> int:
+    if name not in host.builds():
+        raise DeployError(f"unknown release {name!r}; known: {', '.join(host.builds())}", EXIT_USAGE)
+    with locked(host, "deploy", name):
+        with host.log.step("release", None) as detail:
+            rid = host.create(name)
+            detail.append(f"{name} -> releases/{rid}")
+        try:
+            with host.log.step("shared", rid) as detail:
+                detail.append("linked " + ", ".join(host.link_shared(rid)))
+            with host.log.step("snapshot", rid) as detail:
+                detail.append(host.snapshot(rid).name)
+            with host.log.step("migrate", rid) as detail:
+                output = host.run(render(host.target.migrate), cwd=host.layout.releases / rid)
+                detail.append(output.replace("\n", ", ") or "no pending migrations")
+            if gate:
+                with host.log.step("gate", rid) as detail:
+                    detail.append(host.gate(rid))
+            else:
+                host.log.write("gate", rid, True, 0.0, "skipped (--no-gate)")
+        except DeployError:
+            with host.log.step("abort", rid) as detail:
+                shutil.rmtree(host.layout.releases / rid, ignore_errors=True)
+                detail.append(f"removed releases/{rid}; current stays {host.current()}")
+            raise
+        with host.log.step("swap", rid) as detail:
+            before = host.current()
+            swap(host.layout, rid)
+            detail.append(f"current: {before} -> {rid}")
+        with host.log.step("reload", rid) as detail:
+            detail.append(host.reload())
+        with host.log.step("verify", rid) as detail:
+            detail.append(host.verify(rid))
+    with host.log.step("retain", rid) as detail:
+        removed = host.retain(keep)
+        detail.append(f"kept {keep}; removed {', '.join(removed) or 'none'}")
+    return 0
+
+
+def resolve(host: Host, wanted: str) -> str:
+    ids = host.release_ids()
+    if wanted in ids:
+        return wanted
+    named = [r for r in ids if host.name_of(r) == wanted and r != host.current()]
+    if named:
+        return named[-1]
+    raise DeployError(f"no release {wanted!r} on this host; see `releases`", EXIT_USAGE)
+
+
+def rollback(host: Host, wanted: str | None, db: bool, db_only: bool) -> int:
+    current = host.current()
+    if current is None:
+        raise DeployError("nothing is deployed yet", EXIT_USAGE)
+    if db_only:
+        newer = [r for r in host.release_ids() if release_sort_key(r) > release_sort_key(current)]
+        bad_newer = [r for r in newer if r in host.bad()]
+        if not bad_newer:
+            raise DeployError("--db-only: no abandoned release newer than the current one", EXIT_USAGE)
+        abandoned = bad_newer[-1]
+        with locked(host, "rollback", current):
+            with host.log.step("db", abandoned) as detail:
+                detail.append(host.revert_db(abandoned, current))
+        return 0
+    if wanted is not None:
+        target = resolve(host, wanted)
+    else:
+        found = previous_release(host.release_ids(), current, host.bad())
+        if found is None:
+            raise DeployError(f"no good release before {current} to roll back to", EXIT_USAGE)
+        target = found
+    if target == current:
+        raise DeployError(f"{target} is already current", EXIT_USAGE)
+    with locked(host, "rollback", target):
+        with host.log.step("swap", target) as detail:
+            swap(host.layout, target)
+            detail.append(f"current: {current} -> {target}")
+        with host.log.step("reload", target) as detail:
+            detail.append(host.reload())
+        with host.log.step("mark_bad", current) as detail:
+            (host.layout.releases / current / "BAD").write_text(
+                f"rolled back to {target} at {datetime.now(UTC).isoformat(timespec='seconds')}\n"
+            )
+            detail.append(f"{current} marked bad")
+        with host.log.step("verify", target) as detail:
+            detail.append(host.verify(target))
+        if db:
+            with host.log.step("db", current) as detail:
+                detail.append(host.revert_db(current, target))
+    return 0
+
+
+def list_releases(host: Host, as_json: bool) -> int:
+    current = host.current()
+    bad = host.bad()
+    rows = [
+        {"release": r, "name": host.name_of(r), "current": r == current, "bad": r in bad}
+        for r in host.release_ids()
+    ]
+    if as_json:
+        print(json.dumps({"current": current, "releases": rows}))
+        return 0
+    for row in rows:
+        mark = "*" if row["current"] else " "
+        status = "bad" if row["bad"] else ""
+        print(f"{mark} {row['release']:<22} {row['name']:<16} {status}".rstrip())
+    return 0
+
+
+def summarize_health(body: str) -> str:
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return body[:200]
+    failed = data.get("failed") or []
+    checks = data.get("checks") or {}
+    parts = [f"{name}: {checks.get(name, {}).get('detail', 'failed')}" for name in failed]
+    return "failed " + "; ".join(parts) if parts else body[:200]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="deploy", description=__doc__)
+    parser.add_argument("--root", default=os.environ.get("GAMEDAY_APP_ROOT", "/srv/app"))
+    parser.add_argument("--builds", default="/srv/builds")
+    parser.add_argument("--run-dir", default="/run/app")
+    parser.add_argument("--target-file", default="/etc/gameday/target.json")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_deploy = sub.add_parser("deploy", help="deploy a release")
+    p_deploy.add_argument("release")
+    p_deploy.add_argument("--no-gate", action="store_true", help="skip the health gate")
+    p_deploy.add_argument("--keep", type=int, default=5, help="releases to keep")
+    p_rollback = sub.add_parser("rollback", help="go back to the previous (or a named) release")
+    p_rollback.add_argument("release", nargs="?")
+    p_rollback.add_argument("--db", action="store_true", help="also revert the abandoned release's schema")
+    p_rollback.add_argument("--db-only", action="store_true",
+                            help="revert the schema of the release last rolled back from")
+    p_releases = sub.add_parser("releases", help="list releases")
+    p_releases.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+
+    layout = Layout(root=Path(args.root), builds=Path(args.builds), run=Path(args.run_dir))
+    host = Host(layout, TargetCommands.load(Path(args.target_file)), DeployLog(layout.log, args.command))
+    try:
+        if args.command == "deploy":
+            return deploy(host, args.release, gate=not args.no_gate, keep=args.keep)
+        if args.command == "rollback":
+            return rollback(host, args.release, db=args.db, db_only=args.db_only)
+        return list_releases(host, args.json)
+    except DeployError as exc:
+        print(f"deploy: {exc}", file=sys.stderr)
+        return exc.code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,21 @@
+#!/bin/sh
+# Write the shared environment from the container's, wait for the database, then run
+# supervisord in the foreground. The first `deploy` starts the app and the worker.
+set -eu
+umask 077
+{
+  echo "PGHOST=${PGHOST}"
+  echo "PGPORT=${PGPORT:-5432}"
+  echo "PGUSER=${PGUSER}"
+  echo "PGPASSWORD=${PGPASSWORD}"
+  echo "PGDATABASE=${PGDATABASE}"
+} > /srv/app/shared/.env
+umask 022
+chgrp app /srv/app/shared/.env && chmod 0640 /srv/app/shared/.env
+mkdir -p /run/app /srv/app/shared/log
+chown app:app /run/app
+for _ in $(seq 1 300); do
+  pg_isready -q -h "$PGHOST" -p "${PGPORT:-5432}" && break
+  sleep 0.1
+done
+exec /usr/bin/supervisord -n -c /etc/supervisor/supervisord.conf

@@ -1,0 +1,209 @@
+"""The replica's images: build contexts as plain values, then a cached build with the
+Docker SDK. An image is tagged with the hash of its context, so an unchanged context
+builds nothing."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import tarfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import docker
+import docker.errors
+
+from harness.baseimage import ensure_base_image
+from harness.errors import StagingError
+from harness.target import Target
+
+DOCKERFILES = Path(__file__).parent / "dockerfiles"
+DEPLOY_TOOL = Path(__file__).parent / "deploytool.py"
+DEFAULT_BASE_IMAGE = "debian:bookworm-slim"
+WEB_SOCKET = "/run/app/web.sock"
+CURRENT = "/srv/app/current"
+IMAGE_LABEL = "gameday.image"
+
+Files = Mapping[str, bytes]
+
+
+@dataclass(frozen=True)
+class ImageSpec:
+    """One image to build: its repository name, context files and build arguments."""
+
+    repository: str
+    files: Files
+    buildargs: Mapping[str, str]
+    role: str
+
+    @property
+    def tag(self) -> str:
+        digest = hashlib.sha256()
+        for name in sorted(self.files):
+            digest.update(name.encode() + b"\0" + self.files[name] + b"\0")
+        digest.update(json.dumps(dict(self.buildargs), sort_keys=True).encode())
+        return f"{self.repository}:{digest.hexdigest()[:12]}"
+
+
+@dataclass(frozen=True)
+class Images:
+    web: str
+    db: str
+
+
+def supervisord_conf(target: Target) -> str:
+    """supervisord runs nginx, the app server and the worker from `current`.
+
+    The app server and the worker do not start on boot: the first deploy starts them.
+    """
+    web = target.run.web.format(release=CURRENT, socket=WEB_SOCKET)
+    return f"""\
+[supervisord]
+nodaemon=true
+user=root
+logfile=/srv/app/shared/log/supervisord.log
+pidfile=/run/supervisord.pid
+
+[unix_http_server]
+file=/run/supervisor.sock
+chmod=0700
+
+[rpcinterface:supervisor]
+supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
+
+[supervisorctl]
+serverurl=unix:///run/supervisor.sock
+
+[program:nginx]
+command=nginx -g "daemon off;"
+autostart=true
+autorestart=true
+stdout_logfile=/srv/app/shared/log/nginx.log
+redirect_stderr=true
+
+[program:web]
+command={web}
+directory={CURRENT}
+user=app
+autostart=false
+startsecs=0
+autorestart=true
+stopsignal=TERM
+stopwaitsecs=15
+stdout_logfile=/srv/app/shared/log/web.log
+redirect_stderr=true
+
+[program:worker]
+command={target.run.worker}
+directory={CURRENT}
+user=app
+autostart=false
+startsecs=0
+autorestart=true
+stopsignal=TERM
+stopwaitsecs=5
+stdout_logfile=/srv/app/shared/log/worker.log
+redirect_stderr=true
+"""
+
+
+def read_tree(root: Path, prefix: str) -> dict[str, bytes]:
+    return {
+        f"{prefix}/{path.relative_to(root).as_posix()}": path.read_bytes()
+        for path in sorted(root.rglob("*"))
+        if path.is_file() and "__pycache__" not in path.parts
+    }
+
+
+def release_builds(target: Target) -> dict[str, bytes]:
+    """Each release as the deploy tool will copy it: the common files, then its own."""
+    files: dict[str, bytes] = {}
+    for release in target.releases:
+        prefix = f"builds/{release}"
+        files.update(read_tree(target.common, prefix))
+        files.update(read_tree(target.releases_dir / release, prefix))
+    return files
+
+
+def web_spec(target: Target, base_image: str) -> ImageSpec:
+    here = DOCKERFILES / "web"
+    commands = {
+        "web": target.run.web,
+        "worker": target.run.worker,
+        "health_path": target.run.health_path,
+        "gate_path": target.run.gate_path,
+        "version_path": target.run.version_path,
+        "migrate": target.run.migrate,
+        "down_migrate": target.run.down_migrate,
+    }
+    files = {
+        "Dockerfile": (here / "Dockerfile").read_bytes(),
+        "nginx.conf": (here / "nginx.conf").read_bytes(),
+        "entrypoint.sh": (here / "entrypoint.sh").read_bytes(),
+        "supervisord.conf": supervisord_conf(target).encode(),
+        "deploytool.py": DEPLOY_TOOL.read_bytes(),
+        "target.json": json.dumps(commands, indent=2).encode(),
+        **release_builds(target),
+    }
+    buildargs = {"BASE_IMAGE": base_image, "PACKAGES": " ".join(target.packages)}
+    return ImageSpec(f"gameday-web-{target.name}", files, buildargs, "web")
+
+
+def db_spec(base_image: str) -> ImageSpec:
+    here = DOCKERFILES / "db"
+    files = {name: (here / name).read_bytes() for name in ("Dockerfile", "entrypoint.sh")}
+    return ImageSpec("gameday-db", files, {"BASE_IMAGE": base_image}, "db")
+
+
+def tar_context(files: Files) -> io.BytesIO:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for name in sorted(files):
+            info = tarfile.TarInfo(name)
+            info.size = len(files[name])
+            info.mode = 0o755 if name.endswith(".sh") else 0o644
+            tar.addfile(info, io.BytesIO(files[name]))
+    buf.seek(0)
+    return buf
+
+
+def build(client: docker.DockerClient, spec: ImageSpec, say: Callable[[str], None]) -> str:
+    """Build `spec` unless an image with its tag exists; returns the tag."""
+    tag = spec.tag
+    try:
+        client.images.get(tag)
+        return tag
+    except docker.errors.ImageNotFound:
+        pass
+    say(f"building {tag}")
+    log: list[str] = []
+    try:
+        stream = client.api.build(
+            fileobj=tar_context(spec.files), custom_context=True, tag=tag, rm=True, forcerm=True,
+            buildargs=dict(spec.buildargs), labels={IMAGE_LABEL: spec.role}, decode=True,
+        )
+        for chunk in stream:
+            if "stream" in chunk:
+                log.extend(line for line in chunk["stream"].splitlines() if line.strip())
+            if "error" in chunk:
+                raise StagingError(f"building {tag} failed: {chunk['error'].strip()}", log_tail=log[-5:])
+    except docker.errors.APIError as exc:
+        raise StagingError(f"building {tag} failed: {exc.explanation or exc}", log_tail=log[-5:]) from exc
+    return tag
+
+
+def ensure_images(
+    client: docker.DockerClient, target: Target, base_image: str, say: Callable[[str], None]
+) -> Images:
+    web, db = web_spec(target, base_image), db_spec(base_image)
+    missing = []
+    for spec in (web, db):
+        try:
+            client.images.get(spec.tag)
+        except docker.errors.ImageNotFound:
+            missing.append(spec)
+    if missing:
+        ensure_base_image(client, base_image, say)
+    return Images(web=build(client, web, say), db=build(client, db, say))

@@ -1,0 +1,316 @@
+"""The staging replica in Docker: create it, find it by its labels, run the deploy tool
+in it, and remove it. Every Docker call gameday makes on a replica lives here."""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import docker
+import docker.errors
+from docker.models.containers import Container
+
+from harness.errors import DeployToolError, DockerUnavailable, StagingError
+from harness.images import Images
+from harness.target import Target
+
+RUN_LABEL = "gameday.run"
+SCENARIO_LABEL = "gameday.scenario"
+TARGET_LABEL = "gameday.target"
+ROLE_LABEL = "gameday.role"
+DB_USER = "app"
+READY_TIMEOUT_S = 60.0
+
+Say = Callable[[str], None]
+
+
+def connect() -> docker.DockerClient:
+    """A Docker client that has answered a ping."""
+    try:
+        client = docker.from_env()
+        client.ping()
+    except docker.errors.DockerException as exc:
+        raise DockerUnavailable(f"cannot reach the Docker daemon: {str(exc).splitlines()[0][:200]}") from exc
+    return client
+
+
+def new_run_id(scenario: str, now: datetime) -> str:
+    """`20261128T101500Z-bad-migration`: sortable, and readable in `docker ps`."""
+    slug = re.sub(r"[^a-z0-9-]+", "-", scenario.lower()).strip("-") or "run"
+    return f"{now.astimezone(UTC).strftime('%Y%m%dT%H%M%SZ')}-{slug}"
+
+
+def labels(run_id: str, scenario: str, target: str, role: str | None = None) -> dict[str, str]:
+    found = {RUN_LABEL: run_id, SCENARIO_LABEL: scenario, TARGET_LABEL: target}
+    if role:
+        found[ROLE_LABEL] = role
+    return found
+
+
+@dataclass(frozen=True)
+class Replica:
+    """A replica that exists: its run id, containers and loopback URL."""
+
+    run_id: str
+    scenario: str
+    target: str
+    web: str
+    db: str
+    url: str
+    db_port: int | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ToolResult:
+    exit_status: int
+    stdout: str
+    stderr: str
+
+
+def published_port(container: Container, port: str) -> int | None:
+    bindings = (container.attrs.get("NetworkSettings", {}).get("Ports") or {}).get(port) or []
+    for binding in bindings:
+        if binding.get("HostIp") in ("127.0.0.1", "") and binding.get("HostPort"):
+            return int(binding["HostPort"])
+    return None
+
+
+class Staging:
+    """Creates, finds and removes replicas through one Docker client."""
+
+    def __init__(self, client: docker.DockerClient, say: Say = print) -> None:
+        self.client = client
+        self.say = say
+
+    # --- create ---------------------------------------------------------------
+
+    def create(self, target: Target, images: Images, run_id: str, scenario: str) -> Replica:
+        """Start the database and the web host; on any failure remove what was made."""
+        if self.run_ids().count(run_id):
+            raise StagingError(f"a replica with run id {run_id} exists already")
+        try:
+            return self._create(target, images, run_id, scenario)
+        except BaseException:
+            self.remove(run_id)
+            raise
+
+    def _create(self, target: Target, images: Images, run_id: str, scenario: str) -> Replica:
+        password = secrets.token_urlsafe(18)
+        net_name = f"gameday-{run_id}"
+        try:
+            network = self.client.networks.create(
+                net_name, driver="bridge", labels=labels(run_id, scenario, target.name)
+            )
+            volume = self.client.volumes.create(
+                f"gameday-{run_id}-pgdata", labels=labels(run_id, scenario, target.name, "db")
+            )
+            db = self.client.containers.run(
+                images.db,
+                name=f"gameday-{run_id}-db",
+                detach=True,
+                labels=labels(run_id, scenario, target.name, "db"),
+                environment={"POSTGRES_USER": DB_USER, "POSTGRES_PASSWORD": password, "POSTGRES_DB": target.database},
+                volumes={volume.name: {"bind": "/var/lib/postgresql/data", "mode": "rw"}},
+                ports={"5432/tcp": ("127.0.0.1", None)},
+                network=network.name,
+                privileged=False,
+            )
+            web = self.client.containers.run(
+                images.web,
+                name=f"gameday-{run_id}-web",
+                detach=True,
+                labels=labels(run_id, scenario, target.name, "web"),
+                environment={
+                    # Container names resolve on a user-defined network.
+                    "PGHOST": db.name, "PGPORT": "5432", "PGUSER": DB_USER,
+                    "PGPASSWORD": password, "PGDATABASE": target.database,
+                },
+                ports={"80/tcp": ("127.0.0.1", None)},
+                network=network.name,
+                privileged=False,
+            )
+        except docker.errors.APIError as exc:
+            raise StagingError(f"could not start the replica: {exc.explanation or exc}") from exc
+        self.wait_ready(db, ["pg_isready", "-q", "-h", "127.0.0.1"], "PostgreSQL")
+        self.wait_ready(web, ["supervisorctl", "status", "nginx"], "supervisord", expect="RUNNING")
+        return self.find(run_id)
+
+    def wait_ready(self, container: Container, argv: list[str], what: str, expect: str = "") -> None:
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while time.monotonic() < deadline:
+            container.reload()
+            if container.status not in ("created", "running"):
+                break
+            result = container.exec_run(argv)
+            if result.exit_code == 0 and expect.encode() in (result.output or b""):
+                return
+            time.sleep(0.2)
+        tail = container.logs(tail=5).decode(errors="replace").splitlines()
+        raise StagingError(
+            f"{what} did not become ready", container=container.name, command=argv, log_tail=tail
+        )
+
+    # --- find -----------------------------------------------------------------
+
+    def containers(self, run_id: str | None = None) -> list[Container]:
+        wanted = f"{RUN_LABEL}={run_id}" if run_id else RUN_LABEL
+        return list(self.client.containers.list(all=True, filters={"label": wanted}))
+
+    def run_ids(self) -> list[str]:
+        """Every run that has any labelled container, network or volume."""
+        found = {c.labels.get(RUN_LABEL, "") for c in self.containers()}
+        found |= {n.attrs.get("Labels", {}).get(RUN_LABEL, "") for n in self._networks(None)}
+        found |= {v.attrs.get("Labels", {}).get(RUN_LABEL, "") for v in self._volumes(None)}
+        return sorted(r for r in found if r)
+
+    def find(self, run_id: str | None = None) -> Replica:
+        """The replica of `run_id`, or the only one there is."""
+        if run_id is None:
+            runs = sorted({c.labels[RUN_LABEL] for c in self.containers()})
+            if not runs:
+                raise StagingError("no replica is running; start one with `gameday up`")
+            if len(runs) > 1:
+                raise StagingError(f"{len(runs)} replicas are running ({', '.join(runs)}); choose one with --run")
+            run_id = runs[0]
+        by_role = {c.labels.get(ROLE_LABEL): c for c in self.containers(run_id)}
+        web, db = by_role.get("web"), by_role.get("db")
+        if web is None or db is None:
+            raise StagingError(f"replica {run_id} is incomplete; remove it with `gameday down --run {run_id}`")
+        port = published_port(web, "80/tcp")
+        if port is None:
+            raise StagingError(f"replica {run_id} has no loopback port for its web host", container=web.name)
+        return Replica(
+            run_id=run_id,
+            scenario=web.labels.get(SCENARIO_LABEL, ""),
+            target=web.labels.get(TARGET_LABEL, ""),
+            web=web.name,
+            db=db.name,
+            url=f"http://127.0.0.1:{port}",
+            db_port=published_port(db, "5432/tcp"),
+            labels=dict(web.labels),
+        )
+
+    # --- act ------------------------------------------------------------------
+
+    def deploy_tool(self, replica: Replica, args: Sequence[str], echo: Say | None = None) -> ToolResult:
+        """Run the deploy tool in the web host; `echo` gets its stdout line by line."""
+        argv = ["deploy", *args]
+        api = self.client.api
+        try:
+            exec_id = api.exec_create(replica.web, argv, stdout=True, stderr=True)["Id"]
+            out: list[str] = []
+            err: list[str] = []
+            pending = ""
+            for stdout, stderr in api.exec_start(exec_id, stream=True, demux=True):
+                if stderr:
+                    err.append(stderr.decode(errors="replace"))
+                if stdout:
+                    text = stdout.decode(errors="replace")
+                    out.append(text)
+                    pending += text
+                    *lines, pending = pending.split("\n")
+                    for line in lines:
+                        if echo:
+                            echo(line)
+            if pending and echo:
+                echo(pending)
+            status = api.exec_inspect(exec_id)["ExitCode"]
+        except docker.errors.APIError as exc:
+            raise StagingError(f"could not run the deploy tool: {exc.explanation or exc}",
+                               container=replica.web, command=argv) from exc
+        return ToolResult(int(status or 0), "".join(out), "".join(err))
+
+    def deploy_tool_checked(self, replica: Replica, args: Sequence[str], echo: Say | None = None) -> ToolResult:
+        result = self.deploy_tool(replica, args, echo)
+        if result.exit_status != 0:
+            lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
+            message = lines[-1].removeprefix("deploy: ") if lines else f"deploy tool exited {result.exit_status}"
+            raise DeployToolError(message, command=["deploy", *args], exit_status=result.exit_status)
+        return result
+
+    def releases(self, replica: Replica) -> dict[str, Any]:
+        result = self.deploy_tool_checked(replica, ["releases", "--json"])
+        return dict(json.loads(result.stdout))
+
+    def status(self, replica: Replica) -> dict[str, Any]:
+        releases = self.releases(replica)
+        current = releases.get("current")
+        names = {r["release"]: r["name"] for r in releases.get("releases", [])}
+        return {
+            "run_id": replica.run_id,
+            "scenario": replica.scenario,
+            "target": replica.target,
+            "url": replica.url,
+            "current_release": current,
+            "current_name": names.get(current) if current else None,
+            "releases": releases.get("releases", []),
+            "containers": [
+                {
+                    "name": c.name,
+                    "role": c.labels.get(ROLE_LABEL),
+                    "status": c.status,
+                    "image": c.image.tags[0] if c.image and c.image.tags else None,
+                    "ports": {
+                        port: [f"{b['HostIp']}:{b['HostPort']}" for b in (binds or [])]
+                        for port, binds in (c.attrs.get("NetworkSettings", {}).get("Ports") or {}).items()
+                    },
+                }
+                for c in self.containers(replica.run_id)
+            ],
+        }
+
+    # --- remove ---------------------------------------------------------------
+
+    def _networks(self, run_id: str | None) -> list[Any]:
+        wanted = f"{RUN_LABEL}={run_id}" if run_id else RUN_LABEL
+        return list(self.client.networks.list(filters={"label": wanted}))
+
+    def _volumes(self, run_id: str | None) -> list[Any]:
+        wanted = f"{RUN_LABEL}={run_id}" if run_id else RUN_LABEL
+        return list(self.client.volumes.list(filters={"label": wanted}))
+
+    def remove(self, run_id: str) -> dict[str, int]:
+        """Remove every container, network and volume labelled with `run_id`, nothing else."""
+        if not run_id:
+            raise StagingError("refusing to remove resources without a run id")
+        counts = {"containers": 0, "networks": 0, "volumes": 0}
+        for container in self.containers(run_id):
+            try:
+                container.remove(force=True, v=True)
+                counts["containers"] += 1
+            except docker.errors.NotFound:
+                pass
+        for network in self._networks(run_id):
+            try:
+                network.remove()
+                counts["networks"] += 1
+            except docker.errors.NotFound:
+                pass
+        for volume in self._volumes(run_id):
+            try:
+                volume.remove(force=True)
+                counts["volumes"] += 1
+            except docker.errors.NotFound:
+                pass
+        return counts
+
+
+@contextmanager
+def up(
+    staging: Staging, target: Target, images: Images, run_id: str, scenario: str, release: str | None = None
+) -> Iterator[Replica]:
+    """A replica with `release` deployed, removed on exit whatever happened."""
+    try:
+        replica = staging.create(target, images, run_id, scenario)
+        staging.deploy_tool_checked(replica, ["deploy", release or target.first_release])
+        yield replica
+    finally:
+        staging.remove(run_id)

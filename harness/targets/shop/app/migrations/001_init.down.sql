@@ -1,0 +1,1 @@
+DROP TABLE worker_heartbeat, payments, jobs, orders;

@@ -1,0 +1,53 @@
+"""One PostgreSQL connection per process, reopened after a failure."""
+
+import psycopg2
+
+_conn = None
+
+
+def connect(settings):
+    return psycopg2.connect(
+        host=settings.get("PGHOST", "db"),
+        port=settings.get("PGPORT", "5432"),
+        user=settings.get("PGUSER", "shop"),
+        password=settings.get("PGPASSWORD", ""),
+        dbname=settings.get("PGDATABASE", "shop"),
+        connect_timeout=2,
+        application_name=settings.get("SHOP_APP_NAME", "shop"),
+    )
+
+
+def connection(settings):
+    global _conn
+    if _conn is None or _conn.closed:
+        _conn = connect(settings)
+        _conn.autocommit = True
+    return _conn
+
+
+def reset():
+    global _conn
+    if _conn is not None:
+        try:
+            _conn.close()
+        except Exception:
+            pass
+    _conn = None
+
+
+def run(settings, sql, params=(), fetch="all"):
+    """Run one statement, retrying once on a connection that went away."""
+    for attempt in (1, 2):
+        try:
+            with connection(settings).cursor() as cur:
+                cur.execute(sql, params)
+                if fetch == "all":
+                    return cur.fetchall()
+                if fetch == "one":
+                    return cur.fetchone()
+                return None
+        except (psycopg2.OperationalError, psycopg2.InterfaceError):
+            reset()
+            if attempt == 2:
+                raise
+    return None

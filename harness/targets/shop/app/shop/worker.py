@@ -1,0 +1,79 @@
+"""The background worker: takes charge jobs with SKIP LOCKED and pays each order once."""
+
+import os
+import signal
+import socket
+import time
+
+import psycopg2
+
+from shop import config, db, gateway
+
+SETTINGS = config.load()
+WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
+POLL_S = 0.2
+stopping = False
+
+
+def stop(signum, frame):
+    global stopping
+    stopping = True
+
+
+def beat(conn):
+    with conn.cursor() as cur:
+        cur.execute(
+            "INSERT INTO worker_heartbeat (worker, beat_at) VALUES (%s, now()) "
+            "ON CONFLICT (worker) DO UPDATE SET beat_at = now()",
+            (WORKER_ID,),
+        )
+    conn.commit()
+
+
+def work_one(conn):
+    """Process one pending job in one transaction; a crash leaves it pending."""
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT id, order_id FROM jobs WHERE status = 'pending' "
+            "ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED"
+        )
+        job = cur.fetchone()
+        if job is None:
+            conn.rollback()
+            return False
+        job_id, order_id = job
+        cur.execute("UPDATE jobs SET attempts = attempts + 1, started_at = now() WHERE id = %s", (job_id,))
+        gateway.charge(order_id)
+        cur.execute("UPDATE orders SET paid = true WHERE id = %s AND NOT paid RETURNING id", (order_id,))
+        if cur.fetchone() is not None:
+            cur.execute("INSERT INTO payments (order_id, job_id) VALUES (%s, %s)", (order_id, job_id))
+        cur.execute(
+            "UPDATE jobs SET status = 'done', finished_at = now(), worker = %s WHERE id = %s",
+            (WORKER_ID, job_id),
+        )
+    conn.commit()
+    return True
+
+
+def main():
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    conn = None
+    while not stopping:
+        try:
+            if conn is None or conn.closed:
+                conn = db.connect(SETTINGS)
+            beat(conn)
+            while not stopping and work_one(conn):
+                beat(conn)
+        except psycopg2.Error as exc:
+            print(f"worker: database error: {exc}".strip(), flush=True)
+            if conn is not None:
+                conn.close()
+            conn = None
+            time.sleep(1)
+        time.sleep(POLL_S)
+
+
+if __name__ == "__main__":
+    main()

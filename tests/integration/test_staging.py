@@ -1,0 +1,96 @@
+"""The replica as a story: deploy v1, deploy v2 under load, roll back under load."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+
+from harness.staging import Replica, Staging
+from tests.integration.traffic import Traffic
+
+
+def readlink_current(staging: Staging, replica: Replica) -> str:
+    result = staging.client.containers.get(replica.web).exec_run(["readlink", "/srv/app/current"])
+    assert result.exit_code == 0
+    return str(result.output.decode().strip().rsplit("/", 1)[-1])
+
+
+def served_release(replica: Replica) -> str:
+    return str(httpx.get(f"{replica.url}/version", timeout=5).json()["release"])
+
+
+def deploy_log(staging: Staging, replica: Replica) -> list[dict[str, object]]:
+    out = staging.client.containers.get(replica.web).exec_run(["cat", "/srv/app/shared/log/deploy.jsonl"]).output
+    return [json.loads(line) for line in out.decode().splitlines()]
+
+
+def test_deploy_and_rollback_under_load_drop_no_requests(staging: Staging, replica: Replica) -> None:
+    v1 = readlink_current(staging, replica)
+    assert served_release(replica) == v1
+    assert httpx.get(f"{replica.url}/health", timeout=5).json()["ok"] is True
+
+    with Traffic(replica.url, rate=80) as deploy_traffic:
+        staging.deploy_tool_checked(replica, ["deploy", "v2"])
+    v2 = readlink_current(staging, replica)
+    assert v2 != v1
+    assert served_release(replica) == v2
+
+    with Traffic(replica.url, rate=80) as rollback_traffic:
+        staging.deploy_tool_checked(replica, ["rollback"])
+    assert readlink_current(staging, replica) == v1
+    assert served_release(replica) == v1
+
+    for traffic in (deploy_traffic, rollback_traffic):
+        assert traffic.rate_achieved() >= 50, traffic.rate_achieved()
+        assert traffic.failed == []
+    assert deploy_traffic.versions() == [v1, v2]
+    assert rollback_traffic.versions() == [v2, v1]
+
+    steps = [(r["action"], r["step"], r["ok"]) for r in deploy_log(staging, replica)]
+    deploy_v2 = [s for a, s, ok in steps[steps.index(("deploy", "lock", True), 1):] if a == "deploy"]
+    assert deploy_v2 == ["lock", "release", "shared", "snapshot", "migrate", "gate", "swap", "reload", "verify",
+                         "unlock", "retain"]
+    assert all(ok for _, _, ok in steps)
+
+
+def test_version_follows_current_after_every_swap(staging: Staging, replica: Replica) -> None:
+    """The realpath trap: a HUP must not keep serving the release gunicorn started in."""
+    for args in (["deploy", "v2"], ["rollback"], ["deploy", "v2"], ["rollback"]):
+        staging.deploy_tool_checked(replica, args)
+        current = readlink_current(staging, replica)
+        for _ in range(10):
+            assert served_release(replica) == current
+
+
+def test_releases_lists_and_marks_current_and_bad(staging: Staging, replica: Replica) -> None:
+    staging.deploy_tool_checked(replica, ["deploy", "v2"])
+    staging.deploy_tool_checked(replica, ["rollback"])
+    listing = staging.releases(replica)
+    rows = {r["name"]: r for r in listing["releases"]}
+    assert rows["v1"]["current"] is True and rows["v1"]["bad"] is False
+    assert rows["v2"]["current"] is False and rows["v2"]["bad"] is True
+    text = staging.deploy_tool_checked(replica, ["releases"]).stdout
+    assert any(line.startswith("*") and "v1" in line for line in text.splitlines())
+
+
+def test_status_names_url_release_and_containers(staging: Staging, replica: Replica) -> None:
+    status = staging.status(replica)
+    assert status["url"] == replica.url and status["url"].startswith("http://127.0.0.1:")
+    assert status["current_release"] == readlink_current(staging, replica)
+    assert status["current_name"] == "v1"
+    assert {c["role"] for c in status["containers"]} == {"web", "db"}
+    for container in status["containers"]:
+        for bindings in container["ports"].values():
+            assert all(b.startswith("127.0.0.1:") for b in bindings)
+
+
+def test_containers_are_labelled_and_unprivileged(staging: Staging, replica: Replica) -> None:
+    for container in staging.containers(replica.run_id):
+        assert container.labels["gameday.run"] == replica.run_id
+        assert container.labels["gameday.target"] == "shop"
+        assert "gameday.scenario" in container.labels
+        assert container.attrs["HostConfig"]["Privileged"] is False
+    network = staging.client.networks.list(filters={"label": f"gameday.run={replica.run_id}"})
+    volumes = staging.client.volumes.list(filters={"label": f"gameday.run={replica.run_id}"})
+    assert len(network) == 1 and len(volumes) == 1

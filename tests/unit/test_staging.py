@@ -1,0 +1,30 @@
+from datetime import UTC, datetime
+from types import SimpleNamespace
+
+import pytest
+
+from harness.errors import StagingError
+from harness.staging import RUN_LABEL, Staging, labels, new_run_id, published_port
+
+
+def test_run_id_is_sortable_and_names_the_scenario():
+    assert new_run_id("bad-migration", datetime(2026, 11, 28, 10, 15, tzinfo=UTC)) == "20261128T101500Z-bad-migration"
+    assert new_run_id("Odd Name!", datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)) == "20260102T030405Z-odd-name"
+
+
+def test_every_resource_carries_the_design_labels():
+    found = labels("r1", "bad-migration", "shop", "web")
+    assert found == {RUN_LABEL: "r1", "gameday.scenario": "bad-migration", "gameday.target": "shop",
+                     "gameday.role": "web"}
+
+
+def test_published_port_only_takes_loopback_bindings():
+    loopback = SimpleNamespace(attrs={"NetworkSettings": {"Ports": {"80/tcp": [{"HostIp": "127.0.0.1", "HostPort": "49153"}]}}})
+    everywhere = SimpleNamespace(attrs={"NetworkSettings": {"Ports": {"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "1"}]}}})
+    assert published_port(loopback, "80/tcp") == 49153  # type: ignore[arg-type]
+    assert published_port(everywhere, "80/tcp") is None  # type: ignore[arg-type]
+
+
+def test_remove_refuses_an_empty_run_id():
+    with pytest.raises(StagingError):
+        Staging(client=SimpleNamespace()).remove("")  # type: ignore[arg-type]

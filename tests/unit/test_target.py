@@ -1,0 +1,78 @@
+from pathlib import Path
+
+import pytest
+
+from harness.errors import InputError
+from harness.target import find_target, load_target
+
+SHOP = Path(__file__).parents[2] / "harness" / "targets" / "shop"
+
+
+def test_the_reference_app_is_a_target():
+    shop = find_target("shop")
+    assert shop.name == "shop"
+    assert shop.first_release == "v1"
+    assert {"v1", "v2", "bad-migration", "bad-health", "hung-worker"} <= set(shop.releases)
+    assert "{release}" in shop.run.web and "{socket}" in shop.run.web
+    assert shop.run.health_path == "/health"
+
+
+def write_target(tmp_path: Path, text: str) -> Path:
+    (tmp_path / "app").mkdir(exist_ok=True)
+    (tmp_path / "releases" / "v1").mkdir(parents=True, exist_ok=True)
+    path = tmp_path / "target.toml"
+    path.write_text(text)
+    return path
+
+
+GOOD = """\
+name = "mine"
+database = "mine"
+first_release = "v1"
+[build]
+common = "app"
+releases = "releases"
+[run]
+web = "gunicorn --chdir {release} --bind unix:{socket} app:wsgi"
+worker = "python3 worker.py"
+health_path = "/health"
+version_path = "/version"
+migrate = "true"
+"""
+
+
+def test_a_teams_own_target_loads(tmp_path):
+    target = load_target(write_target(tmp_path, GOOD))
+    assert target.name == "mine" and target.releases == ("v1",)
+    assert target.run.down_migrate is None
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "problem"),
+    [
+        (GOOD.replace('name = "mine"\n', ""), "name", "is required"),
+        (GOOD + 'colour = "blue"\n', "run.colour", "is not a known key"),
+        (GOOD.replace('database = "mine"', "database = 3"), "database", "must be a non-empty string"),
+        (GOOD.replace('first_release = "v1"', 'first_release = "v9"'), "first_release", "is not one of v1"),
+        (GOOD.replace('health_path = "/health"', 'health_path = "health"'), "run.health_path", "must be a URL path"),
+        (GOOD.replace("--chdir {release} ", ""), "run.web", "must contain {release}"),
+        (GOOD.replace('common = "app"', 'common = "nope"'), "build.common", "is not a directory"),
+    ],
+)
+def test_bad_target_files_name_the_file_and_key(tmp_path, text, key, problem):
+    path = write_target(tmp_path, text)
+    with pytest.raises(InputError) as err:
+        load_target(path)
+    assert str(err.value).startswith(f"{path}: {key}: ")
+    assert problem in str(err.value)
+
+
+def test_malformed_toml_names_the_file(tmp_path):
+    path = write_target(tmp_path, "name = \n")
+    with pytest.raises(InputError, match=f"^{path}: is not valid TOML"):
+        load_target(path)
+
+
+def test_unknown_bundled_target_lists_the_known_ones():
+    with pytest.raises(InputError, match="no target 'nope'; bundled targets: shop"):
+        find_target("nope")
