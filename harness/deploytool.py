@@ -19,6 +19,7 @@ import socket
 import subprocess
 import sys
 import time
+import xmlrpc.client
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -48,6 +49,7 @@ class Layout:
     root: Path
     builds: Path
     run: Path
+    supervisor_socket: Path = Path("/run/supervisor.sock")
 
     @property
     def releases(self) -> Path:
@@ -278,6 +280,17 @@ class UnixHTTPConnection(http.client.HTTPConnection):
         self.sock = sock
 
 
+class UnixTransport(xmlrpc.client.Transport):
+    """XML-RPC to supervisord over its unix socket, without spawning supervisorctl."""
+
+    def __init__(self, socket_path: str) -> None:
+        super().__init__()
+        self.socket_path = socket_path
+
+    def make_connection(self, host: Any) -> http.client.HTTPConnection:
+        return UnixHTTPConnection(self.socket_path, timeout=60.0)
+
+
 def http_get(socket_path: Path, path: str, timeout: float = 2.0) -> tuple[int, str]:
     conn = UnixHTTPConnection(str(socket_path), timeout)
     try:
@@ -341,12 +354,13 @@ class Host:
             raise DeployError(f"{shlex.join(argv)} exited {proc.returncode}: {' | '.join(last)}")
         return output
 
-    def supervisorctl(self, *args: str) -> str:
-        proc = subprocess.run(["supervisorctl", *args], capture_output=True, text=True, check=False)
-        return (proc.stdout + proc.stderr).strip()
+    def supervisor(self) -> Any:
+        return xmlrpc.client.ServerProxy(
+            "http://localhost", transport=UnixTransport(str(self.layout.supervisor_socket))
+        ).supervisor
 
     def running(self, program: str) -> bool:
-        return "RUNNING" in self.supervisorctl("status", program)
+        return bool(self.supervisor().getProcessInfo(program)["statename"] == "RUNNING")
 
     # steps
 
@@ -410,17 +424,24 @@ class Host:
             sock.unlink(missing_ok=True)
 
     def reload(self) -> str:
-        """HUP the app server (new workers, old ones finish) and restart the worker."""
+        """HUP the app server (new workers, old ones finish) and restart the worker.
+
+        The worker gets supervisord's stop timeout to finish its job, then SIGKILL.
+        """
+        supervisor = self.supervisor()
         notes = []
         if self.running("web"):
-            self.supervisorctl("signal", "HUP", "web")
+            supervisor.signalProcess("web", "HUP")
             notes.append("web: HUP")
         else:
-            notes.append("web: " + self.supervisorctl("start", "web"))
+            supervisor.startProcess("web", True)
+            notes.append("web: started")
         if self.running("worker"):
-            notes.append("worker: " + self.supervisorctl("restart", "worker").replace("\n", ", "))
-        else:
-            notes.append("worker: " + self.supervisorctl("start", "worker"))
+            started = time.monotonic()
+            supervisor.stopProcess("worker", True)
+            notes.append(f"worker: stopped in {time.monotonic() - started:.2f}s")
+        supervisor.startProcess("worker", True)
+        notes.append("worker: started")
         return "; ".join(notes)
 
     def verify(self, rid: str) -> str:

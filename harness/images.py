@@ -9,6 +9,7 @@ import io
 import json
 import tarfile
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -206,4 +207,7 @@ def ensure_images(
             missing.append(spec)
     if missing:
         ensure_base_image(client, base_image, say)
-    return Images(web=build(client, web, say), db=build(client, db, say))
+    # Both builds mostly wait on the mirror, so they overlap well even on two cores.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        web_tag, db_tag = pool.map(lambda spec: build(client, spec, say), (web, db))
+    return Images(web=web_tag, db=db_tag)

@@ -5,16 +5,13 @@ Validated once here into frozen values; every error names the file and the key.
 
 from __future__ import annotations
 
-import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from harness.errors import InputError
+from harness.tables import NAME, Table, read_toml
 
 TARGETS_DIR = Path(__file__).parent / "targets"
-NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
 
 
 @dataclass(frozen=True)
@@ -45,66 +42,6 @@ class Target:
         return tuple(sorted(p.name for p in self.releases_dir.iterdir() if p.is_dir()))
 
 
-class _Table:
-    """Typed, key-checked access to one TOML table; every error names file and key."""
-
-    def __init__(self, source: str, data: dict[str, Any], prefix: str = "") -> None:
-        self.source = source
-        self.data = data
-        self.prefix = prefix
-        self.used: set[str] = set()
-
-    def _key(self, key: str) -> str:
-        return f"{self.prefix}{key}"
-
-    def _get(self, key: str, required: bool) -> Any:
-        self.used.add(key)
-        if key not in self.data:
-            if required:
-                raise InputError(self.source, self._key(key), "is required")
-            return None
-        return self.data[key]
-
-    def string(self, key: str, required: bool = True, pattern: re.Pattern[str] | None = None) -> str | None:
-        value = self._get(key, required)
-        if value is None:
-            return None
-        if not isinstance(value, str) or not value.strip():
-            raise InputError(self.source, self._key(key), f"must be a non-empty string, got {value!r}")
-        if pattern is not None and not pattern.match(value):
-            raise InputError(self.source, self._key(key), f"{value!r} is not a valid name")
-        return value
-
-    def strings(self, key: str) -> tuple[str, ...]:
-        value = self._get(key, False)
-        if value is None:
-            return ()
-        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-            raise InputError(self.source, self._key(key), "must be a list of strings")
-        return tuple(value)
-
-    def table(self, key: str) -> _Table:
-        value = self._get(key, True)
-        if not isinstance(value, dict):
-            raise InputError(self.source, self._key(key), "must be a table")
-        return _Table(self.source, value, f"{self._key(key)}.")
-
-    def finish(self) -> None:
-        unknown = sorted(set(self.data) - self.used)
-        if unknown:
-            raise InputError(self.source, self._key(unknown[0]), "is not a known key")
-
-
-def read_toml(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
-    except FileNotFoundError:
-        raise InputError(str(path), None, "no such file") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(str(path), None, f"is not valid TOML: {exc}") from None
-
-
 def _directory(source: str, root: Path, key: str, value: str) -> Path:
     path = (root / value).resolve()
     if not path.is_dir():
@@ -114,7 +51,7 @@ def _directory(source: str, root: Path, key: str, value: str) -> Path:
 
 def load_target(path: Path) -> Target:
     source = str(path)
-    top = _Table(source, read_toml(path))
+    top = Table(source, read_toml(path))
     name = top.string("name", pattern=NAME)
     description = top.string("description", required=False) or ""
     database = top.string("database", pattern=NAME)
