@@ -6,13 +6,19 @@ import argparse
 import json
 import os
 import sys
+import tempfile
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 from harness import __version__
 from harness.errors import HarnessError
 from harness.images import DEFAULT_BASE_IMAGE, ensure_images
-from harness.staging import Staging, connect, new_run_id
+from harness.runbook import REPORTS_LABEL, rehearse
+from harness.scenario import find_scenario, load_scenario, scenario_files
+from harness.staging import Replica, Staging, connect, new_run_id
 from harness.target import find_target
 
 EXIT_INTERRUPTED = 130
@@ -45,33 +51,113 @@ def cmd_up(args: argparse.Namespace) -> int:
     return 0
 
 
+def reports_dir(path: str) -> Path:
+    """The reports directory, created and writable, or exit 2 before anything starts."""
+    reports = Path(path)
+    try:
+        reports.mkdir(parents=True, exist_ok=True)
+        probe = tempfile.NamedTemporaryFile(dir=reports, prefix=".write-test-", delete=True)
+        probe.close()
+    except OSError as exc:
+        raise HarnessError(f"{reports}: the reports directory is not writable ({exc.strerror})") from None
+    return reports
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    scenario = find_scenario(args.scenario)
+    reports = reports_dir(args.reports)
+    client = connect()
+    images = ensure_images(client, scenario.target, args.base_image, say)
+    staging = Staging(client, say)
+    say(f"rehearsing {scenario.name}: {scenario.description}")
+    run_dir, result = rehearse(
+        scenario, staging, images, reports, operator=args.operator, say=echo,
+        progress=None if args.quiet else say,
+    )
+    print(summary(result, run_dir))
+    if result["outcome"] == "met":
+        return 0
+    if result["outcome"] == "gaps":
+        return 1
+    return 2
+
+
+def summary(result: dict[str, Any], run_dir: Path) -> str:
+    times, durations = result["times"], result["durations"]
+
+    def fmt(value: float | None) -> str:
+        return "—" if value is None else f"{value:.2f}s"
+
+    lines = [
+        f"{result['scenario']}: {result['outcome'].upper()}"
+        + (f" ({result['reason']})" if result.get("reason") else ""),
+        f"  impact {fmt(times['impact_s'])}  detect {fmt(times['detect_s'])}  "
+        f"rollback {fmt(times['rollback_started_s'])}..{fmt(times['rollback_done_s'])}  "
+        f"recovered {fmt(times['recovered_s'])}   (seconds after the fault)",
+        f"  time to detect {fmt(durations['time_to_detect_s'])}  roll back {fmt(durations['time_to_rollback_s'])}  "
+        f"recover {fmt(durations['time_to_recover_s'])}",
+        f"  requests {result['requests']['total']}, failed {result['requests']['failed_in_incident']} after the fault"
+        + (f"; jobs {result['jobs']['enqueued']} enqueued, {result['jobs']['lost']} lost, "
+           f"{result['jobs']['duplicated']} duplicated" if result.get("jobs") else ""),
+    ]
+    for t in result["targets"]:
+        measured = "—" if t["measured"] is None else f"{t['measured']:g}"
+        lines.append(f"  {'met ' if t['met'] else 'GAP '} {t['name']:<20} {measured:>8} (target {t['target']:g})")
+    for gap in result["gaps"]:
+        lines.append(f"  gap: {gap['name']}: {gap['cause']}")
+    lines.append(f"  {run_dir / 'result.json'}")
+    return "\n".join(lines)
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    for path in scenario_files():
+        scenario = load_scenario(path)
+        print(f"{scenario.name:<28} {scenario.description}")
+    return 0
+
+
+def note_operator(replica: Replica, args: Sequence[str]) -> None:
+    """During an operator-mode rehearsal, every command against its replica is timed."""
+    run_dir = replica.labels.get(REPORTS_LABEL)
+    if not run_dir or not Path(run_dir).is_dir():
+        return
+    with (Path(run_dir) / "operator.jsonl").open("a") as fh:
+        fh.write(json.dumps({"ts": time.time(), "command": " ".join(args)}) + "\n")
+
+
+def acting_on(args: argparse.Namespace, staging: Staging, *command: str) -> Replica:
+    replica = staging.find(args.run)
+    note_operator(replica, [*command, "--run", replica.run_id])
+    return replica
+
+
 def cmd_deploy(args: argparse.Namespace) -> int:
     staging = Staging(connect(), say)
-    replica = staging.find(args.run)
     tool_args = ["deploy", args.release] + (["--no-gate"] if args.no_gate else [])
+    replica = acting_on(args, staging, *tool_args)
     staging.deploy_tool_checked(replica, tool_args, echo)
     return 0
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
     staging = Staging(connect(), say)
-    replica = staging.find(args.run)
     tool_args = ["rollback"] + ([args.release] if args.release else [])
     tool_args += (["--db"] if args.db else []) + (["--db-only"] if args.db_only else [])
+    replica = acting_on(args, staging, *tool_args)
     staging.deploy_tool_checked(replica, tool_args, echo)
     return 0
 
 
 def cmd_releases(args: argparse.Namespace) -> int:
     staging = Staging(connect(), say)
-    replica = staging.find(args.run)
+    replica = acting_on(args, staging, "releases")
     print(staging.deploy_tool_checked(replica, ["releases"]).stdout, end="")
     return 0
 
 
 def cmd_status(args: argparse.Namespace) -> int:
     staging = Staging(connect(), say)
-    status = staging.status(staging.find(args.run))
+    status = staging.status(acting_on(args, staging, "status"))
     if args.json:
         print(json.dumps(status, indent=2))
         return 0
@@ -101,6 +187,11 @@ def cmd_down(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_base_image(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--base-image", default=os.environ.get("BASE_IMAGE", DEFAULT_BASE_IMAGE),
+                   help=f"image the Dockerfiles start FROM (default: $BASE_IMAGE or {DEFAULT_BASE_IMAGE})")
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="gameday", description="Rehearse rollbacks against a staging replica.")
     top.add_argument("--version", action="version", version=f"gameday {__version__}")
@@ -115,9 +206,19 @@ def parser() -> argparse.ArgumentParser:
     p = command("up", "build if needed, start a replica and deploy its first release", with_run=False)
     p.add_argument("--target", default="shop", help="bundled target name or target.toml path (default: shop)")
     p.add_argument("--release", help="release to deploy first (default: the target's first_release)")
-    p.add_argument("--base-image", default=os.environ.get("BASE_IMAGE", DEFAULT_BASE_IMAGE),
-                   help=f"image the Dockerfiles start FROM (default: $BASE_IMAGE or {DEFAULT_BASE_IMAGE})")
+    add_base_image(p)
     p.set_defaults(func=cmd_up)
+
+    p = command("run", "rehearse a scenario: replica, load, fault, detection, recovery, result", with_run=False)
+    p.add_argument("scenario", help="a built-in scenario name (see `gameday list`) or a scenario file path")
+    p.add_argument("--operator", action="store_true", help="a person detects and rolls back; gameday times them")
+    p.add_argument("--reports", default="reports", help="where run directories go (default: reports)")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    add_base_image(p)
+    p.set_defaults(func=cmd_run)
+
+    p = command("list", "list the built-in scenarios", with_run=False)
+    p.set_defaults(func=cmd_list)
 
     p = command("deploy", "deploy a release to the replica")
     p.add_argument("release")

@@ -92,17 +92,21 @@ class Staging:
 
     # --- create ---------------------------------------------------------------
 
-    def create(self, target: Target, images: Images, run_id: str, scenario: str) -> Replica:
+    def create(
+        self, target: Target, images: Images, run_id: str, scenario: str, extra_labels: Mapping[str, str] = {}
+    ) -> Replica:
         """Start the database and the web host; on any failure remove what was made."""
         if self.run_ids().count(run_id):
             raise StagingError(f"a replica with run id {run_id} exists already")
         try:
-            return self._create(target, images, run_id, scenario)
+            return self._create(target, images, run_id, scenario, extra_labels)
         except BaseException:
             self.remove(run_id)
             raise
 
-    def _create(self, target: Target, images: Images, run_id: str, scenario: str) -> Replica:
+    def _create(
+        self, target: Target, images: Images, run_id: str, scenario: str, extra_labels: Mapping[str, str]
+    ) -> Replica:
         password = secrets.token_urlsafe(18)
         net_name = f"gameday-{run_id}"
         try:
@@ -127,7 +131,7 @@ class Staging:
                 images.web,
                 name=f"gameday-{run_id}-web",
                 detach=True,
-                labels=labels(run_id, scenario, target.name, "web"),
+                labels={**labels(run_id, scenario, target.name, "web"), **extra_labels},
                 environment={
                     # Container names resolve on a user-defined network.
                     "PGHOST": db.name, "PGPORT": "5432", "PGUSER": DB_USER,
@@ -236,6 +240,35 @@ class Staging:
             raise DeployToolError(message, command=["deploy", *args], exit_status=result.exit_status)
         return result
 
+    def exec(self, container: str, argv: Sequence[str], env: Mapping[str, str] | None = None) -> str:
+        """Run a command in one of the replica's containers; its output, or StagingError."""
+        try:
+            result = self.client.containers.get(container).exec_run(list(argv), environment=dict(env or {}))
+        except docker.errors.APIError as exc:
+            raise StagingError(f"could not run a command: {exc.explanation or exc}",
+                               container=container, command=argv) from exc
+        output = (result.output or b"").decode(errors="replace")
+        if result.exit_code != 0:
+            raise StagingError("command failed", container=container, command=argv,
+                               exit_status=result.exit_code, log_tail=output.strip().splitlines()[-3:])
+        return output
+
+    def write_file(self, replica: Replica, path: str, text: str) -> None:
+        """Replace a file in the web host atomically (write beside it, then rename)."""
+        script = 'printf "%s" "$CONTENT" > "$TARGET.tmp" && mv "$TARGET.tmp" "$TARGET"'
+        self.exec(replica.web, ["sh", "-c", script], env={"CONTENT": text, "TARGET": path})
+
+    def remove_file(self, replica: Replica, path: str) -> None:
+        self.exec(replica.web, ["rm", "-f", path])
+
+    def read_file(self, replica: Replica, path: str) -> str:
+        return self.exec(replica.web, ["sh", "-c", 'cat "$TARGET" 2>/dev/null || true'], env={"TARGET": path})
+
+    def sql(self, replica: Replica, database: str, query: str) -> list[list[str]]:
+        """Rows of a query run with psql inside the database container."""
+        out = self.exec(replica.db, ["psql", "-U", DB_USER, "-d", database, "-AtX", "-F", "\t", "-c", query])
+        return [line.split("\t") for line in out.splitlines() if line]
+
     def releases(self, replica: Replica) -> dict[str, Any]:
         result = self.deploy_tool_checked(replica, ["releases", "--json"])
         return dict(json.loads(result.stdout))
@@ -305,11 +338,17 @@ class Staging:
 
 @contextmanager
 def up(
-    staging: Staging, target: Target, images: Images, run_id: str, scenario: str, release: str | None = None
+    staging: Staging,
+    target: Target,
+    images: Images,
+    run_id: str,
+    scenario: str,
+    release: str | None = None,
+    extra_labels: Mapping[str, str] = {},
 ) -> Iterator[Replica]:
     """A replica with `release` deployed, removed on exit whatever happened."""
     try:
-        replica = staging.create(target, images, run_id, scenario)
+        replica = staging.create(target, images, run_id, scenario, extra_labels)
         staging.deploy_tool_checked(replica, ["deploy", release or target.first_release])
         yield replica
     finally:

@@ -5,6 +5,7 @@ Validated once here into frozen values; every error names the file and the key.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +24,13 @@ class RunCommands:
     version_path: str
     migrate: str
     down_migrate: str | None
+    error_switch: str | None
+
+
+@dataclass(frozen=True)
+class QueueQueries:
+    lag_sql: str
+    jobs_sql: str
 
 
 @dataclass(frozen=True)
@@ -36,6 +44,8 @@ class Target:
     common: Path
     releases_dir: Path
     run: RunCommands
+    queue: QueueQueries | None
+    locustfile: Path | None
 
     @property
     def releases(self) -> tuple[str, ...]:
@@ -70,8 +80,17 @@ def load_target(path: Path) -> Target:
         version_path=str(run.string("version_path")),
         migrate=str(run.string("migrate")),
         down_migrate=run.string("down_migrate", required=False),
+        error_switch=run.string("error_switch", required=False),
     )
     run.finish()
+    queue_table = top.optional_table("queue")
+    queue = None
+    if queue_table is not None:
+        queue = QueueQueries(lag_sql=str(queue_table.string("lag_sql")), jobs_sql=str(queue_table.string("jobs_sql")))
+        queue_table.finish()
+        if "{since}" not in queue.jobs_sql:
+            raise InputError(source, "queue.jobs_sql", "must contain {since}")
+    locustfile_value = top.string("locustfile", required=False)
     top.finish()
     paths = {"run.health_path": commands.health_path, "run.gate_path": commands.gate_path,
              "run.version_path": commands.version_path}
@@ -93,7 +112,14 @@ def load_target(path: Path) -> Target:
         common=_directory(source, root, "build.common", common),
         releases_dir=_directory(source, root, "build.releases", releases),
         run=commands,
+        queue=queue,
+        locustfile=None,
     )
+    if locustfile_value is not None:
+        locustfile = (root / locustfile_value).resolve()
+        if not locustfile.is_file():
+            raise InputError(source, "locustfile", f"{locustfile_value!r} is not a file next to the target file")
+        target = dataclasses.replace(target, locustfile=locustfile)
     bad = [r for r in target.releases if not NAME.match(r)]
     if bad:
         raise InputError(source, "build.releases", f"release directory {bad[0]!r} is not a valid name")

@@ -1,6 +1,7 @@
 """The HTTP API: orders, /health and /version, as a plain WSGI application."""
 
 import json
+import os
 import re
 import time
 import urllib.parse
@@ -11,13 +12,40 @@ SETTINGS = config.load()
 REVISION = config.revision()
 BOOTED_AT = time.time()
 HEARTBEAT_MAX_AGE_S = float(SETTINGS.get("SHOP_HEARTBEAT_MAX_AGE_S", "10"))
+FAULT_FILE = SETTINGS.get("SHOP_FAULT_FILE", "/srv/app/shared/fault.json")
+_fault = {"mtime": None, "window": None}
 ORDER_PATH = re.compile(r"^/orders/(\d+)$")
 
 
 def respond(start_response, status, body):
     data = json.dumps(body).encode()
-    start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
+    start_response(
+        status,
+        [
+            ("Content-Type", "application/json"),
+            ("Content-Length", str(len(data))),
+            ("X-Release", REVISION["release"]),
+        ],
+    )
     return [data]
+
+
+def fault_window():
+    """The error switch: {"from": EPOCH, "until": EPOCH} while a fault is planned."""
+    try:
+        mtime = os.stat(FAULT_FILE).st_mtime_ns
+    except OSError:
+        _fault.update(mtime=None, window=None)
+        return None
+    if mtime != _fault["mtime"]:
+        try:
+            with open(FAULT_FILE) as fh:
+                data = json.load(fh)
+            window = (float(data["from"]), float(data["until"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            window = None
+        _fault.update(mtime=mtime, window=window)
+    return _fault["window"]
 
 
 def order_row(row):
@@ -105,6 +133,10 @@ def route(environ):
 
 
 def application(environ, start_response):
+    arrived = time.time()
+    window = fault_window()
+    if window is not None and window[0] <= arrived < window[1]:
+        return respond(start_response, "503 Service Unavailable", {"error": "fault injected"})
     try:
         status, body = route(environ)
     except Exception as exc:

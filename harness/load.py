@@ -1,0 +1,158 @@
+"""Load: Locust as a subprocess (its gevent patching stays out of the orchestrator), and
+the request records it writes, read back as they grow."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple
+from urllib.parse import urlsplit
+
+from harness.errors import HarnessError, InputError
+from harness.scenario import Load
+
+RECORDER = Path(__file__).with_name("locust_recorder.py")
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+class Record(NamedTuple):
+    """One request as the load generator saw it."""
+
+    ts: float
+    name: str
+    status: int
+    latency_ms: float
+    error: str
+    release: str
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.error) or not 200 <= self.status < 400
+
+
+@dataclass(frozen=True)
+class LoadPlan:
+    argv: tuple[str, ...]
+    env: tuple[tuple[str, str], ...]
+    records: Path
+    log: Path
+
+
+def check_host(url: str, allow_remote: bool = False) -> str:
+    """Load and probes go to the replica's loopback URL, never anywhere else by accident."""
+    host = urlsplit(url).hostname or ""
+    if host not in LOOPBACK and not allow_remote:
+        raise InputError("--host", None, f"{url} is not a loopback address; pass --allow-remote-host to aim at it")
+    return url
+
+
+def plan(load: Load, url: str, run_dir: Path, run_time_s: float, allow_remote: bool = False) -> LoadPlan:
+    """Locust's command line and environment, as data."""
+    check_host(url, allow_remote)
+    argv = (
+        sys.executable, "-m", "locust",
+        "-f", f"{RECORDER},{load.locustfile}",
+        "--headless",
+        "--host", url,
+        "--users", str(load.users),
+        "--spawn-rate", f"{load.spawn_rate:g}",
+        "--run-time", f"{max(1, int(run_time_s))}s",
+        "--stop-timeout", "2",
+        "--exit-code-on-error", "0",
+        "--only-summary",
+        "--loglevel", "WARNING",
+    )
+    records = run_dir / "requests.jsonl"
+    return LoadPlan(argv, (("GAMEDAY_RECORDS", str(records)),), records, run_dir / "locust.log")
+
+
+class LoadProcess:
+    def __init__(self, plan: LoadPlan, proc: subprocess.Popen[bytes]) -> None:
+        self.plan = plan
+        self.proc = proc
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def stop(self, timeout: float = 15.0) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return int(self.proc.returncode)
+
+
+@contextmanager
+def running(load_plan: LoadPlan) -> Iterator[LoadProcess]:
+    """Locust running for the body; stopped on exit, whatever happened."""
+    load_plan.records.parent.mkdir(parents=True, exist_ok=True)
+    load_plan.records.touch()
+    with load_plan.log.open("ab") as log:
+        try:
+            proc = subprocess.Popen(
+                load_plan.argv, env={**os.environ, **dict(load_plan.env)}, stdout=log, stderr=log,
+                stdin=subprocess.DEVNULL, start_new_session=True,
+            )
+        except OSError as exc:
+            raise HarnessError(f"could not start Locust: {exc}") from exc
+        process = LoadProcess(load_plan, proc)
+        try:
+            yield process
+        finally:
+            process.stop()
+
+
+def parse_record(line: str) -> Record | None:
+    try:
+        ts, name, status, latency_ms, error, release = json.loads(line)
+        return Record(float(ts), str(name), int(status), float(latency_ms), str(error), str(release))
+    except (ValueError, TypeError):
+        return None
+
+
+class RecordTail:
+    """Reads the records file as it grows; a torn last line waits for its end."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.offset = 0
+        self.partial = b""
+
+    def read_new(self) -> list[Record]:
+        try:
+            with self.path.open("rb") as fh:
+                fh.seek(self.offset)
+                chunk = fh.read()
+        except FileNotFoundError:
+            return []
+        self.offset += len(chunk)
+        data = self.partial + chunk
+        *lines, self.partial = data.split(b"\n")
+        found = []
+        for line in lines:
+            record = parse_record(line.decode(errors="replace"))
+            if record is not None:
+                found.append(record)
+        return found
+
+
+def read_records(path: Path) -> Iterator[Record]:
+    """Every complete record in a file, skipping a torn or corrupt line."""
+    if not path.exists():
+        return
+    with path.open(encoding="utf-8", errors="replace") as fh:
+        for line in fh:
+            if line.endswith("\n"):
+                record = parse_record(line)
+                if record is not None:
+                    yield record

@@ -1,0 +1,158 @@
+"""The runbook: one rehearsal, start to finish. It reads as a table of contents; the work
+is in staging, load, faults, watch, phases and result."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from harness import __version__, faults, load, phases
+from harness.errors import HarnessError
+from harness.images import Images
+from harness.result import Observed, measure, write_json
+from harness.scenario import Scenario
+from harness.staging import Replica, Staging, new_run_id, up
+from harness.timeline import Clock, Timeline, read_jsonl
+from harness.watch import Watch
+
+REPORTS_LABEL = "gameday.reports"
+DEPLOY_LOG = "/srv/app/shared/log/deploy.jsonl"
+PROJECT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Run:
+    """One rehearsal's identity, files and what it has seen so far."""
+
+    scenario: Scenario
+    run_id: str
+    run_dir: Path
+    timeline: Timeline
+    started: float
+    notes: phases.Notes = field(default_factory=phases.Notes)
+    t0: float | None = None
+    releases: dict[str, str | None] = field(default_factory=dict)
+    deploy_log: list[dict[str, Any]] = field(default_factory=list)
+    jobs: dict[str, int] | None = None
+    outcome: str | None = None
+    reason: str | None = None
+
+    @property
+    def records(self) -> Path:
+        return self.run_dir / "requests.jsonl"
+
+
+def rehearse(
+    scenario: Scenario,
+    staging: Staging,
+    images: Images,
+    reports: Path,
+    *,
+    operator: bool = False,
+    say: Callable[[str], None] = print,
+    progress: Callable[[str], None] | None = None,
+    clock: Clock = time.time,
+) -> tuple[Path, dict[str, Any]]:
+    """Run `scenario` once; returns the run directory and its result, always written."""
+    run_id = new_run_id(scenario.name, datetime.fromtimestamp(clock(), UTC))
+    run_dir = reports / run_id
+    run_dir.mkdir(parents=True)
+    run = Run(scenario, run_id, run_dir, Timeline(run_dir / "timeline.jsonl", clock), clock())
+    try:
+        with replica_for(run, staging, images) as replica:
+            with load.running(load_plan(run, replica)), watching(run, staging, replica, progress) as watch:
+                phases.baseline(watch, scenario)
+                with faults.injected(staging, replica, fault_plan(run, clock), run.timeline) as injection:
+                    run.t0 = injection.t0
+                    if operator:
+                        phases.operate(watch, scenario, replica, run.notes, say, operator_log(run))
+                    else:
+                        phases.detect(watch, scenario, injection)
+                        phases.recover(watch, staging, replica, scenario, injection, run.notes)
+                    phases.verify(watch, scenario)
+            run.jobs = phases.drain(staging, replica, scenario, run.started, run.timeline)
+    except phases.BaselineFailed as exc:
+        run.outcome, run.reason = "aborted", str(exc)
+    except KeyboardInterrupt:
+        run.outcome, run.reason = "aborted", "interrupted"
+        raise
+    except HarnessError as exc:
+        run.outcome, run.reason = "error", str(exc)
+    finally:
+        result = finish(run, images)
+    return run_dir, result
+
+
+@contextmanager
+def replica_for(run: Run, staging: Staging, images: Images) -> Iterator[Replica]:
+    """The replica for this run; its deploy log and releases are read before teardown."""
+    scenario = run.scenario
+    labels = {REPORTS_LABEL: str(run.run_dir.resolve())}
+    with up(staging, scenario.target, images, run.run_id, scenario.name, scenario.start_release, labels) as replica:
+        run.timeline.record("replica_started", url=replica.url, release=scenario.start_release)
+        run.releases["before"] = staging.releases(replica).get("current")
+        try:
+            yield replica
+        finally:
+            run.deploy_log = phases.parse_deploy_log(staging.read_file(replica, DEPLOY_LOG))
+            run.releases["deployed"] = phases.deployed_release(run.deploy_log, run.t0)
+            run.releases["after"] = staging.releases(replica).get("current")
+            run.timeline.record("replica_removed")
+
+
+@contextmanager
+def watching(run: Run, staging: Staging, replica: Replica, progress: Callable[[str], None] | None) -> Iterator[Watch]:
+    with Watch(run.scenario, staging, replica, run.timeline, load.RecordTail(run.records), progress) as watch:
+        yield watch
+
+
+def load_plan(run: Run, replica: Replica) -> load.LoadPlan:
+    p = run.scenario.phases
+    budget = p.baseline_s + p.detect_timeout_s + p.recover_timeout_s + p.stable_s + 300
+    return load.plan(run.scenario.load, replica.url, run.run_dir, budget)
+
+
+def fault_plan(run: Run, clock: Clock) -> faults.FaultPlan:
+    return faults.plan(run.scenario.fault, run.scenario.target.run.error_switch, clock())
+
+
+def operator_log(run: Run) -> Callable[[], list[dict[str, Any]]]:
+    path = run.run_dir / "operator.jsonl"
+    return lambda: list(read_jsonl(path))
+
+
+def environment(run: Run, images: Images) -> dict[str, Any]:
+    try:
+        revision = subprocess.run(["git", "-C", str(PROJECT), "rev-parse", "--short", "HEAD"],
+                                  capture_output=True, text=True, check=False).stdout.strip() or None
+    except OSError:
+        revision = None
+    load_settings = run.scenario.load
+    return {
+        "gameday_version": __version__,
+        "git_revision": revision,
+        "images": {"web": images.web, "db": images.db},
+        "load": {"users": load_settings.users, "spawn_rate": load_settings.spawn_rate,
+                 "locustfile": load_settings.locustfile.name,
+                 "latency_limit_ms": load_settings.latency_limit_s * 1000},
+    }
+
+
+def finish(run: Run, images: Images) -> dict[str, Any]:
+    observed = Observed(
+        run_id=run.run_id, started_at=run.started, finished_at=time.time(), t0=run.t0,
+        timeline=run.timeline.events, deploy_log=run.deploy_log, releases=run.releases, jobs=run.jobs,
+        actions=run.notes.actions, code_rollback_recovered=run.notes.code_rollback_recovered,
+        outcome=run.outcome, reason=run.reason, environment=environment(run, images),
+    )
+    result = measure(run.scenario, observed, load.read_records(run.records))
+    write_json(run.run_dir / "result.json", result)
+    run.timeline.record("result_written", outcome=result["outcome"])
+    run.timeline.close()
+    return result

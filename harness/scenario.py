@@ -1,0 +1,270 @@
+"""Scenarios: one TOML file each, validated once into frozen values.
+
+Every error names the file and the key; scenarios/bad-migration.toml documents every key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from harness.errors import InputError
+from harness.tables import NAME, Table, read_toml
+from harness.target import Target, find_target
+
+SCENARIOS_DIR = Path(__file__).resolve().parent.parent / "scenarios"
+FAULT_KINDS = ("deploy", "errors")
+RECOVERY_MODES = ("auto", "operator")
+TRIGGERS = ("alarm", "after")
+DB_STEPS = ("never", "if-needed", "always")
+MAX_USERS = 500
+DAY_S = 86400.0
+
+
+@dataclass(frozen=True)
+class Fault:
+    """What breaks: a release deployed (`deploy`) or the target's error switch (`errors`)."""
+
+    kind: str
+    release: str | None = None
+    gate: bool = True
+    duration_s: float | None = None
+
+
+@dataclass(frozen=True)
+class Load:
+    users: int
+    spawn_rate: float
+    locustfile: Path
+    latency_limit_s: float
+
+
+@dataclass(frozen=True)
+class ErrorRateDetector:
+    window_s: float
+    threshold: float
+    min_requests: int
+
+
+@dataclass(frozen=True)
+class HealthDetector:
+    interval_s: float
+    timeout_s: float
+    failures: int
+
+
+@dataclass(frozen=True)
+class QueueLagDetector:
+    interval_s: float
+    max_age_s: float
+
+
+@dataclass(frozen=True)
+class Detectors:
+    error_rate: ErrorRateDetector | None
+    health: HealthDetector | None
+    queue_lag: QueueLagDetector | None
+
+
+@dataclass(frozen=True)
+class Recovery:
+    mode: str
+    trigger: str
+    after_s: float | None
+    db: str
+    code_window_s: float
+
+
+@dataclass(frozen=True)
+class Targets:
+    time_to_detect_s: float | None
+    time_to_rollback_s: float | None
+    time_to_recover_s: float | None
+    failed_requests: float | None
+    lost_jobs: float | None
+
+    def items(self) -> list[tuple[str, float]]:
+        found = ((f.name, getattr(self, f.name)) for f in fields(self))
+        return [(name, float(value)) for name, value in found if value is not None]
+
+
+@dataclass(frozen=True)
+class Phases:
+    baseline_s: float
+    detect_timeout_s: float
+    recover_timeout_s: float
+    stable_s: float
+    drain_timeout_s: float
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    description: str
+    path: Path
+    target: Target
+    start_release: str
+    fault: Fault
+    load: Load
+    detectors: Detectors
+    recovery: Recovery
+    targets: Targets
+    phases: Phases
+
+
+def _seconds(t: Table, key: str, default: float, maximum: float = 3600) -> float:
+    return float(t.number(key, default, positive=True, maximum=maximum) or default)
+
+
+def _count(t: Table, key: str, default: int, maximum: int) -> int:
+    return int(t.number(key, default, minimum=1, integer=True, maximum=maximum) or default)
+
+
+def _fault(t: Table, target: Target) -> Fault:
+    kind = t.choice("kind", FAULT_KINDS, "deploy")
+    if kind == "deploy":
+        release = t.string("release", pattern=NAME)
+        if release not in target.releases:
+            raise t.error("release", f"{release!r} is not a release of {target.name} ({', '.join(target.releases)})")
+        fault = Fault(kind, release=release, gate=t.boolean("gate", True))
+    else:
+        if target.run.error_switch is None:
+            raise t.error("kind", f"'errors' needs a target with an error switch; {target.name} has none")
+        fault = Fault(kind, duration_s=float(t.number("duration_s", required=True, positive=True, maximum=3600) or 0))
+    t.finish()
+    return fault
+
+
+def _load(t: Table, scenario_dir: Path, target: Target) -> Load:
+    users = _count(t, "users", 20, MAX_USERS)
+    spawn_rate = _seconds(t, "spawn_rate", float(users), MAX_USERS)
+    value = t.string("locustfile", required=False)
+    if value is None:
+        if target.locustfile is None:
+            raise t.error("locustfile", f"is required: target {target.name} has no locustfile")
+        locustfile = target.locustfile
+    else:
+        locustfile = (scenario_dir / value).resolve()
+        if not locustfile.is_file():
+            raise t.error("locustfile", f"{value!r} is not a file next to the scenario")
+    latency_limit_s = _seconds(t, "latency_limit_ms", 1000, 600_000) / 1000
+    t.finish()
+    return Load(users, spawn_rate, locustfile, latency_limit_s)
+
+
+def _detectors(table: Table) -> Detectors:
+    error_rate = health = queue_lag = None
+    if (t := table.optional_table("error_rate")) is not None:
+        error_rate = ErrorRateDetector(
+            window_s=_seconds(t, "window_s", 1.0, 600),
+            threshold=float(t.number("threshold", 0.2, positive=True, maximum=1) or 0.2),
+            min_requests=_count(t, "min_requests", 3, 100_000),
+        )
+        t.finish()
+    if (t := table.optional_table("health")) is not None:
+        interval = _seconds(t, "interval_s", 1.0)
+        health = HealthDetector(
+            interval_s=interval,
+            timeout_s=_seconds(t, "timeout_s", min(interval, 2.0), 60),
+            failures=_count(t, "failures", 1, 100),
+        )
+        t.finish()
+    if (t := table.optional_table("queue_lag")) is not None:
+        queue_lag = QueueLagDetector(interval_s=_seconds(t, "interval_s", 1.0), max_age_s=_seconds(t, "max_age_s", 5.0))
+        t.finish()
+    table.finish()
+    return Detectors(error_rate, health, queue_lag)
+
+
+def _recovery(t: Table) -> Recovery:
+    trigger = t.choice("trigger", TRIGGERS, "alarm")
+    after_s = t.number("after_s", None, positive=True, maximum=3600)
+    if trigger == "after" and after_s is None:
+        raise t.error("after_s", 'is required when trigger = "after"')
+    recovery = Recovery(
+        mode=t.choice("mode", RECOVERY_MODES, "auto"),
+        trigger=trigger,
+        after_s=after_s,
+        db=t.choice("db", DB_STEPS, "if-needed"),
+        code_window_s=_seconds(t, "code_window_s", 5.0),
+    )
+    t.finish()
+    return recovery
+
+
+def _targets(t: Table) -> Targets:
+    targets = Targets(
+        time_to_detect_s=t.number("time_to_detect_s", None, minimum=0, maximum=DAY_S),
+        time_to_rollback_s=t.number("time_to_rollback_s", None, minimum=0, maximum=DAY_S),
+        time_to_recover_s=t.number("time_to_recover_s", None, minimum=0, maximum=DAY_S),
+        failed_requests=t.number("failed_requests", None, minimum=0, integer=True),
+        lost_jobs=t.number("lost_jobs", 0, minimum=0, integer=True),
+    )
+    t.finish()
+    return targets
+
+
+def _phases(t: Table) -> Phases:
+    phases = Phases(
+        baseline_s=_seconds(t, "baseline_s", 5.0),
+        detect_timeout_s=_seconds(t, "detect_timeout_s", 60.0, DAY_S),
+        recover_timeout_s=_seconds(t, "recover_timeout_s", 60.0, DAY_S),
+        stable_s=_seconds(t, "stable_s", 5.0),
+        drain_timeout_s=_seconds(t, "drain_timeout_s", 30.0),
+    )
+    t.finish()
+    return phases
+
+
+def load_scenario(path: Path) -> Scenario:
+    source = str(path)
+    top = Table(source, read_toml(path))
+
+    def section(key: str) -> Table:
+        return top.optional_table(key) or Table(source, {}, f"{key}.")
+
+    name = top.string("name", required=False, pattern=NAME) or path.stem
+    if not NAME.match(name):
+        raise InputError(source, "name", f"{name!r} (from the file name) is not a valid name; set name")
+    description = top.string("description", required=False) or ""
+    target_value = top.string("target", required=False) or "shop"
+    try:
+        target = find_target(str(path.parent / target_value) if "/" in target_value else target_value)
+    except InputError as exc:
+        raise top.error("target", exc.problem) from None
+    start_release = top.string("start_release", required=False, pattern=NAME) or target.first_release
+    if start_release not in target.releases:
+        raise top.error("start_release", f"{start_release!r} is not a release of {target.name}")
+    fault = _fault(top.table("fault"), target)
+    load = _load(section("load"), path.parent, target)
+    detectors_table = top.optional_table("detectors")
+    if detectors_table is None:
+        raise top.error("detectors", "is required: name at least one of error_rate, health, queue_lag")
+    detectors = _detectors(detectors_table)
+    if detectors == Detectors(None, None, None):
+        raise top.error("detectors", "names no detector: add error_rate, health or queue_lag")
+    if detectors.queue_lag is not None and target.queue is None:
+        raise top.error("detectors.queue_lag", f"target {target.name} has no [queue] queries")
+    recovery = _recovery(section("recovery"))
+    targets = _targets(section("targets"))
+    phases = _phases(section("phases"))
+    top.finish()
+    return Scenario(
+        name=name, description=description, path=path.resolve(), target=target, start_release=start_release,
+        fault=fault, load=load, detectors=detectors, recovery=recovery, targets=targets, phases=phases,
+    )
+
+
+def scenario_files() -> list[Path]:
+    return sorted(SCENARIOS_DIR.glob("*.toml"))
+
+
+def find_scenario(name_or_path: str) -> Scenario:
+    """A built-in scenario by name, or any scenario file by path."""
+    if name_or_path.endswith(".toml") or "/" in name_or_path:
+        return load_scenario(Path(name_or_path))
+    path = SCENARIOS_DIR / f"{name_or_path}.toml"
+    if not path.exists():
+        known = ", ".join(p.stem for p in scenario_files())
+        raise InputError(name_or_path, None, f"no such scenario; built-in scenarios: {known}")
+    return load_scenario(path)
