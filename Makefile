@@ -5,9 +5,11 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SCENARIO ?= bad-migration
 
-.PHONY: help up down test unit integration check bench clean
+.PHONY: help gameday list up down test unit integration check bench clean
 
 help:
+	@echo "make gameday SCENARIO=bad-migration   rehearse a scenario (see make list)"
+	@echo "make list        list the built-in scenarios"
 	@echo "make up          start a replica of the reference app (gameday up)"
 	@echo "make down        remove it (gameday down)"
 	@echo "make test        lint, type-check, unit and Docker integration tests"
@@ -18,6 +20,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+gameday: $(STAMP)
+	$(BIN)/gameday run $(SCENARIO)
+
+list: $(STAMP)
+	$(BIN)/gameday list
 
 up: $(STAMP)
 	$(BIN)/gameday up
@@ -41,6 +49,8 @@ test: check
 bench: $(STAMP)
 	$(BIN)/python bench/build.py
 	$(BIN)/python bench/rollback.py
+	$(BIN)/python bench/load.py
+	$(BIN)/python bench/scenarios.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -31,6 +31,7 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 STALE_LOCK_S = 600.0
 GATE_TIMEOUT_S = 15.0
+GATE_FAILURES = 5  # unhealthy answers in a row (0.2 s apart) that fail the gate
 VERIFY_TIMEOUT_S = 15.0
 
 
@@ -399,6 +400,7 @@ class Host:
         )
         deadline = time.monotonic() + GATE_TIMEOUT_S
         last = "no answer"
+        unhealthy = 0
         try:
             while time.monotonic() < deadline:
                 if proc.poll() is not None:
@@ -411,6 +413,9 @@ class Host:
                     if status == 200:
                         return f"{self.target.gate_path} answered 200"
                     last = f"{status} {summarize_health(body)}"
+                    unhealthy += 1
+                    if unhealthy >= GATE_FAILURES:
+                        break
                 time.sleep(0.2)
             raise DeployError(f"health gate: {self.target.gate_path} not healthy: {last}")
         finally:

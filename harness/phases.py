@@ -20,6 +20,7 @@ from harness.watch import Watch
 
 DEPLOY_WAIT_S = 120.0
 CODE_RECOVERY_CHECK_S = 2.0
+VERIFY_MARGIN_S = 0.5
 
 
 class BaselineFailed(HarnessError):
@@ -139,7 +140,8 @@ def operate(
 
 def verify(watch: Watch, scenario: Scenario) -> None:
     watch.set_phase("verify")
-    stable = scenario.phases.stable_s
+    # A little past stable_s, so the recorded requests cover a whole stable window.
+    stable = scenario.phases.stable_s + VERIFY_MARGIN_S
     if not watch.wait_for(lambda: watch.clean_for(stable), scenario.phases.recover_timeout_s + stable):
         watch.timeline.record("recovery_timed_out", after_s=scenario.phases.recover_timeout_s)
 

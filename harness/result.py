@@ -174,6 +174,7 @@ def measure(scenario: Scenario, observed: Observed, records: Iterable[Record]) -
     baseline_total = baseline_bad = 0
     after: list[tuple[float, bool]] = []
     impact_ts: float | None = None
+    impact_end_ts: float | None = None
     deployed = observed.releases.get("deployed")
     served_by_deployed = 0
     for record in records:
@@ -189,6 +190,8 @@ def measure(scenario: Scenario, observed: Observed, records: Iterable[Record]) -
         after.append((record.ts, bad))
         if bad and (impact_ts is None or record.ts < impact_ts):
             impact_ts = record.ts
+        if bad and (impact_end_ts is None or record.ts > impact_end_ts):
+            impact_end_ts = record.ts
     after.sort()
 
     events = observed.timeline
@@ -224,6 +227,7 @@ def measure(scenario: Scenario, observed: Observed, records: Iterable[Record]) -
         "rollback_started_s": rel(rollback_started, t0),
         "rollback_done_s": rel(rollback_done, t0),
         "recovered_s": rel(recovered_ts, t0),
+        "impact_end_s": rel(impact_end_ts, t0),
     }
     durations = {
         "time_to_detect_s": diff(detect_ts, incident_start),

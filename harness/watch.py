@@ -83,7 +83,7 @@ class Watch:
         self.started = clock()
         self.phase = "starting"
         self.alarms: list[Alarm] = []
-        self.probes: dict[str, tuple[bool, str]] = {}
+        self.probes: dict[str, tuple[bool, str, float]] = {}
         self.recent: deque[tuple[float, bool]] = deque()
         self.total = 0
         self.failed = 0
@@ -117,7 +117,7 @@ class Watch:
 
     def _probe_changed(self, name: str, ok: bool, detail: str) -> None:
         with self._lock:
-            self.probes[name] = (ok, detail)
+            self.probes[name] = (ok, detail, self.clock())
         self.timeline.record("probe_changed", detector=name, ok=ok, detail=detail)
 
     # --- life ---------------------------------------------------------------------
@@ -188,14 +188,19 @@ class Watch:
 
     def red_probes(self) -> list[str]:
         with self._lock:
-            return [f"{name}: {detail}" for name, (ok, detail) in self.probes.items() if not ok]
+            return [f"{name}: {detail}" for name, (ok, detail, _) in self.probes.items() if not ok]
+
+    def probes_green_for(self, seconds: float) -> bool:
+        now = self.clock()
+        with self._lock:
+            return all(ok and now - since >= seconds for ok, _, since in self.probes.values())
 
     def clean_for(self, seconds: float) -> bool:
         """No bad request for `seconds`, requests flowing, every probe green."""
         now = self.clock()
         if self.last_bad_ts is not None and now - self.last_bad_ts < seconds:
             return False
-        return self.stats(seconds).total > 0 and not self.red_probes()
+        return self.stats(seconds).total > 0 and self.probes_green_for(seconds)
 
     def show(self, force: bool = False) -> None:
         now = self.clock()

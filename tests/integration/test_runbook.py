@@ -1,0 +1,148 @@
+"""Every built-in scenario, end to end, as a team runs it: `gameday run NAME`."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.load import read_records
+from harness.staging import Staging
+
+
+def run(scenario: str, reports: Path, *extra: str) -> tuple[int, dict[str, Any], Path]:
+    proc = subprocess.run(
+        [sys.executable, "-m", "harness", "run", scenario, "--reports", str(reports), "--quiet", *extra],
+        capture_output=True, text=True, timeout=600, env=dict(os.environ), check=False,
+    )
+    run_dirs = sorted(p for p in reports.iterdir() if p.is_dir())
+    assert run_dirs, proc.stderr
+    result = json.loads((run_dirs[-1] / "result.json").read_text())
+    return proc.returncode, result, run_dirs[-1]
+
+
+def no_leftovers(staging: Staging, result: dict[str, Any]) -> None:
+    assert result["run_id"] not in staging.run_ids()
+
+
+def timeline(run_dir: Path) -> list[str]:
+    return [json.loads(line)["event"] for line in (run_dir / "timeline.jsonl").read_text().splitlines()]
+
+
+def test_clean_deploy_is_the_control(staging: Staging, images: object, tmp_path: Path) -> None:
+    code, result, run_dir = run("clean-deploy", tmp_path)
+    assert code == 0, result
+    assert result["outcome"] == "met"
+    assert result["requests"]["total"] > 200
+    assert result["requests"]["failed"] == 0
+    assert result["detection"]["false_alarms"] == 0 and result["detection"]["alarms"] == 0
+    assert result["recovery"]["actions"] == ["rollback"]
+    assert result["releases"]["after"] == result["releases"]["before"]
+    assert result["jobs"]["lost"] == 0 and result["jobs"]["duplicated"] == 0
+    assert {"fault_injected", "rollback_started", "rollback_finished", "result_written"} <= set(timeline(run_dir))
+    no_leftovers(staging, result)
+
+
+def test_bad_migration_needs_the_db_step(staging: Staging, images: object, tmp_path: Path) -> None:
+    code, result, _ = run("bad-migration", tmp_path)
+    assert code in (0, 1)
+    times = result["times"]
+    assert times["impact_s"] is not None and times["detect_s"] is not None
+    assert times["rollback_started_s"] is not None and times["recovered_s"] is not None
+    assert result["recovery"]["code_rollback_recovered"] is False
+    assert result["recovery"]["actions"] == ["rollback", "rollback --db-only"]
+    assert result["requests"]["failed_in_incident"] > 0
+    assert any(s["action"] == "rollback" and s["name"] == "db" and s["ok"] for s in result["steps"])
+    assert result["jobs"]["lost"] == 0
+    assert result["durations"]["time_to_recover_s"] > result["durations"]["time_to_detect_s"]
+    no_leftovers(staging, result)
+
+
+def test_the_gate_keeps_users_off_an_unhealthy_release(staging: Staging, images: object, tmp_path: Path) -> None:
+    code, result, _ = run("failing-health-check", tmp_path)
+    assert code == 0, result["gaps"]
+    assert result["detection"]["first_detector"] == "deploy gate"
+    assert result["times"]["detect_s"] is not None
+    assert result["requests"]["failed_in_incident"] == 0
+    assert result["requests"]["served_by_deployed"] == 0
+    assert result["recovery"]["actions"] == []
+    assert result["releases"]["after"] == result["releases"]["before"]
+    assert any(s["name"] == "gate" and not s["ok"] for s in result["steps"])
+    no_leftovers(staging, result)
+
+
+def test_without_the_gate_detection_and_rollback_recover(staging: Staging, images: object, tmp_path: Path) -> None:
+    code, result, _ = run("failing-health-check-no-gate", tmp_path)
+    assert code in (0, 1)
+    assert result["requests"]["served_by_deployed"] > 0
+    assert result["times"]["detect_s"] is not None
+    assert result["durations"]["time_to_rollback_s"] is not None
+    assert result["times"]["recovered_s"] is not None
+    assert result["recovery"]["actions"] == ["rollback"]
+    assert result["releases"]["after"] == result["releases"]["before"]
+    no_leftovers(staging, result)
+
+
+def test_a_hung_worker_loses_no_job(staging: Staging, images: object, tmp_path: Path) -> None:
+    code, result, _ = run("hung-worker", tmp_path)
+    assert code in (0, 1)
+    assert result["detection"]["first_detector"] == "queue_lag"
+    assert result["recovery"]["actions"] == ["rollback"]
+    reload = next(s for s in result["steps"] if s["action"] == "rollback" and s["name"] == "reload")
+    # The hung worker ignores SIGTERM: supervisord waits its stop timeout, then kills it.
+    assert reload["duration_s"] >= 4.5, reload
+    jobs = result["jobs"]
+    assert jobs["enqueued"] > 0
+    assert jobs["completed"] == jobs["enqueued"] and jobs["lost"] == 0 and jobs["duplicated"] == 0
+    no_leftovers(staging, result)
+
+
+ERRORS_SCENARIO = """\
+description = "Calibration: the app fails every request for a window it holds itself"
+[fault]
+kind = "errors"
+duration_s = {duration}
+[load]
+users = 20
+[detectors.error_rate]
+window_s = 1.0
+threshold = 0.2
+[targets]
+time_to_detect_s = 1
+[phases]
+baseline_s = 3
+stable_s = 2
+"""
+
+
+@pytest.mark.parametrize("duration", [1.5, 3.0])
+def test_calibration_measures_a_known_window_within_100ms(
+    staging: Staging, images: object, tmp_path: Path, duration: float
+) -> None:
+    path = tmp_path / "calibration.toml"
+    path.write_text(ERRORS_SCENARIO.format(duration=duration))
+    reports = tmp_path / "reports"
+    code, result, run_dir = run(str(path), reports)
+    assert result["outcome"] in ("met", "gaps"), result.get("reason")
+    # The window the app enforced, by its own clock: [t0, t0 + duration).
+    t0 = [json.loads(line) for line in (run_dir / "timeline.jsonl").read_text().splitlines()
+          if json.loads(line)["event"] == "fault_injected"][0]
+    start, until = t0["ts"], t0["until"]
+    records = list(read_records(run_dir / "requests.jsonl"))
+    failed = [r for r in records if r.failed]
+    in_window = [r for r in records if start - 1 <= r.ts <= until + 1]
+    rate = len(in_window) / (until - start + 2)
+    assert rate >= 50, rate
+    assert abs(result["times"]["impact_s"] - 0.0) <= 0.1
+    assert abs(result["times"]["impact_end_s"] - (until - start)) <= 0.1
+    assert min(r.ts for r in failed) >= start - 0.1 and max(r.ts for r in failed) <= until + 0.1
+    # Detection: the error-rate detector fires within 1 s of the first failed request.
+    assert result["durations"]["time_to_detect_s"] is not None
+    assert result["durations"]["time_to_detect_s"] < 1.0
+    assert code == 0
+    no_leftovers(staging, result)

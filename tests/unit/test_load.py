@@ -1,0 +1,54 @@
+import json
+import sys
+
+import pytest
+
+from harness.errors import InputError
+from harness.load import RECORDER, Record, RecordTail, check_host, plan, read_records
+from harness.scenario import find_scenario
+
+
+def test_locust_runs_headless_with_the_recorder_and_never_fails_on_errors(tmp_path):
+    load = find_scenario("bad-migration").load
+    p = plan(load, "http://127.0.0.1:49153", tmp_path, 120)
+    argv = list(p.argv)
+    assert argv[:3] == [sys.executable, "-m", "locust"]
+    assert argv[argv.index("-f") + 1] == f"{RECORDER},{load.locustfile}"
+    assert "--headless" in argv
+    assert argv[argv.index("--exit-code-on-error") + 1] == "0"
+    assert argv[argv.index("--host") + 1] == "http://127.0.0.1:49153"
+    assert argv[argv.index("--users") + 1] == "20"
+    assert dict(p.env)["GAMEDAY_RECORDS"] == str(tmp_path / "requests.jsonl")
+
+
+@pytest.mark.parametrize("url", ["http://10.0.0.5:80", "http://172.17.0.2", "http://example.com"])
+def test_load_refuses_anything_but_loopback(tmp_path, url):
+    with pytest.raises(InputError, match="is not a loopback address"):
+        plan(find_scenario("bad-migration").load, url, tmp_path, 60)
+    assert check_host(url, allow_remote=True) == url
+
+
+def test_record_tail_waits_for_a_torn_line(tmp_path):
+    path = tmp_path / "requests.jsonl"
+    tail = RecordTail(path)
+    assert tail.read_new() == []
+    line = json.dumps([1.5, "GET /orders", 200, 12.0, "", "r1"])
+    path.write_text(line + "\n" + line[:10])
+    assert tail.read_new() == [Record(1.5, "GET /orders", 200, 12.0, "", "r1")]
+    with path.open("a") as fh:
+        fh.write(line[10:] + "\n")
+    assert len(tail.read_new()) == 1
+
+
+def test_read_records_tolerates_a_torn_last_line_and_garbage(tmp_path):
+    path = tmp_path / "requests.jsonl"
+    good = json.dumps([1.0, "GET /", 503, 5.0, "status 503", "r1"])
+    path.write_text(f"{good}\nnot json\n{good}\n{good[:7]}")
+    records = list(read_records(path))
+    assert len(records) == 2 and all(r.failed for r in records)
+
+
+def test_failed_means_an_error_or_a_bad_status():
+    assert Record(0, "x", 200, 1, "", "").failed is False
+    assert Record(0, "x", 500, 1, "", "").failed is True
+    assert Record(0, "x", 0, 1, "ConnectionError", "").failed is True

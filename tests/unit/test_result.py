@@ -1,0 +1,133 @@
+import json
+from datetime import UTC, datetime
+
+from harness.load import Record
+from harness.result import Observed, first_rollback_span, measure, recovered_at, write_json
+from harness.scenario import find_scenario
+
+T0 = 1_800_000_000.0
+
+
+def iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def log(action: str, step: str, end: float, duration: float = 0.01, ok: bool = True, detail: str = "") -> dict:
+    return {"ts": iso(T0 + end), "action": action, "step": step, "release": "r2", "ok": ok,
+            "duration_s": duration, "detail": detail}
+
+
+def traffic(start: float, end: float, bad_from: float | None = None, bad_until: float | None = None) -> list[Record]:
+    """50 req/s from start to end (seconds after T0), failing in [bad_from, bad_until)."""
+    records = []
+    n = int((end - start) * 50)
+    for i in range(n):
+        ts = T0 + start + i / 50
+        bad = bad_from is not None and bad_until is not None and T0 + bad_from <= ts < T0 + bad_until
+        records.append(Record(ts, "GET /orders", 500 if bad else 200, 10.0, "status 500" if bad else "", "r1"))
+    return records
+
+
+def observed(deploy_log: list[dict], timeline: list[dict], **kw) -> Observed:
+    defaults = dict(run_id="run", started_at=T0 - 10, finished_at=T0 + 30, t0=T0, timeline=timeline,
+                    deploy_log=deploy_log, releases={"before": "r1", "deployed": "r2", "after": "r1"},
+                    jobs={"enqueued": 10, "completed": 10, "lost": 0, "duplicated": 0})
+    defaults.update(kw)
+    return Observed(**defaults)
+
+
+def test_recovered_at_finds_the_first_stable_window():
+    requests = [(float(t) / 10, 25 <= t < 30) for t in range(100)]
+    assert recovered_at(requests, [], start=0.0, end=10.0, stable_s=2.0, allowed_rate=0.0) == 0.0
+    assert recovered_at(requests, [], start=1.0, end=10.0, stable_s=2.0, allowed_rate=0.0) == 3.0
+
+
+def test_recovered_at_waits_for_every_probe_to_be_green():
+    requests = [(float(t) / 10, False) for t in range(100)]
+    probes = [(1.0, False), (4.0, True)]
+    assert recovered_at(requests, probes, start=1.0, end=10.0, stable_s=2.0, allowed_rate=0.0) == 4.0
+
+
+def test_recovered_at_is_none_without_a_full_window():
+    requests = [(float(t) / 10, t < 95) for t in range(100)]
+    assert recovered_at(requests, [], start=0.0, end=10.0, stable_s=2.0, allowed_rate=0.0) is None
+
+
+def test_measure_times_an_incident_from_the_records_timeline_and_deploy_log():
+    scenario = find_scenario("failing-health-check-no-gate")
+    deploy_log = [
+        log("deploy", "release", 0.05, detail="bad-health -> releases/r2"),
+        log("deploy", "swap", 0.5),
+        log("rollback", "lock", 1.2, 0.001),
+        log("rollback", "swap", 1.21),
+        log("rollback", "unlock", 1.5, 0.001),
+    ]
+    timeline = [{"ts": T0, "event": "fault_injected"},
+                {"ts": T0 + 0.62, "event": "alarm_raised", "detector": "error_rate", "detail": "3/3"}]
+    records = traffic(-5, 10, bad_from=0.5, bad_until=1.4)
+    result = measure(scenario, observed(deploy_log, timeline), records)
+    assert result["schema"] == 1 and result["outcome"] == "met"
+    assert result["times"]["impact_s"] == 0.5
+    assert result["times"]["detect_s"] == 0.62
+    assert result["times"]["rollback_started_s"] == 1.199
+    assert result["times"]["rollback_done_s"] == 1.5
+    assert result["times"]["recovered_s"] == 1.4
+    assert result["durations"] == {"time_to_detect_s": 0.12, "time_to_rollback_s": 0.301, "time_to_recover_s": 0.9}
+    assert result["requests"]["failed_in_incident"] == 45
+    assert result["requests"]["total"] == len(records)
+    assert result["detection"]["first_detector"] == "error_rate"
+    assert {t["name"] for t in result["targets"]} >= {"time_to_detect_s", "failed_requests", "lost_jobs"}
+    assert result["started_at"].endswith("Z")
+
+
+def test_a_missed_target_is_a_gap_with_cause_and_advice():
+    scenario = find_scenario("failing-health-check-no-gate")
+    records = traffic(-5, 30, bad_from=0.5, bad_until=25)
+    timeline = [{"ts": T0 + 20, "event": "alarm_raised", "detector": "health", "detail": "503"}]
+    result = measure(scenario, observed([], timeline), records)
+    assert result["outcome"] == "gaps"
+    gaps = {g["name"]: g for g in result["gaps"]}
+    assert gaps["time_to_detect_s"]["measured"] == 19.5
+    assert gaps["failed_requests"]["cause"] and gaps["failed_requests"]["advice"]
+    assert "gate" in gaps["failed_requests"]["advice"]
+    # Never rolled back: null, not 0.
+    assert result["times"]["rollback_started_s"] is None
+    assert result["durations"]["time_to_rollback_s"] is None
+
+
+def test_nothing_that_did_not_happen_is_zero():
+    scenario = find_scenario("clean-deploy")
+    result = measure(scenario, observed([], []), traffic(-5, 10))
+    assert result["outcome"] == "met"
+    assert set(result["times"].values()) == {None}
+    assert set(result["durations"].values()) == {None}
+
+
+def test_a_false_alarm_before_the_fault_is_a_gap():
+    scenario = find_scenario("clean-deploy")
+    timeline = [{"ts": T0 - 3, "event": "alarm_raised", "detector": "health", "detail": "503"}]
+    result = measure(scenario, observed([], timeline), traffic(-5, 10))
+    assert result["detection"]["false_alarms"] == 1
+    assert result["outcome"] == "gaps"
+
+
+def test_an_aborted_run_still_has_a_result():
+    scenario = find_scenario("bad-migration")
+    result = measure(scenario, observed([], [], t0=None, outcome="aborted", reason="interrupted", jobs=None), [])
+    assert result["outcome"] == "aborted" and result["reason"] == "interrupted"
+    assert result["requests"]["total"] == 0
+
+
+def test_first_rollback_span_stops_at_the_next_command():
+    entries = [log("rollback", "lock", 1.0, 0.001), log("rollback", "unlock", 1.4),
+               log("rollback", "lock", 6.0), log("rollback", "db", 6.2), log("rollback", "unlock", 6.3)]
+    started, done = first_rollback_span(entries, T0)
+    assert round(started - T0, 3) == 0.999 and round(done - T0, 3) == 1.4
+
+
+def test_write_json_replaces_atomically(tmp_path):
+    path = tmp_path / "result.json"
+    write_json(path, {"a": 1})
+    write_json(path, {"a": 2})
+    assert json.loads(path.read_text()) == {"a": 2}
+    assert [p.name for p in tmp_path.iterdir()] == ["result.json"]

@@ -1,0 +1,96 @@
+from pathlib import Path
+
+import pytest
+
+from harness.errors import InputError
+from harness.scenario import find_scenario, load_scenario, scenario_files
+
+BUILT_IN = ["bad-migration", "clean-deploy", "failing-health-check", "failing-health-check-no-gate", "hung-worker"]
+
+MINIMAL = """\
+[fault]
+release = "v2"
+[detectors.error_rate]
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "mine.toml"
+    path.write_text(text)
+    return path
+
+
+def test_every_built_in_scenario_loads():
+    assert sorted(p.stem for p in scenario_files()) == sorted(BUILT_IN)
+    for name in BUILT_IN:
+        scenario = find_scenario(name)
+        assert scenario.name == name
+        assert scenario.target.name == "shop"
+        assert scenario.targets.lost_jobs == 0
+
+
+def test_defaults_fill_a_minimal_scenario(tmp_path):
+    scenario = load_scenario(write(tmp_path, MINIMAL))
+    assert scenario.name == "mine"
+    assert scenario.start_release == "v1"
+    assert scenario.fault.kind == "deploy" and scenario.fault.gate is True
+    assert scenario.load.users == 20 and scenario.load.locustfile.name == "locustfile.py"
+    assert scenario.detectors.error_rate is not None and scenario.detectors.error_rate.window_s == 1.0
+    assert scenario.recovery.mode == "auto" and scenario.recovery.db == "if-needed"
+    assert scenario.phases.stable_s == 5.0
+
+
+def test_bad_migration_asks_for_the_db_step_if_needed():
+    scenario = find_scenario("bad-migration")
+    assert scenario.fault.release == "bad-migration"
+    assert scenario.recovery.db == "if-needed"
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "problem"),
+    [
+        (MINIMAL + "[phases]\nbaseline_s = -1\n", "phases.baseline_s", "must be greater than 0"),
+        (MINIMAL + "[phases]\nstable_s = 0\n", "phases.stable_s", "must be greater than 0"),
+        (MINIMAL + "[load]\nusers = 100000\n", "load.users", "must be at most 500"),
+        (MINIMAL + "[load]\nusers = 2.5\n", "load.users", "must be a whole number"),
+        (MINIMAL + "[load]\nusers = \"many\"\n", "load.users", "must be a number"),
+        (MINIMAL + "colour = 1\n", "detectors.error_rate.colour", "is not a known key"),
+        ("colour = 1\n" + MINIMAL, "colour", "is not a known key"),
+        (MINIMAL.replace('release = "v2"', 'release = "v9"'), "fault.release", "is not a release of shop"),
+        (MINIMAL.replace('release = "v2"', 'kind = "meteor"'), "fault.kind", "must be one of deploy, errors"),
+        (MINIMAL.replace('release = "v2"\n', ""), "fault.release", "is required"),
+        (MINIMAL.replace("[detectors.error_rate]\n", ""), "detectors", "is required"),
+        ("[detectors.error_rate]\n", "fault", "is required"),
+        (MINIMAL + "[recovery]\ntrigger = \"after\"\n", "recovery.after_s", "is required"),
+        (MINIMAL + "[fault.extra]\n", "fault.extra", "is not a known key"),
+        ("target = \"nope\"\n" + MINIMAL, "target", "no target 'nope'"),
+        ("start_release = \"v7\"\n" + MINIMAL, "start_release", "is not a release of shop"),
+        (MINIMAL + "[load]\nlocustfile = \"missing.py\"\n", "load.locustfile", "is not a file"),
+        (MINIMAL + "[detectors.health]\ninterval_s = true\n", "detectors.health.interval_s", "must be a number"),
+    ],
+)
+def test_bad_scenarios_name_the_file_and_key(tmp_path, text, key, problem):
+    path = write(tmp_path, text)
+    with pytest.raises(InputError) as err:
+        load_scenario(path)
+    assert str(err.value).startswith(f"{path}: {key}: "), str(err.value)
+    assert problem in str(err.value)
+
+
+def test_malformed_toml_names_the_file(tmp_path):
+    path = write(tmp_path, "[fault\n")
+    with pytest.raises(InputError, match="is not valid TOML"):
+        load_scenario(path)
+
+
+def test_unknown_scenario_lists_the_built_in_ones():
+    with pytest.raises(InputError, match="no such scenario; built-in scenarios: bad-migration, clean-deploy"):
+        find_scenario("nope")
+
+
+def test_errors_fault_needs_a_duration(tmp_path):
+    text = MINIMAL.replace('release = "v2"', 'kind = "errors"')
+    with pytest.raises(InputError, match="fault.duration_s: is required"):
+        load_scenario(write(tmp_path, text))
+    ok = load_scenario(write(tmp_path, text.replace('kind = "errors"', 'kind = "errors"\nduration_s = 2')))
+    assert ok.fault.duration_s == 2
