@@ -33,21 +33,14 @@ def main() -> None:
         for _ in range(args.runs):
             before = http.get("/version").json()["release"]
             staging.deploy_tool_checked(replica, ["deploy", "v2"])
-            done = threading.Event()
-
-            def roll() -> None:
-                staging.deploy_tool_checked(replica, ["rollback"])
-                done.set()
-
             started = time.monotonic()
-            thread = threading.Thread(target=roll)
+            thread = threading.Thread(target=staging.deploy_tool_checked, args=(replica, ["rollback"]))
             thread.start()
             while http.get("/version").json()["release"] != before:
                 pass
             to_version.append(time.monotonic() - started)
-            done.wait()
-            to_return.append(time.monotonic() - started)
             thread.join()
+            to_return.append(time.monotonic() - started)
     print(f"rollback, start to /version showing the previous release, {args.runs} runs: "
           f"median {statistics.median(to_version):.3f} s (runs {', '.join(f'{t:.3f}' for t in to_version)})")
     print(f"rollback command, start to exit: median {statistics.median(to_return):.3f} s")

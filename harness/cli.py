@@ -127,7 +127,7 @@ def note_operator(replica: Replica, args: Sequence[str]) -> None:
 
 def acting_on(args: argparse.Namespace, staging: Staging, *command: str) -> Replica:
     replica = staging.find(args.run)
-    note_operator(replica, [*command, "--run", replica.run_id])
+    note_operator(replica, command)
     return replica
 
 

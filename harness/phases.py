@@ -33,7 +33,6 @@ class Notes:
 
     actions: list[str] = field(default_factory=list)
     code_rollback_recovered: bool | None = None
-    deployed: str | None = None
 
 
 def baseline(watch: Watch, scenario: Scenario) -> None:

@@ -146,3 +146,32 @@ def test_calibration_measures_a_known_window_within_100ms(
     assert result["durations"]["time_to_detect_s"] < 1.0
     assert code == 0
     no_leftovers(staging, result)
+
+
+def test_operator_mode_times_the_person(staging: Staging, images: object, tmp_path: Path) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "harness", "run", "failing-health-check-no-gate", "--operator", "--quiet",
+         "--reports", str(tmp_path)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    assert proc.stdout is not None
+    command = ""
+    for line in proc.stdout:
+        if "gameday rollback --run" in line:
+            command = line.strip()
+            break
+    assert command, proc.stderr.read() if proc.stderr else ""
+    run_id = command.split("--run", 1)[1].split()[0]
+    gameday = [sys.executable, "-m", "harness"]
+    # The person looks first, then rolls back.
+    subprocess.run([*gameday, "status", "--run", run_id], check=True, capture_output=True, timeout=60)
+    subprocess.run([*gameday, "rollback", "--run", run_id], check=True, capture_output=True, timeout=60)
+    proc.wait(timeout=300)
+    result = json.loads(next(tmp_path.glob("*/result.json")).read_text())
+    assert result["detection"]["first_detector"] == "operator"
+    assert result["recovery"]["actions"] == ["rollback"]
+    assert result["times"]["detect_s"] is not None
+    assert result["times"]["detect_s"] < result["times"]["rollback_started_s"]
+    assert result["durations"]["time_to_rollback_s"] is not None
+    assert result["times"]["recovered_s"] is not None
+    no_leftovers(staging, result)

@@ -51,7 +51,11 @@ def test_parse_deb822_skips_disabled_stanzas():
 
 
 def test_parse_one_line_sources_with_options():
-    text = "# comment\ndeb [arch=amd64 signed-by=/k.gpg] http://m/debian trixie main contrib\ndeb-src http://m/debian trixie main\n"
+    text = (
+        "# comment\n"
+        "deb [arch=amd64 signed-by=/k.gpg] http://m/debian trixie main contrib\n"
+        "deb-src http://m/debian trixie main\n"
+    )
     assert parse_sources_list(text) == [AptSource("http://m/debian", ("trixie",), ("main", "contrib"))]
 
 

@@ -20,3 +20,32 @@ def test_unreachable_docker_daemon_is_one_line_and_exit_2(capsys, monkeypatch, t
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-such-docker.sock")
     assert cli.main(["status"]) == 2
     assert "cannot reach the Docker daemon" in one_line(capsys.readouterr().err)
+
+
+def test_a_bad_scenario_file_is_one_line_naming_file_and_key(capsys, tmp_path):
+    path = tmp_path / "broken.toml"
+    path.write_text('[fault]\nrelease = "v2"\n[detectors.error_rate]\nwindow_s = -3\n')
+    assert cli.main(["run", str(path)]) == 2
+    err = one_line(capsys.readouterr().err)
+    assert f"{path}: detectors.error_rate.window_s: must be greater than 0" in err
+
+
+def test_an_unknown_scenario_is_exit_2(capsys):
+    assert cli.main(["run", "no-such-scenario"]) == 2
+    assert "no such scenario" in one_line(capsys.readouterr().err)
+
+
+def test_an_unwritable_reports_directory_is_exit_2_before_anything_starts(capsys, tmp_path, monkeypatch):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    # Fails before Docker is even asked: no daemon here.
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/none.sock")
+    assert cli.main(["run", "clean-deploy", "--reports", str(blocker / "reports")]) == 2
+    assert "the reports directory is not writable" in one_line(capsys.readouterr().err)
+
+
+def test_list_shows_every_built_in_scenario(capsys):
+    assert cli.main(["list"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in out] == [
+        "bad-migration", "clean-deploy", "failing-health-check-no-gate", "failing-health-check", "hung-worker"]

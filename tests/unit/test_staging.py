@@ -19,8 +19,10 @@ def test_every_resource_carries_the_design_labels():
 
 
 def test_published_port_only_takes_loopback_bindings():
-    loopback = SimpleNamespace(attrs={"NetworkSettings": {"Ports": {"80/tcp": [{"HostIp": "127.0.0.1", "HostPort": "49153"}]}}})
-    everywhere = SimpleNamespace(attrs={"NetworkSettings": {"Ports": {"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "1"}]}}})
+    def bound(ip: str, port: str) -> SimpleNamespace:
+        return SimpleNamespace(attrs={"NetworkSettings": {"Ports": {"80/tcp": [{"HostIp": ip, "HostPort": port}]}}})
+
+    loopback, everywhere = bound("127.0.0.1", "49153"), bound("0.0.0.0", "1")
     assert published_port(loopback, "80/tcp") == 49153  # type: ignore[arg-type]
     assert published_port(everywhere, "80/tcp") is None  # type: ignore[arg-type]
 
