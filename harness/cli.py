@@ -16,10 +16,12 @@ from typing import Any
 from harness import __version__
 from harness.errors import HarnessError
 from harness.images import DEFAULT_BASE_IMAGE, ensure_images
+from harness.report import write_report
 from harness.runbook import REPORTS_LABEL, rehearse
 from harness.scenario import find_scenario, load_scenario, scenario_files
 from harness.staging import Replica, Staging, connect, new_run_id
 from harness.target import find_target
+from harness.trend import write_trend
 
 EXIT_INTERRUPTED = 130
 
@@ -75,6 +77,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         progress=None if args.quiet else say,
     )
     print(summary(result, run_dir))
+    print(f"  {run_dir / 'report.html'}")
     if result["outcome"] == "met":
         return 0
     if result["outcome"] == "gaps":
@@ -102,11 +105,29 @@ def summary(result: dict[str, Any], run_dir: Path) -> str:
     ]
     for t in result["targets"]:
         measured = "—" if t["measured"] is None else f"{t['measured']:g}"
-        lines.append(f"  {'met ' if t['met'] else 'GAP '} {t['name']:<20} {measured:>8} (target {t['target']:g})")
+        verdict = {True: "met ", False: "GAP ", None: "n/a "}[t["met"]]
+        lines.append(f"  {verdict} {t['name']:<20} {measured:>8} (target {t['target']:g})")
     for gap in result["gaps"]:
         lines.append(f"  gap: {gap['name']}: {gap['cause']}")
     lines.append(f"  {run_dir / 'result.json'}")
     return "\n".join(lines)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    print(write_report(Path(args.run_dir)))
+    return 0
+
+
+def cmd_trend(args: argparse.Namespace) -> int:
+    since = None
+    if args.since:
+        try:
+            since = datetime.fromisoformat(args.since).replace(tzinfo=UTC) if "T" not in args.since else \
+                datetime.fromisoformat(args.since.replace("Z", "+00:00"))
+        except ValueError:
+            raise HarnessError(f"--since: {args.since!r} is not a date (YYYY-MM-DD)") from None
+    print(write_trend(Path(args.reports), since=since, scenario=args.scenario))
+    return 0
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -216,6 +237,17 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     add_base_image(p)
     p.set_defaults(func=cmd_run)
+
+    p = command("report", "re-render a run's report.html from its recorded data", with_run=False)
+    p.add_argument("run_dir", help="a run directory, such as reports/20261128T101500Z-bad-migration")
+    p.set_defaults(func=cmd_report)
+
+    p = command("trend", "render reports/trend.html: each scenario's times and targets over its runs",
+                with_run=False)
+    p.add_argument("reports", nargs="?", default="reports", help="the reports directory (default: reports)")
+    p.add_argument("--since", help="only runs started on or after this date (YYYY-MM-DD)")
+    p.add_argument("--scenario", help="only this scenario")
+    p.set_defaults(func=cmd_trend)
 
     p = command("list", "list the built-in scenarios", with_run=False)
     p.set_defaults(func=cmd_list)

@@ -1,6 +1,7 @@
 """A Locust plugin file: appends every request to $GAMEDAY_RECORDS as it completes.
 
-One JSON array a line: [start_ts, name, status, latency_ms, error, release]. The file is
+One JSON array a line: [start_ts, status, latency_ms, failed, name, error, release], the
+numbers first so that a reader can take them without parsing the strings. The file is
 line-buffered, so a crash loses at most the line being written. Locust loads this file
 beside the scenario's locustfile; it must import nothing from the harness.
 """
@@ -37,7 +38,8 @@ def record(
     if exception is not None:
         error = (str(exception).splitlines() or [type(exception).__name__])[0][:160]
     label = name if name.startswith(f"{request_type} ") else f"{request_type} {name}"
-    _out.write(json.dumps([round(started, 4), label, status, round(latency_ms, 1), error, release]) + "\n")
+    failed = int(exception is not None)
+    _out.write(json.dumps([round(started, 4), status, round(latency_ms, 1), failed, label, error, release]) + "\n")
 
 
 def close(environment: Any, **kwargs: Any) -> None:

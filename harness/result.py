@@ -125,6 +125,30 @@ def steps_of(deploy_log: Iterable[dict[str, Any]], t0: float | None) -> list[dic
     return steps
 
 
+def failures_by_window(after: Sequence[tuple[float, bool]], steps: Sequence[dict[str, Any]],
+                       t0: float | None) -> dict[str, int]:
+    """Bad requests after t0, split by what the deploy log says was running then:
+    between the deploy's migrate and its swap (old code, new schema), between the code
+    rollback's swap and the db step (old code, schema not yet reverted), and the rest."""
+    def span(action: str, first: str, last: str) -> tuple[float, float] | None:
+        a = next((s for s in steps if s["action"] == action and s["name"] == first), None)
+        b = next((s for s in steps if s["action"] == action and s["name"] == last
+                  and a is not None and (s["started_s"] or 0) >= (a["started_s"] or 0)), None)
+        if a is None or b is None or t0 is None:
+            return None
+        return t0 + a["started_s"], t0 + b["started_s"] + (b["duration_s"] or 0)
+
+    windows = {"migrate_to_swap": span("deploy", "migrate", "swap"),
+               "rollback_to_db_step": span("rollback", "swap", "db")}
+    counts = {name: 0 for name in windows} | {"other": 0}
+    for ts, bad in after:
+        if not bad:
+            continue
+        name = next((n for n, w in windows.items() if w is not None and w[0] <= ts <= w[1]), "other")
+        counts[name] += 1
+    return counts
+
+
 def advice_for(name: str, facts: dict[str, Any], scenario: Scenario) -> tuple[str, str]:
     """Cause and advice for a missed target, from what the run saw."""
     health = scenario.detectors.health
@@ -139,10 +163,21 @@ def advice_for(name: str, facts: dict[str, Any], scenario: Scenario) -> tuple[st
                            "or alert on the request error rate")
         return cause, "alert on the request error rate over a short window (seconds, not minutes)"
     if name == "failed_requests":
-        if facts["migration_before_swap"]:
-            return ("requests failed while the new schema ran under the old code (between migrate and swap)",
-                    "make migrations expand/contract in five steps: add, write both, backfill, read new, "
-                    "drop only after no release reads the old column")
+        windows = facts["by_window"]
+        if windows["migrate_to_swap"] or windows["rollback_to_db_step"]:
+            parts = []
+            if windows["migrate_to_swap"]:
+                parts.append(f"{windows['migrate_to_swap']} between the migration and the swap, while the old "
+                             "code ran on the new schema")
+            if windows["rollback_to_db_step"]:
+                parts.append(f"{windows['rollback_to_db_step']} after the code rollback until the database step, "
+                             "because the old code still needed what the migration removed")
+            if windows["other"]:
+                parts.append(f"{windows['other']} at other times")
+            return ("a destructive migration: requests failed " + "; ".join(parts),
+                    "make migrations expand/contract in five steps: add the new shape, write both, backfill, "
+                    "read the new one, and drop the old only once no release reads it; then a code rollback "
+                    "is always safe")
         if facts["ungated"]:
             return ("the release went live without a health check", "gate the release on its health check "
                     "before the swap, so a failing release never takes traffic")
@@ -235,14 +270,10 @@ def measure(scenario: Scenario, observed: Observed, records: Iterable[Record]) -
         "time_to_recover_s": diff(recovered_ts, incident_start),
     }
     steps = steps_of(observed.deploy_log, t0)
-    step_names = [(s["action"], s["name"]) for s in steps]
-    migration_before_swap = ("deploy", "migrate") in step_names and impact_ts is not None and any(
-        s["action"] == "deploy" and s["name"] == "migrate" and (s["started_s"] or 0) <= (times["impact_s"] or 0)
-        for s in steps)
+    by_window = failures_by_window(after, steps, t0)
     facts = {
-        **times, **durations, "first_detector": first_detector,
+        **times, **durations, "first_detector": first_detector, "by_window": by_window,
         "code_rollback_recovered": observed.code_rollback_recovered,
-        "migration_before_swap": migration_before_swap,
         "ungated": scenario.fault.kind == "deploy" and not scenario.fault.gate,
     }
     jobs = observed.jobs
@@ -252,14 +283,18 @@ def measure(scenario: Scenario, observed: Observed, records: Iterable[Record]) -
         "lost_jobs": float(jobs["lost"]) if jobs else None,
     }
     targets, gaps = [], []
+    finished = observed.outcome is None
     for name, target in scenario.targets.items():
         value = measured.get(name)
-        if value is None:
-            met = not incident and name != "lost_jobs"
-        else:
+        met: bool | None
+        if value is not None:
             met = value <= target
+        elif not finished:
+            met = None  # a run that stopped early cannot say; unknown is not missed
+        else:
+            met = not incident and name != "lost_jobs"
         targets.append({"name": name, "target": target, "measured": value, "met": met})
-        if not met:
+        if met is False:
             cause, advice = advice_for(name, facts, scenario)
             gaps.append({"name": name, "target": target, "measured": value, "cause": cause, "advice": advice})
     if false_alarms:
@@ -273,6 +308,7 @@ def measure(scenario: Scenario, observed: Observed, records: Iterable[Record]) -
         "schema": SCHEMA,
         "run_id": observed.run_id,
         "scenario": scenario.name,
+        "description": scenario.description,
         "target": scenario.target.name,
         "outcome": outcome,
         "reason": observed.reason,
@@ -284,7 +320,8 @@ def measure(scenario: Scenario, observed: Observed, records: Iterable[Record]) -
         "durations": durations,
         "requests": {"total": total, "failed": failed, "failed_in_incident": failed_after_t0,
                      "served_by_deployed": served_by_deployed if deployed else None,
-                     "baseline_error_rate": round(baseline_bad / baseline_total, 4) if baseline_total else None},
+                     "baseline_error_rate": round(baseline_bad / baseline_total, 4) if baseline_total else None,
+                     "bad_by_window": by_window},
         "jobs": jobs,
         "recovery": {"actions": list(observed.actions), "code_rollback_recovered": observed.code_rollback_recovered},
         "detection": {"first_detector": first_detector, "alarms": len(alarms), "false_alarms": len(false_alarms)},

@@ -15,6 +15,7 @@ from typing import Any
 from harness import __version__, faults, load, phases
 from harness.errors import HarnessError
 from harness.images import Images
+from harness.report import write_report
 from harness.result import Observed, measure, write_json
 from harness.scenario import Scenario
 from harness.staging import Replica, Staging, new_run_id, up
@@ -64,6 +65,8 @@ def rehearse(
     run_dir = reports / run_id
     run_dir.mkdir(parents=True)
     run = Run(scenario, run_id, run_dir, Timeline(run_dir / "timeline.jsonl", clock), clock())
+    write_json(run_dir / "run.json", {"run_id": run_id, "scenario": scenario.name,
+                                      "scenario_path": str(scenario.path), "started": run.started})
     try:
         with replica_for(run, staging, images) as replica:
             with load.running(load_plan(run, replica)), watching(run, staging, replica, progress) as watch:
@@ -155,4 +158,5 @@ def finish(run: Run, images: Images) -> dict[str, Any]:
     write_json(run.run_dir / "result.json", result)
     run.timeline.record("result_written", outcome=result["outcome"])
     run.timeline.close()
+    write_report(run.run_dir)
     return result

@@ -13,6 +13,7 @@ import pytest
 
 from harness.load import read_records
 from harness.staging import Staging
+from tests.integration.browser import check_report
 
 
 def run(scenario: str, reports: Path, *extra: str) -> tuple[int, dict[str, Any], Path]:
@@ -28,6 +29,11 @@ def run(scenario: str, reports: Path, *extra: str) -> tuple[int, dict[str, Any],
 
 def no_leftovers(staging: Staging, result: dict[str, Any]) -> None:
     assert result["run_id"] not in staging.run_ids()
+
+
+def report_checks_out(run_dir: Path, result: dict[str, Any]) -> None:
+    check = check_report(run_dir, result["scenario"])
+    assert result["scenario"] in check.title
 
 
 def timeline(run_dir: Path) -> list[str]:
@@ -46,10 +52,11 @@ def test_clean_deploy_is_the_control(staging: Staging, images: object, tmp_path:
     assert result["jobs"]["lost"] == 0 and result["jobs"]["duplicated"] == 0
     assert {"fault_injected", "rollback_started", "rollback_finished", "result_written"} <= set(timeline(run_dir))
     no_leftovers(staging, result)
+    report_checks_out(run_dir, result)
 
 
 def test_bad_migration_needs_the_db_step(staging: Staging, images: object, tmp_path: Path) -> None:
-    code, result, _ = run("bad-migration", tmp_path)
+    code, result, run_dir = run("bad-migration", tmp_path)
     assert code in (0, 1)
     times = result["times"]
     assert times["impact_s"] is not None and times["detect_s"] is not None
@@ -61,10 +68,11 @@ def test_bad_migration_needs_the_db_step(staging: Staging, images: object, tmp_p
     assert result["jobs"]["lost"] == 0
     assert result["durations"]["time_to_recover_s"] > result["durations"]["time_to_detect_s"]
     no_leftovers(staging, result)
+    report_checks_out(run_dir, result)
 
 
 def test_the_gate_keeps_users_off_an_unhealthy_release(staging: Staging, images: object, tmp_path: Path) -> None:
-    code, result, _ = run("failing-health-check", tmp_path)
+    code, result, run_dir = run("failing-health-check", tmp_path)
     assert code == 0, result["gaps"]
     assert result["detection"]["first_detector"] == "deploy gate"
     assert result["times"]["detect_s"] is not None
@@ -74,10 +82,11 @@ def test_the_gate_keeps_users_off_an_unhealthy_release(staging: Staging, images:
     assert result["releases"]["after"] == result["releases"]["before"]
     assert any(s["name"] == "gate" and not s["ok"] for s in result["steps"])
     no_leftovers(staging, result)
+    report_checks_out(run_dir, result)
 
 
 def test_without_the_gate_detection_and_rollback_recover(staging: Staging, images: object, tmp_path: Path) -> None:
-    code, result, _ = run("failing-health-check-no-gate", tmp_path)
+    code, result, run_dir = run("failing-health-check-no-gate", tmp_path)
     assert code in (0, 1)
     assert result["requests"]["served_by_deployed"] > 0
     assert result["times"]["detect_s"] is not None
@@ -86,10 +95,11 @@ def test_without_the_gate_detection_and_rollback_recover(staging: Staging, image
     assert result["recovery"]["actions"] == ["rollback"]
     assert result["releases"]["after"] == result["releases"]["before"]
     no_leftovers(staging, result)
+    report_checks_out(run_dir, result)
 
 
 def test_a_hung_worker_loses_no_job(staging: Staging, images: object, tmp_path: Path) -> None:
-    code, result, _ = run("hung-worker", tmp_path)
+    code, result, run_dir = run("hung-worker", tmp_path)
     assert code in (0, 1)
     assert result["detection"]["first_detector"] == "queue_lag"
     assert result["recovery"]["actions"] == ["rollback"]
@@ -100,6 +110,7 @@ def test_a_hung_worker_loses_no_job(staging: Staging, images: object, tmp_path: 
     assert jobs["enqueued"] > 0
     assert jobs["completed"] == jobs["enqueued"] and jobs["lost"] == 0 and jobs["duplicated"] == 0
     no_leftovers(staging, result)
+    report_checks_out(run_dir, result)
 
 
 ERRORS_SCENARIO = """\

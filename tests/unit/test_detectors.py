@@ -4,7 +4,8 @@ from harness.scenario import ErrorRateDetector
 
 
 def req(ts: float, status: int = 200, latency_ms: float = 10.0) -> Record:
-    return Record(ts, "GET /orders", status, latency_ms, "" if status < 400 else f"status {status}", "r1")
+    error = "" if status < 400 else f"status {status}"
+    return Record(ts, status, latency_ms, status >= 400, "GET /orders", error, "r1")
 
 
 def test_error_rate_fires_once_when_the_window_goes_bad():

@@ -4,7 +4,7 @@ import sys
 import pytest
 
 from harness.errors import InputError
-from harness.load import RECORDER, Record, RecordTail, check_host, plan, read_records
+from harness.load import RECORDER, Record, RecordTail, check_host, parse_numbers, plan, read_records
 from harness.scenario import find_scenario
 
 
@@ -32,9 +32,9 @@ def test_record_tail_waits_for_a_torn_line(tmp_path):
     path = tmp_path / "requests.jsonl"
     tail = RecordTail(path)
     assert tail.read_new() == []
-    line = json.dumps([1.5, "GET /orders", 200, 12.0, "", "r1"])
+    line = json.dumps([1.5, 200, 12.0, 0, "GET /orders", "", "r1"])
     path.write_text(line + "\n" + line[:10])
-    assert tail.read_new() == [Record(1.5, "GET /orders", 200, 12.0, "", "r1")]
+    assert tail.read_new() == [Record(1.5, 200, 12.0, False, "GET /orders", "", "r1")]
     with path.open("a") as fh:
         fh.write(line[10:] + "\n")
     assert len(tail.read_new()) == 1
@@ -42,13 +42,14 @@ def test_record_tail_waits_for_a_torn_line(tmp_path):
 
 def test_read_records_tolerates_a_torn_last_line_and_garbage(tmp_path):
     path = tmp_path / "requests.jsonl"
-    good = json.dumps([1.0, "GET /", 503, 5.0, "status 503", "r1"])
+    good = json.dumps([1.0, 503, 5.0, 1, "GET /", "status 503", "r1"])
     path.write_text(f"{good}\nnot json\n{good}\n{good[:7]}")
     records = list(read_records(path))
     assert len(records) == 2 and all(r.failed for r in records)
 
 
-def test_failed_means_an_error_or_a_bad_status():
-    assert Record(0, "x", 200, 1, "", "").failed is False
-    assert Record(0, "x", 500, 1, "", "").failed is True
-    assert Record(0, "x", 0, 1, "ConnectionError", "").failed is True
+def test_parse_numbers_reads_the_numbers_without_the_strings():
+    line = json.dumps([1.25, 503, 7.5, 1, "GET /a,b", "status, 503", "r1"]) + "\n"
+    assert parse_numbers(line) == (1.25, 503, 7.5, True)
+    assert parse_numbers(line[:-1]) is None  # torn
+    assert parse_numbers("garbage\n") is None

@@ -24,7 +24,7 @@ def traffic(start: float, end: float, bad_from: float | None = None, bad_until: 
     for i in range(n):
         ts = T0 + start + i / 50
         bad = bad_from is not None and bad_until is not None and T0 + bad_from <= ts < T0 + bad_until
-        records.append(Record(ts, "GET /orders", 500 if bad else 200, 10.0, "status 500" if bad else "", "r1"))
+        records.append(Record(ts, 500 if bad else 200, 10.0, bad, "GET /orders", "status 500" if bad else "", "r1"))
     return records
 
 
