@@ -53,6 +53,7 @@ class Marker:
     label: str
     color: str
     row: int
+    anchor: str = "start"
 
 
 @dataclass(frozen=True)
@@ -95,14 +96,18 @@ MARKER_COLORS = {"fault injected": "#b42318", "alarm": "#c4320a", "rollback": "#
                  "swap": "#6b21a8", "recovered": "#067647", "gate aborted": "#c4320a", "db step": "#1d4ed8"}
 
 
-def place_labels(marks: Sequence[tuple[float, str]]) -> tuple[Marker, ...]:
-    """Give each marker's label the first row where it does not overlap the one before."""
+def place_labels(marks: Sequence[tuple[float, str]], right: float = WIDTH - RIGHT) -> tuple[Marker, ...]:
+    """Give each marker's label the first row where it does not overlap the one before;
+    a label that would run off the right edge is drawn to the left of its line."""
     row_end = [-1e9] * LABEL_ROWS
     placed = []
     for i, (pos, label) in enumerate(marks):
-        row = next((r for r in range(LABEL_ROWS) if row_end[r] < pos), i % LABEL_ROWS)
-        row_end[row] = pos + len(label) * CHAR_W + 6
-        placed.append(Marker(pos, label, MARKER_COLORS.get(label, "#344054"), row))
+        width = len(label) * CHAR_W + 6
+        flip = pos + width > right
+        start = pos - width if flip else pos
+        row = next((r for r in range(LABEL_ROWS) if row_end[r] < start), i % LABEL_ROWS)
+        row_end[row] = start + width
+        placed.append(Marker(pos, label, MARKER_COLORS.get(label, "#344054"), row, "end" if flip else "start"))
     return tuple(placed)
 
 
@@ -149,6 +154,6 @@ def build_chart(
     bottom = TOP + 3 * PANEL_HEIGHT + 2 * PANEL_GAP
     bands = tuple(Band(round(x(s), 1), round(x(e), 1), name, PHASE_SHADES.get(name, "#f5f5f5"))
                   for name, s, e in phases if e > s)
-    markers = place_labels([(round(x(t), 1), label) for label, t in sorted(events, key=lambda e: e[1])])
+    markers = place_labels([(round(x(t), 1), label) for label, t in sorted(events, key=lambda e: e[1])], plot_right)
     x_ticks = ticks(x_lo, x_hi, x, lambda v: f"{v:g}s")
     return Chart(WIDTH, int(bottom + BOTTOM), plot_left, plot_right, tuple(panels), bands, markers, x_ticks)

@@ -72,6 +72,8 @@ def test_bucket_count_is_bounded_for_long_runs(tmp_path):
 def test_chart_labels_do_not_overlap():
     markers = place_labels([(100.0, "fault injected"), (110.0, "alarm"), (120.0, "swap"), (400.0, "recovered")])
     assert [m.row for m in markers] == [0, 1, 2, 0]
+    edge = place_labels([(940.0, "gate aborted")], right=944.0)[0]
+    assert edge.anchor == "end"
 
 
 def test_chart_spans_records_phases_and_events(tmp_path):
