@@ -4,11 +4,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SCENARIO ?= bad-migration
+SCENARIOS ?=
+NIGHTLY_FLAGS ?=
 
-.PHONY: help gameday list up down test unit integration check bench clean
+.PHONY: help gameday nightly list up down test unit integration check bench clean
 
 help:
 	@echo "make gameday SCENARIO=bad-migration   rehearse a scenario (see make list)"
+	@echo "make nightly     rehearse every scenario: JUnit, trend report, exit 1 on a missed target"
 	@echo "make list        list the built-in scenarios"
 	@echo "make up          start a replica of the reference app (gameday up)"
 	@echo "make down        remove it (gameday down)"
@@ -21,8 +24,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# make itself exits 2 whenever a command fails; the line before it shows gameday's own
+# exit code: 1 for gaps found, 2 for a run that could not happen.
 gameday: $(STAMP)
-	$(BIN)/gameday run $(SCENARIO)
+	@$(BIN)/gameday run $(SCENARIO) || { code=$$?; echo "gameday run exited $$code"; exit $$code; }
+
+nightly: $(STAMP)
+	@$(BIN)/gameday nightly $(SCENARIOS) $(NIGHTLY_FLAGS) || { code=$$?; echo "gameday nightly exited $$code"; exit $$code; }
 
 list: $(STAMP)
 	$(BIN)/gameday list
@@ -51,6 +59,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/rollback.py
 	$(BIN)/python bench/load.py
 	$(BIN)/python bench/scenarios.py
+	$(BIN)/python bench/report.py
+	$(BIN)/python bench/nightly.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -14,11 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from harness import __version__
+from harness.budget import Budget
 from harness.errors import HarnessError
 from harness.images import DEFAULT_BASE_IMAGE, ensure_images
+from harness.nightly import run_all
 from harness.report import write_report
 from harness.runbook import REPORTS_LABEL, rehearse
-from harness.scenario import find_scenario, load_scenario, scenario_files
+from harness.scenario import Scenario, find_scenario, load_scenario, scenario_files
 from harness.staging import Replica, Staging, connect, new_run_id
 from harness.target import find_target
 from harness.trend import write_trend
@@ -65,24 +67,53 @@ def reports_dir(path: str) -> Path:
     return reports
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    scenario = find_scenario(args.scenario)
-    reports = reports_dir(args.reports)
-    client = connect()
+def budget_of(args: argparse.Namespace) -> Budget | None:
+    if args.regression_budget is None:
+        return None
+    if args.regression_budget <= 0 or args.budget_runs < 1:
+        raise HarnessError("--regression-budget must be above 0 and --budget-runs at least 1")
+    return Budget(args.regression_budget, args.budget_runs)
+
+
+def rehearse_and_show(scenario: Scenario, args: argparse.Namespace, reports: Path, client: Any) -> dict[str, Any]:
     images = ensure_images(client, scenario.target, args.base_image, say)
-    staging = Staging(client, say)
     say(f"rehearsing {scenario.name}: {scenario.description}")
     run_dir, result = rehearse(
-        scenario, staging, images, reports, operator=args.operator, say=echo,
-        progress=None if args.quiet else say,
+        scenario, Staging(client, say), images, reports, operator=getattr(args, "operator", False),
+        budget=budget_of(args), say=echo, progress=None if args.quiet else say,
     )
     print(summary(result, run_dir))
     print(f"  {run_dir / 'report.html'}")
+    return result
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    scenario = find_scenario(args.scenario)
+    reports = reports_dir(args.reports)
+    budget_of(args)
+    result = rehearse_and_show(scenario, args, reports, connect())
     if result["outcome"] == "met":
         return 0
     if result["outcome"] == "gaps":
         return 1
     return 2
+
+
+def cmd_nightly(args: argparse.Namespace) -> int:
+    names = args.scenarios or [p.stem for p in scenario_files()]
+    scenarios = {name: find_scenario(name) for name in names}  # every file is checked before any run
+    reports = reports_dir(args.reports)
+    budget_of(args)
+    client = connect()
+    started = time.monotonic()
+    nightly = run_all(list(scenarios), reports,
+                      lambda name: rehearse_and_show(scenarios[name], args, reports, client), say)
+    for outcome in nightly.outcomes:
+        state = outcome.result["outcome"] if outcome.result else f"could not run: {outcome.error}"
+        print(f"  {outcome.name:<30} {state}")
+    print(f"nightly: {len(nightly.outcomes)} scenarios in {time.monotonic() - started:.0f} s; "
+          f"exit {nightly.exit_code}\n  {nightly.junit}\n  {nightly.trend}")
+    return nightly.exit_code
 
 
 def summary(result: dict[str, Any], run_dir: Path) -> str:
@@ -208,6 +239,13 @@ def cmd_down(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_budget(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--regression-budget", type=float, metavar="PCT",
+                   help="also fail a target more than PCT%% worse than the median of recent runs in --reports")
+    p.add_argument("--budget-runs", type=int, default=5, metavar="N",
+                   help="how many recent runs the budget's median covers (default 5)")
+
+
 def add_base_image(p: argparse.ArgumentParser) -> None:
     p.add_argument("--base-image", default=os.environ.get("BASE_IMAGE", DEFAULT_BASE_IMAGE),
                    help=f"image the Dockerfiles start FROM (default: $BASE_IMAGE or {DEFAULT_BASE_IMAGE})")
@@ -236,6 +274,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--reports", default="reports", help="where run directories go (default: reports)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     add_base_image(p)
+    add_budget(p)
     p.set_defaults(func=cmd_run)
 
     p = command("report", "re-render a run's report.html from its recorded data", with_run=False)
@@ -248,6 +287,15 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--since", help="only runs started on or after this date (YYYY-MM-DD)")
     p.add_argument("--scenario", help="only this scenario")
     p.set_defaults(func=cmd_trend)
+
+    p = command("nightly", "rehearse every scenario (or those named), write merged JUnit and the trend report",
+                with_run=False)
+    p.add_argument("scenarios", nargs="*", help="scenario names or files (default: every built-in scenario)")
+    p.add_argument("--reports", default="reports", help="where run directories go (default: reports)")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    add_base_image(p)
+    add_budget(p)
+    p.set_defaults(func=cmd_nightly)
 
     p = command("list", "list the built-in scenarios", with_run=False)
     p.set_defaults(func=cmd_list)

@@ -12,7 +12,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from harness import __version__, faults, load, phases
+from harness import __version__, faults, junit, load, phases
+from harness.budget import Budget, history
+from harness.budget import apply as apply_budget
 from harness.errors import HarnessError
 from harness.images import Images
 from harness.report import write_report
@@ -56,6 +58,7 @@ def rehearse(
     reports: Path,
     *,
     operator: bool = False,
+    budget: Budget | None = None,
     say: Callable[[str], None] = print,
     progress: Callable[[str], None] | None = None,
     clock: Clock = time.time,
@@ -88,7 +91,7 @@ def rehearse(
     except HarnessError as exc:
         run.outcome, run.reason = "error", str(exc)
     finally:
-        result = finish(run, images)
+        result = finish(run, images, budget)
     return run_dir, result
 
 
@@ -147,7 +150,7 @@ def environment(run: Run, images: Images) -> dict[str, Any]:
     }
 
 
-def finish(run: Run, images: Images) -> dict[str, Any]:
+def finish(run: Run, images: Images, budget: Budget | None) -> dict[str, Any]:
     observed = Observed(
         run_id=run.run_id, started_at=run.started, finished_at=time.time(), t0=run.t0,
         timeline=run.timeline.events, deploy_log=run.deploy_log, releases=run.releases, jobs=run.jobs,
@@ -155,7 +158,11 @@ def finish(run: Run, images: Images) -> dict[str, Any]:
         outcome=run.outcome, reason=run.reason, environment=environment(run, images),
     )
     result = measure(run.scenario, observed, load.read_records(run.records))
+    if budget is not None:
+        past = history(run.run_dir.parent, run.scenario.name, result["started_at"], budget.runs)
+        result = apply_budget(result, past, budget)
     write_json(run.run_dir / "result.json", result)
+    junit.write(run.run_dir / "junit.xml", [junit.testsuite(result)])
     run.timeline.record("result_written", outcome=result["outcome"])
     run.timeline.close()
     write_report(run.run_dir)

@@ -1,0 +1,37 @@
+"""`gameday nightly` as CI runs it: several scenarios, merged JUnit, trend report."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from harness.staging import Staging
+
+
+def test_nightly_runs_each_scenario_and_merges_junit(staging: Staging, images: object, tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "harness", "nightly", "clean-deploy", "failing-health-check", "--quiet",
+         "--reports", str(tmp_path)],
+        capture_output=True, text=True, timeout=900, env=dict(os.environ), check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    root = ET.parse(tmp_path / "nightly" / "junit.xml").getroot()
+    assert [s.get("name") for s in root] == ["gameday.clean-deploy", "gameday.failing-health-check"]
+    assert root.get("failures") == "0" and root.get("errors") == "0"
+    assert int(root.get("tests") or 0) == 5
+    assert len(list(tmp_path.glob("*-*/junit.xml"))) == 2
+    assert "clean-deploy" in (tmp_path / "trend.html").read_text()
+    assert not [r for r in staging.run_ids() if r.endswith(("-clean-deploy", "-failing-health-check"))]
+
+
+def test_nightly_refuses_a_bad_scenario_before_running_any(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "harness", "nightly", "clean-deploy", "no-such-one", "--reports", str(tmp_path)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert proc.returncode == 2
+    assert "no such scenario" in proc.stderr
+    assert not any(p.is_dir() for p in tmp_path.iterdir() if p.name != "nightly")

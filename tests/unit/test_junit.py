@@ -1,0 +1,48 @@
+import xml.etree.ElementTree as ET
+
+from harness import junit
+from tests.unit.test_report import T0, make_run
+
+
+def result_of(tmp_path, **kw):
+    import json
+
+    return json.loads((make_run(tmp_path, **kw) / "result.json").read_text())
+
+
+def test_each_target_is_a_test_case(tmp_path):
+    suite = junit.testsuite(result_of(tmp_path))
+    cases = suite.findall("testcase")
+    assert suite.get("name") == "gameday.failing-health-check-no-gate"
+    assert [c.get("name") for c in cases] == [
+        "time_to_detect_s", "time_to_rollback_s", "time_to_recover_s", "failed_requests", "lost_jobs"]
+    assert suite.get("tests") == "5" and suite.get("failures") == "0"
+
+
+def test_a_missed_target_is_a_failure_with_measured_and_target(tmp_path):
+    result = result_of(tmp_path)
+    result["targets"][0] = {**result["targets"][0], "measured": 12.0, "met": False}
+    result["gaps"] = [{"name": "time_to_detect_s", "target": 5, "measured": 12.0, "cause": "slow poller",
+                       "advice": "poll faster"}]
+    suite = junit.testsuite(result)
+    failure = suite.find("testcase[@name='time_to_detect_s']/failure")
+    assert failure is not None
+    assert failure.get("message") == "time_to_detect_s: measured 12, target 5 (+140%)"
+    assert "slow poller" in (failure.text or "") and "poll faster" in (failure.text or "")
+    assert suite.get("failures") == "1"
+
+
+def test_a_run_that_did_not_finish_is_an_error(tmp_path):
+    result = {**result_of(tmp_path), "outcome": "aborted", "reason": "interrupted"}
+    suite = junit.testsuite(result)
+    assert suite.find("testcase[@name='rehearsal']/error").get("message") == "aborted: interrupted"
+    assert suite.get("errors") == "1"
+
+
+def test_merged_file_sums_its_suites(tmp_path):
+    suites = [junit.testsuite(result_of(tmp_path / "a")), junit.error_suite("hung-worker", "no Docker")]
+    path = junit.write(tmp_path / "junit.xml", suites)
+    root = ET.parse(path).getroot()
+    assert root.tag == "testsuites"
+    assert root.get("tests") == "6" and root.get("errors") == "1"
+    assert T0 > 0

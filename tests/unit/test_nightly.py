@@ -1,0 +1,40 @@
+import xml.etree.ElementTree as ET
+
+from harness.errors import HarnessError
+from harness.nightly import run_all
+from tests.unit.test_report import make_run
+
+
+def fake(tmp_path, outcomes):
+    import json
+
+    def rehearse_one(name):
+        outcome = outcomes[name]
+        if outcome == "raise":
+            raise HarnessError("cannot reach the Docker daemon")
+        result = json.loads((make_run(tmp_path / name) / "result.json").read_text())
+        return {**result, "scenario": name, "outcome": outcome}
+
+    return rehearse_one
+
+
+def test_all_met_is_exit_0(tmp_path):
+    nightly = run_all(["a", "b"], tmp_path, fake(tmp_path, {"a": "met", "b": "met"}), lambda m: None)
+    assert nightly.exit_code == 0
+    assert (tmp_path / "trend.html").exists()
+
+
+def test_a_missed_target_is_exit_1_and_the_rest_still_run(tmp_path):
+    nightly = run_all(["a", "b", "c"], tmp_path, fake(tmp_path, {"a": "gaps", "b": "met", "c": "met"}),
+                      lambda m: None)
+    assert nightly.exit_code == 1
+    assert [o.name for o in nightly.outcomes] == ["a", "b", "c"]
+
+
+def test_a_scenario_that_cannot_run_is_exit_2_and_the_rest_still_run(tmp_path):
+    nightly = run_all(["a", "b"], tmp_path, fake(tmp_path, {"a": "raise", "b": "gaps"}), lambda m: None)
+    assert nightly.exit_code == 2
+    assert nightly.outcomes[1].result is not None
+    root = ET.parse(nightly.junit).getroot()
+    assert [s.get("name") for s in root] == ["gameday.a", "gameday.b"]
+    assert root.find("testsuite[@name='gameday.a']/testcase/error").get("message") == "cannot reach the Docker daemon"
