@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import tempfile
 import time
@@ -21,11 +22,18 @@ from harness.nightly import run_all
 from harness.report import write_report
 from harness.runbook import REPORTS_LABEL, rehearse
 from harness.scenario import Scenario, find_scenario, load_scenario, scenario_files
-from harness.staging import Replica, Staging, connect, new_run_id
+from harness.staging import Replica, Staging, connect, new_run_id, owner_labels
 from harness.target import find_target
 from harness.trend import write_trend
 
 EXIT_INTERRUPTED = 130
+
+
+def staging_here() -> Staging:
+    """A Staging on the local engine, after removing what dead gameday runs left behind."""
+    staging = Staging(connect(), say)
+    staging.sweep()
+    return staging
 
 
 def say(message: str) -> None:
@@ -41,11 +49,10 @@ def cmd_up(args: argparse.Namespace) -> int:
     release = args.release or target.first_release
     if release not in target.releases:
         raise HarnessError(f"--release: {release!r} is not a release of {target.name} ({', '.join(target.releases)})")
-    client = connect()
-    images = ensure_images(client, target, args.base_image, say)
-    staging = Staging(client, say)
+    staging = staging_here()
+    images = ensure_images(staging.client, target, args.base_image, say)
     run_id = new_run_id("up", datetime.now(UTC))
-    replica = staging.create(target, images, run_id, "up")
+    replica = staging.create(target, images, run_id, "up", owner_labels("up"))
     try:
         staging.deploy_tool_checked(replica, ["deploy", release], echo)
     except BaseException:
@@ -91,7 +98,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     scenario = find_scenario(args.scenario)
     reports = reports_dir(args.reports)
     budget_of(args)
-    result = rehearse_and_show(scenario, args, reports, connect())
+    result = rehearse_and_show(scenario, args, reports, staging_here().client)
     if result["outcome"] == "met":
         return 0
     if result["outcome"] == "gaps":
@@ -104,7 +111,7 @@ def cmd_nightly(args: argparse.Namespace) -> int:
     scenarios = {name: find_scenario(name) for name in names}  # every file is checked before any run
     reports = reports_dir(args.reports)
     budget_of(args)
-    client = connect()
+    client = staging_here().client
     started = time.monotonic()
     nightly = run_all(list(scenarios), reports,
                       lambda name: rehearse_and_show(scenarios[name], args, reports, client), say)
@@ -184,7 +191,7 @@ def acting_on(args: argparse.Namespace, staging: Staging, *command: str) -> Repl
 
 
 def cmd_deploy(args: argparse.Namespace) -> int:
-    staging = Staging(connect(), say)
+    staging = staging_here()
     tool_args = ["deploy", args.release] + (["--no-gate"] if args.no_gate else [])
     replica = acting_on(args, staging, *tool_args)
     staging.deploy_tool_checked(replica, tool_args, echo)
@@ -192,7 +199,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
-    staging = Staging(connect(), say)
+    staging = staging_here()
     tool_args = ["rollback"] + ([args.release] if args.release else [])
     tool_args += (["--db"] if args.db else []) + (["--db-only"] if args.db_only else [])
     replica = acting_on(args, staging, *tool_args)
@@ -201,14 +208,14 @@ def cmd_rollback(args: argparse.Namespace) -> int:
 
 
 def cmd_releases(args: argparse.Namespace) -> int:
-    staging = Staging(connect(), say)
+    staging = staging_here()
     replica = acting_on(args, staging, "releases")
     print(staging.deploy_tool_checked(replica, ["releases"]).stdout, end="")
     return 0
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    staging = Staging(connect(), say)
+    staging = staging_here()
     status = staging.status(acting_on(args, staging, "status"))
     if args.json:
         print(json.dumps(status, indent=2))
@@ -223,7 +230,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_down(args: argparse.Namespace) -> int:
-    staging = Staging(connect(), say)
+    staging = staging_here()
     if args.all:
         runs = staging.run_ids()
     elif args.run:
@@ -324,8 +331,25 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
+def interrupt_on_signals() -> None:
+    """SIGINT and SIGTERM interrupt once; while gameday cleans up, more of them wait."""
+    seen = False
+
+    def handler(signum: int, frame: object) -> None:
+        nonlocal seen
+        if seen:
+            say("still cleaning up: stopping the load, undoing the fault, removing the replica")
+            return
+        seen = True
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    interrupt_on_signals()
     try:
         return int(args.func(args))
     except KeyboardInterrupt:

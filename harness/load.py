@@ -3,6 +3,7 @@ the request records it writes, read back as they grow."""
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import signal
@@ -19,6 +20,7 @@ from harness.errors import HarnessError, InputError
 from harness.scenario import Load
 
 RECORDER = Path(__file__).with_name("locust_recorder.py")
+PR_SET_PDEATHSIG = 1
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
@@ -70,6 +72,14 @@ def plan(load: Load, url: str, run_dir: Path, run_time_s: float, allow_remote: b
     return LoadPlan(argv, (("GAMEDAY_RECORDS", str(records)),), records, run_dir / "locust.log")
 
 
+def die_with_parent() -> None:
+    """In the child: ask Linux for SIGTERM when gameday dies, even by SIGKILL."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except OSError:
+        pass
+
+
 class LoadProcess:
     def __init__(self, plan: LoadPlan, proc: subprocess.Popen[bytes]) -> None:
         self.plan = plan
@@ -98,7 +108,7 @@ def running(load_plan: LoadPlan) -> Iterator[LoadProcess]:
         try:
             proc = subprocess.Popen(
                 load_plan.argv, env={**os.environ, **dict(load_plan.env)}, stdout=log, stderr=log,
-                stdin=subprocess.DEVNULL, start_new_session=True,
+                stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=die_with_parent,
             )
         except OSError as exc:
             raise HarnessError(f"could not start Locust: {exc}") from exc

@@ -10,8 +10,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
+
 from harness.errors import HarnessError
 from harness.faults import Injection
+from harness.load import check_host
 from harness.result import parse_ts
 from harness.scenario import Scenario
 from harness.staging import Replica, Staging
@@ -188,3 +191,19 @@ def parse_deploy_log(text: str) -> list[dict[str, Any]]:
         except ValueError:
             print(f"gameday: skipped a torn deploy log line: {line[:80]!r}", file=sys.stderr)
     return entries
+
+
+def hygiene(staging: Staging, replica: Replica, scenario: Scenario, timeline: Timeline) -> dict[str, Any]:
+    """After the run, before teardown: is every fault gone? Chaos tools often leave some."""
+    findings = staging.hygiene(replica, scenario.target.run.error_switch)
+    path = scenario.target.run.health_path
+    try:
+        resp = httpx.get(check_host(replica.url) + path, timeout=5)
+        if resp.status_code != 200:
+            findings.append(f"{path} answers {resp.status_code}: {resp.text[:200]}")
+    except httpx.HTTPError as exc:
+        findings.append(f"{path} does not answer: {type(exc).__name__}")
+    checks = ["containers running, none paused", "no stopped (SIGSTOP) process", "supervisord programs running",
+              "no deploy lock held", "no stray release", "error switch cleared", f"{path} healthy (worker alive)"]
+    timeline.record("hygiene_checked", clean=not findings, findings=findings)
+    return {"clean": not findings, "findings": findings, "checks": checks}

@@ -207,6 +207,14 @@ def phases_and_events(result: dict[str, Any], timeline: list[dict[str, Any]], t0
     return phases, events
 
 
+def hygiene_text(hygiene: dict[str, Any] | None) -> str:
+    if hygiene is None:
+        return "not checked"
+    if hygiene["clean"]:
+        return "clean: " + ", ".join(hygiene["checks"])
+    return "NOT CLEAN: " + "; ".join(hygiene["findings"])
+
+
 def build_model(run_dir: Path) -> ReportModel:
     result = read_result(run_dir)
     timeline = list(read_jsonl(run_dir / "timeline.jsonl"))
@@ -232,6 +240,7 @@ def build_model(run_dir: Path) -> ReportModel:
         ("jobs", "not counted" if not jobs else
          f"{jobs['enqueued']} enqueued, {jobs['completed']} completed, {jobs['lost']} lost, "
          f"{jobs['duplicated']} applied twice"),
+        ("hygiene after the run", hygiene_text(result.get("hygiene"))),
         ("code rollback recovered", {True: "yes", False: "no", None: "—"}[
             (result.get("recovery") or {}).get("code_rollback_recovered")]),
         ("load", f"{load.get('users', '—')} users, spawn rate {load.get('spawn_rate', '—')}/s, "

@@ -37,6 +37,7 @@ class Observed:
     outcome: str | None = None  # "aborted" or "error" when the run did not finish
     reason: str | None = None
     environment: dict[str, Any] = field(default_factory=dict)
+    hygiene: dict[str, Any] | None = None
 
 
 def rfc3339(ts: float) -> str:
@@ -303,6 +304,11 @@ def measure(scenario: Scenario, observed: Observed, records: Iterable[Record]) -
                      "cause": f"{first_false.get('detector')} fired before the fault: {first_false.get('detail')}",
                      "advice": "raise the detector's threshold or window until the steady state is quiet"})
 
+    hygiene = observed.hygiene
+    if hygiene is not None and not hygiene["clean"]:
+        gaps.append({"name": "hygiene", "target": 0, "measured": len(hygiene["findings"]),
+                     "cause": "the run left a fault behind: " + "; ".join(hygiene["findings"]),
+                     "advice": "make the fault's undo part of the runbook, and check for it after every rollback"})
     outcome = observed.outcome or ("met" if not gaps else "gaps")
     return {
         "schema": SCHEMA,
@@ -328,6 +334,7 @@ def measure(scenario: Scenario, observed: Observed, records: Iterable[Record]) -
         "targets": targets,
         "gaps": gaps,
         "steps": steps,
+        "hygiene": hygiene,
         "environment": observed.environment,
     }
 

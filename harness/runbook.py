@@ -20,7 +20,7 @@ from harness.images import Images
 from harness.report import write_report
 from harness.result import Observed, measure, write_json
 from harness.scenario import Scenario
-from harness.staging import Replica, Staging, new_run_id, up
+from harness.staging import Replica, Staging, new_run_id, owner_labels, up
 from harness.timeline import Clock, Timeline, read_jsonl
 from harness.watch import Watch
 
@@ -43,6 +43,7 @@ class Run:
     releases: dict[str, str | None] = field(default_factory=dict)
     deploy_log: list[dict[str, Any]] = field(default_factory=list)
     jobs: dict[str, int] | None = None
+    hygiene: dict[str, Any] | None = None
     outcome: str | None = None
     reason: str | None = None
 
@@ -99,17 +100,23 @@ def rehearse(
 def replica_for(run: Run, staging: Staging, images: Images) -> Iterator[Replica]:
     """The replica for this run; its deploy log and releases are read before teardown."""
     scenario = run.scenario
-    labels = {REPORTS_LABEL: str(run.run_dir.resolve())}
+    labels = {REPORTS_LABEL: str(run.run_dir.resolve()), **owner_labels("run")}
     with up(staging, scenario.target, images, run.run_id, scenario.name, scenario.start_release, labels) as replica:
         run.timeline.record("replica_started", url=replica.url, release=scenario.start_release)
         run.releases["before"] = staging.releases(replica).get("current")
         try:
             yield replica
         finally:
-            run.deploy_log = phases.parse_deploy_log(staging.read_file(replica, DEPLOY_LOG))
-            run.releases["deployed"] = phases.deployed_release(run.deploy_log, run.t0)
-            run.releases["after"] = staging.releases(replica).get("current")
-            run.timeline.record("replica_removed")
+            # Read what only the replica knows before it goes; a failure here must not
+            # stop the teardown.
+            try:
+                run.deploy_log = phases.parse_deploy_log(staging.read_file(replica, DEPLOY_LOG))
+                run.releases["deployed"] = phases.deployed_release(run.deploy_log, run.t0)
+                run.releases["after"] = staging.releases(replica).get("current")
+                run.hygiene = phases.hygiene(staging, replica, scenario, run.timeline)
+            except HarnessError as exc:
+                run.timeline.record("replica_unreadable", detail=str(exc))
+            run.timeline.record("replica_removing")
 
 
 @contextmanager
@@ -155,7 +162,7 @@ def finish(run: Run, images: Images, budget: Budget | None) -> dict[str, Any]:
         run_id=run.run_id, started_at=run.started, finished_at=time.time(), t0=run.t0,
         timeline=run.timeline.events, deploy_log=run.deploy_log, releases=run.releases, jobs=run.jobs,
         actions=run.notes.actions, code_rollback_recovered=run.notes.code_rollback_recovered,
-        outcome=run.outcome, reason=run.reason, environment=environment(run, images),
+        outcome=run.outcome, reason=run.reason, environment=environment(run, images), hygiene=run.hygiene,
     )
     result = measure(run.scenario, observed, load.read_records(run.records))
     if budget is not None:

@@ -4,8 +4,10 @@ in it, and remove it. Every Docker call gameday makes on a replica lives here.""
 from __future__ import annotations
 
 import json
+import os
 import re
 import secrets
+import socket
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -25,6 +27,9 @@ RUN_LABEL = "gameday.run"
 SCENARIO_LABEL = "gameday.scenario"
 TARGET_LABEL = "gameday.target"
 ROLE_LABEL = "gameday.role"
+OWNER_LABEL = "gameday.owner"
+PID_LABEL = "gameday.pid"
+HOST_LABEL = "gameday.host"
 DB_USER = "app"
 READY_TIMEOUT_S = 60.0
 
@@ -45,6 +50,21 @@ def new_run_id(scenario: str, now: datetime) -> str:
     """`20261128T101500Z-bad-migration`: sortable, and readable in `docker ps`."""
     slug = re.sub(r"[^a-z0-9-]+", "-", scenario.lower()).strip("-") or "run"
     return f"{now.astimezone(UTC).strftime('%Y%m%dT%H%M%SZ')}-{slug}"
+
+
+def owner_labels(kind: str) -> dict[str, str]:
+    """Who made a replica: `run` replicas belong to a live gameday process, `up` ones to the user."""
+    return {OWNER_LABEL: kind, PID_LABEL: str(os.getpid()), HOST_LABEL: socket.gethostname()}
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def labels(run_id: str, scenario: str, target: str, role: str | None = None) -> dict[str, str]:
@@ -111,16 +131,16 @@ class Staging:
         net_name = f"gameday-{run_id}"
         try:
             network = self.client.networks.create(
-                net_name, driver="bridge", labels=labels(run_id, scenario, target.name)
+                net_name, driver="bridge", labels={**labels(run_id, scenario, target.name), **extra_labels}
             )
             volume = self.client.volumes.create(
-                f"gameday-{run_id}-pgdata", labels=labels(run_id, scenario, target.name, "db")
+                f"gameday-{run_id}-pgdata", labels={**labels(run_id, scenario, target.name, "db"), **extra_labels}
             )
             db = self.client.containers.run(
                 images.db,
                 name=f"gameday-{run_id}-db",
                 detach=True,
-                labels=labels(run_id, scenario, target.name, "db"),
+                labels={**labels(run_id, scenario, target.name, "db"), **extra_labels},
                 environment={"POSTGRES_USER": DB_USER, "POSTGRES_PASSWORD": password, "POSTGRES_DB": target.database},
                 volumes={volume.name: {"bind": "/var/lib/postgresql/data", "mode": "rw"}},
                 ports={"5432/tcp": ("127.0.0.1", None)},
@@ -166,7 +186,13 @@ class Staging:
 
     def containers(self, run_id: str | None = None) -> list[Container]:
         wanted = f"{RUN_LABEL}={run_id}" if run_id else RUN_LABEL
-        return list(self.client.containers.list(all=True, filters={"label": wanted}))
+        for attempt in range(5):
+            try:
+                return list(self.client.containers.list(all=True, filters={"label": wanted}))
+            except docker.errors.NotFound:
+                # Listed, then removed before docker-py looked at it: list again.
+                time.sleep(0.05 * (attempt + 1))
+        return list(self.client.containers.list(all=True, filters={"label": wanted}, ignore_removed=True))
 
     def run_ids(self) -> list[str]:
         """Every run that has any labelled container, network or volume."""
@@ -299,6 +325,64 @@ class Staging:
                 for c in self.containers(replica.run_id)
             ],
         }
+
+    def stale_runs(self) -> list[str]:
+        """Runs whose gameday process died without tearing down (SIGKILL, power loss)."""
+        stale = set()
+        for container in self.containers():
+            found = container.labels
+            if found.get(OWNER_LABEL) != "run" or found.get(HOST_LABEL) != socket.gethostname():
+                continue
+            pid = found.get(PID_LABEL, "")
+            if pid.isdigit() and not process_alive(int(pid)):
+                stale.add(found[RUN_LABEL])
+        return sorted(stale)
+
+    def sweep(self) -> list[str]:
+        """Remove what dead gameday runs left behind; never a replica from `gameday up`."""
+        swept = self.stale_runs()
+        for run_id in swept:
+            counts = self.remove(run_id)
+            self.say(f"removed leftovers of {run_id}, whose gameday process is gone: "
+                     f"{counts['containers']} containers, {counts['networks']} networks, {counts['volumes']} volumes")
+        return swept
+
+    def hygiene(self, replica: Replica, error_switch: str | None) -> list[str]:
+        """What a fault could have left behind: each finding is one line; none means clean."""
+        findings: list[str] = []
+        for container in self.containers(replica.run_id):
+            container.reload()
+            state = container.attrs.get("State", {})
+            if container.status != "running" or state.get("Paused"):
+                findings.append(f"container {container.name} is {container.status}"
+                                + (" (paused)" if state.get("Paused") else ""))
+                continue
+            stat = self.exec(container.name, ["sh", "-c", "cat /proc/[0-9]*/stat 2>/dev/null; true"])
+            for line in stat.splitlines():
+                head, _, rest = line.rpartition(")")
+                fields = rest.split()
+                if fields and fields[0] in ("T", "t"):
+                    pid, _, comm = head.partition(" (")
+                    findings.append(f"process {pid} ({comm}) in {container.name} is stopped (SIGSTOP)")
+        status = self.exec(replica.web, ["sh", "-c", "supervisorctl status; true"])
+        for line in status.splitlines():
+            words = line.split()
+            if len(words) >= 2 and words[1] != "RUNNING":
+                findings.append(f"supervisord program {words[0]} is {words[1]}")
+        leftovers = self.exec(replica.web, ["sh", "-c",
+                                            "cd /srv/app; ls -d shared/deploy.lock current.tmp 2>/dev/null; "
+                                            "for r in releases/*/; do [ -f \"$r/REVISION\" ] || echo \"$r\"; done; "
+                                            "ls /run/app/gate-*.sock 2>/dev/null; true"])
+        for path in leftovers.split():
+            if path.endswith("deploy.lock"):
+                findings.append("the deploy lock is still held")
+            elif path.startswith("releases/"):
+                findings.append(f"stray release directory {path.rstrip('/')} (no REVISION)")
+            else:
+                findings.append(f"leftover {path}")
+        if error_switch and self.read_file(replica, error_switch).strip():
+            findings.append(f"the error switch {error_switch} is still set")
+        return findings
 
     # --- remove ---------------------------------------------------------------
 

@@ -89,3 +89,12 @@ def test_mmdebstrap_argv_builds_a_minbase_tarball(tmp_path: Path):
     assert "--variant=minbase" in argv and "--format=tar" in argv
     assert argv[-3:] == ["bookworm", str(tmp_path / "root.tar"), "deb http://m/debian bookworm main"]
     assert "--dpkgopt=path-exclude=/usr/share/doc/*" in argv
+
+
+def test_missing_mmdebstrap_without_root_says_how_to_install(monkeypatch):
+    from harness import baseimage
+
+    monkeypatch.setattr(baseimage.shutil, "which", lambda name: None)
+    monkeypatch.setattr(baseimage.os, "geteuid", lambda: 1000)
+    with pytest.raises(BaseImageError, match="mmdebstrap is missing; install it with: sudo apt-get install mmdebstrap"):
+        baseimage.ensure_mmdebstrap(lambda m: None)

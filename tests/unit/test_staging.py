@@ -30,3 +30,28 @@ def test_published_port_only_takes_loopback_bindings():
 def test_remove_refuses_an_empty_run_id():
     with pytest.raises(StagingError):
         Staging(client=SimpleNamespace()).remove("")  # type: ignore[arg-type]
+
+
+class FakeContainer:
+    def __init__(self, run_id: str, owner: str, pid: str, host: str) -> None:
+        self.labels = {RUN_LABEL: run_id, "gameday.owner": owner, "gameday.pid": pid, "gameday.host": host}
+
+
+class FakeClient:
+    def __init__(self, containers: list[FakeContainer]) -> None:
+        self.containers = SimpleNamespace(list=lambda **kw: containers)
+
+
+def test_only_dead_runs_of_this_host_are_stale():
+    import os
+    import socket
+
+    host = socket.gethostname()
+    dead = str(2**22 + 4321)
+    client = FakeClient([
+        FakeContainer("dead-run", "run", dead, host),
+        FakeContainer("live-run", "run", str(os.getpid()), host),
+        FakeContainer("user-replica", "up", dead, host),        # `gameday up` replicas stay
+        FakeContainer("other-host", "run", dead, "elsewhere"),  # not ours to judge
+    ])
+    assert Staging(client).stale_runs() == ["dead-run"]  # type: ignore[arg-type]

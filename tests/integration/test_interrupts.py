@@ -1,0 +1,101 @@
+"""Interrupts and kills: whatever phase a rehearsal is in, Ctrl-C or SIGTERM stops the
+load, undoes the fault, removes the replica, writes an aborted result and an incomplete
+report, and exits 130. A SIGKILLed run's leftovers go with the next gameday command."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from harness.staging import RUN_LABEL, Staging
+from harness.timeline import read_jsonl
+
+GAMEDAY = [sys.executable, "-m", "harness"]
+# 20 runs: every phase, both signals, two scenarios.
+PHASES = ["replica", "baseline", "detect", "recover", "verify"]
+CASES = [(phase, sig, scenario)
+         for phase in PHASES
+         for sig in (signal.SIGINT, signal.SIGTERM)
+         for scenario in ("bad-migration", "failing-health-check-no-gate")]
+
+
+def start(scenario: str, reports: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen([*GAMEDAY, "run", scenario, "--quiet", "--reports", str(reports)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+
+
+def run_dir_of(reports: Path) -> Path | None:
+    dirs = [p for p in reports.iterdir() if p.is_dir()] if reports.exists() else []
+    return dirs[0] if dirs else None
+
+
+def wait_for_phase(proc: subprocess.Popen[str], reports: Path, staging: Staging, phase: str) -> str:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()
+        run_dir = run_dir_of(reports)
+        if run_dir is not None:
+            run_id = run_dir.name
+            if phase == "replica":
+                if staging.containers(run_id):
+                    return run_id
+            elif any(e.get("phase") == phase for e in read_jsonl(run_dir / "timeline.jsonl")):
+                return run_id
+        time.sleep(0.05)
+    raise AssertionError(f"never reached {phase}")
+
+
+def leftovers(staging: Staging, run_id: str) -> int:
+    wanted = {"label": f"{RUN_LABEL}={run_id}"}
+    return (len(staging.containers(run_id))
+            + len(staging.client.networks.list(filters=wanted)) + len(staging.client.volumes.list(filters=wanted)))
+
+
+@pytest.mark.parametrize(("phase", "sig", "scenario"), CASES,
+                         ids=[f"{p}-{s.name}-{n}" for p, s, n in CASES])
+def test_an_interrupt_at_any_phase_cleans_up(staging: Staging, images: object, tmp_path: Path,
+                                             phase: str, sig: signal.Signals, scenario: str) -> None:
+    proc = start(scenario, tmp_path)
+    run_id = wait_for_phase(proc, tmp_path, staging, phase)
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=180)
+    assert proc.returncode == 130, err
+    assert leftovers(staging, run_id) == 0
+    run_dir = tmp_path / run_id
+    result = json.loads((run_dir / "result.json").read_text())
+    assert result["outcome"] == "aborted" and result["reason"] == "interrupted"
+    assert "This report is incomplete" in (run_dir / "report.html").read_text()
+    assert all(json.loads(line) for line in (run_dir / "timeline.jsonl").read_text().splitlines())
+
+
+def test_a_killed_run_is_swept_by_the_next_command(staging: Staging, images: object, tmp_path: Path) -> None:
+    proc = start("bad-migration", tmp_path)
+    run_id = wait_for_phase(proc, tmp_path, staging, "detect")
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=30)
+    assert leftovers(staging, run_id) > 0
+    bystander = staging.client.volumes.create("gameday-test-not-ours", labels={"owner": "someone-else"})
+    try:
+        # Any gameday command that talks to Docker removes a dead run's resources.
+        sweep = subprocess.run([*GAMEDAY, "status", "--run", run_id], capture_output=True, text=True, timeout=120)
+        assert f"removed leftovers of {run_id}" in sweep.stderr
+        assert leftovers(staging, run_id) == 0
+        staging.client.volumes.get("gameday-test-not-ours")
+    finally:
+        bystander.remove()
+    # What the killed run had written is valid, and still makes a report.
+    run_dir = tmp_path / run_id
+    report = subprocess.run([*GAMEDAY, "report", str(run_dir)], capture_output=True, text=True, timeout=120)
+    assert report.returncode == 0, report.stderr
+    assert "This report is incomplete" in (run_dir / "report.html").read_text()
+    # Locust died with its parent.
+    time.sleep(1)
+    ps = subprocess.run(["pgrep", "-f", f"GAMEDAY_RECORDS={run_dir}"], capture_output=True, text=True)
+    assert ps.stdout.strip() == ""

@@ -1,0 +1,54 @@
+"""Two game days on one machine, and what a run writes: no collisions, no secrets."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness import staging as staging_module
+from harness.images import Images
+from harness.runbook import rehearse
+from harness.scenario import find_scenario
+from harness.staging import Staging
+from harness.timeline import read_jsonl
+
+
+def test_two_game_days_at_once_do_not_collide(staging: Staging, images: Images, tmp_path: Path) -> None:
+    runs = {name: subprocess.Popen([sys.executable, "-m", "harness", "run", name, "--quiet", "--reports",
+                                    str(tmp_path / name)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   text=True, env=dict(os.environ))
+            for name in ("clean-deploy", "failing-health-check-no-gate")}
+    for proc in runs.values():
+        proc.communicate(timeout=600)
+    results, urls = {}, {}
+    for name in runs:
+        run_dir = next((tmp_path / name).iterdir())
+        results[name] = json.loads((run_dir / "result.json").read_text())
+        urls[name] = next(e["url"] for e in read_jsonl(run_dir / "timeline.jsonl") if e["event"] == "replica_started")
+    assert results["clean-deploy"]["run_id"] != results["failing-health-check-no-gate"]["run_id"]
+    assert urls["clean-deploy"] != urls["failing-health-check-no-gate"]
+    # Each measured only its own traffic: the broken one's failures never reach the control.
+    assert results["clean-deploy"]["requests"]["failed"] == 0
+    assert results["clean-deploy"]["outcome"] == "met"
+    assert results["failing-health-check-no-gate"]["requests"]["failed"] > 0
+    for result in results.values():
+        assert result["run_id"] not in staging.run_ids()
+
+
+def test_database_passwords_never_reach_the_reports(staging: Staging, images: Images, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    secret = "s3cret-gameday-password-for-this-test"
+    monkeypatch.setattr(staging_module.secrets, "token_urlsafe", lambda n: secret)
+    run_dir, result = rehearse(find_scenario("failing-health-check-no-gate"), staging, images, tmp_path,
+                               say=lambda m: None)
+    assert result["outcome"] in ("met", "gaps")
+    files = [p for p in run_dir.rglob("*") if p.is_file()]
+    assert {p.name for p in files} >= {"result.json", "timeline.jsonl", "requests.jsonl", "report.html",
+                                        "junit.xml", "locust.log", "run.json"}
+    for path in files:
+        assert secret not in path.read_text(errors="replace"), path
