@@ -246,7 +246,11 @@ def cmd_down(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_budget(p: argparse.ArgumentParser) -> None:
+def add_rehearsal_options(p: argparse.ArgumentParser) -> None:
+    """What `run` and `nightly` share: where results go, output, base image and budget."""
+    p.add_argument("--reports", default="reports", help="where run directories go (default: reports)")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    add_base_image(p)
     p.add_argument("--regression-budget", type=float, metavar="PCT",
                    help="also fail a target more than PCT%% worse than the median of recent runs in --reports")
     p.add_argument("--budget-runs", type=int, default=5, metavar="N",
@@ -278,10 +282,7 @@ def parser() -> argparse.ArgumentParser:
     p = command("run", "rehearse a scenario: replica, load, fault, detection, recovery, result", with_run=False)
     p.add_argument("scenario", help="a built-in scenario name (see `gameday list`) or a scenario file path")
     p.add_argument("--operator", action="store_true", help="a person detects and rolls back; gameday times them")
-    p.add_argument("--reports", default="reports", help="where run directories go (default: reports)")
-    p.add_argument("--quiet", action="store_true", help="no progress lines")
-    add_base_image(p)
-    add_budget(p)
+    add_rehearsal_options(p)
     p.set_defaults(func=cmd_run)
 
     p = command("report", "re-render a run's report.html from its recorded data", with_run=False)
@@ -298,10 +299,7 @@ def parser() -> argparse.ArgumentParser:
     p = command("nightly", "rehearse every scenario (or those named), write merged JUnit and the trend report",
                 with_run=False)
     p.add_argument("scenarios", nargs="*", help="scenario names or files (default: every built-in scenario)")
-    p.add_argument("--reports", default="reports", help="where run directories go (default: reports)")
-    p.add_argument("--quiet", action="store_true", help="no progress lines")
-    add_base_image(p)
-    add_budget(p)
+    add_rehearsal_options(p)
     p.set_defaults(func=cmd_nightly)
 
     p = command("list", "list the built-in scenarios", with_run=False)

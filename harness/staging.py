@@ -19,6 +19,7 @@ import docker
 import docker.errors
 from docker.models.containers import Container
 
+from harness.deploytool import pid_alive
 from harness.errors import DeployToolError, DockerUnavailable, StagingError
 from harness.images import Images
 from harness.target import Target
@@ -55,16 +56,6 @@ def new_run_id(scenario: str, now: datetime) -> str:
 def owner_labels(kind: str) -> dict[str, str]:
     """Who made a replica: `run` replicas belong to a live gameday process, `up` ones to the user."""
     return {OWNER_LABEL: kind, PID_LABEL: str(os.getpid()), HOST_LABEL: socket.gethostname()}
-
-
-def process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def labels(run_id: str, scenario: str, target: str, role: str | None = None) -> dict[str, str]:
@@ -334,7 +325,7 @@ class Staging:
             if found.get(OWNER_LABEL) != "run" or found.get(HOST_LABEL) != socket.gethostname():
                 continue
             pid = found.get(PID_LABEL, "")
-            if pid.isdigit() and not process_alive(int(pid)):
+            if pid.isdigit() and not pid_alive(int(pid)):
                 stale.add(found[RUN_LABEL])
         return sorted(stale)
 
