@@ -87,7 +87,8 @@ def rehearse_and_show(scenario: Scenario, args: argparse.Namespace, reports: Pat
     say(f"rehearsing {scenario.name}: {scenario.description}")
     run_dir, result = rehearse(
         scenario, Staging(client, say), images, reports, operator=getattr(args, "operator", False),
-        budget=budget_of(args), say=echo, progress=None if args.quiet else say,
+        budget=budget_of(args), allow_remote=args.allow_remote_host, say=echo,
+        progress=None if args.quiet else say,
     )
     print(summary(result, run_dir))
     print(f"  {run_dir / 'report.html'}")
@@ -250,6 +251,9 @@ def add_rehearsal_options(p: argparse.ArgumentParser) -> None:
     """What `run` and `nightly` share: where results go, output, base image and budget."""
     p.add_argument("--reports", default="reports", help="where run directories go (default: reports)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.add_argument("--allow-remote-host", action="store_true",
+                   help="let load and probes aim at a replica URL that is not loopback (never needed for "
+                        "Docker replicas, whose ports are published on 127.0.0.1)")
     add_base_image(p)
     p.add_argument("--regression-budget", type=float, metavar="PCT",
                    help="also fail a target more than PCT%% worse than the median of recent runs in --reports")

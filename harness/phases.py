@@ -193,12 +193,13 @@ def parse_deploy_log(text: str) -> list[dict[str, Any]]:
     return entries
 
 
-def hygiene(staging: Staging, replica: Replica, scenario: Scenario, timeline: Timeline) -> dict[str, Any]:
+def hygiene(staging: Staging, replica: Replica, scenario: Scenario, timeline: Timeline,
+            allow_remote: bool = False) -> dict[str, Any]:
     """After the run, before teardown: is every fault gone? Chaos tools often leave some."""
     findings = staging.hygiene(replica, scenario.target.run.error_switch)
     path = scenario.target.run.health_path
     try:
-        resp = httpx.get(check_host(replica.url) + path, timeout=5)
+        resp = httpx.get(check_host(replica.url, allow_remote) + path, timeout=5)
         if resp.status_code != 200:
             findings.append(f"{path} answers {resp.status_code}: {resp.text[:200]}")
     except httpx.HTTPError as exc:

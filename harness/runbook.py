@@ -44,6 +44,7 @@ class Run:
     deploy_log: list[dict[str, Any]] = field(default_factory=list)
     jobs: dict[str, int] | None = None
     hygiene: dict[str, Any] | None = None
+    allow_remote: bool = False
     outcome: str | None = None
     reason: str | None = None
 
@@ -60,6 +61,7 @@ def rehearse(
     *,
     operator: bool = False,
     budget: Budget | None = None,
+    allow_remote: bool = False,
     say: Callable[[str], None] = print,
     progress: Callable[[str], None] | None = None,
     clock: Clock = time.time,
@@ -68,7 +70,8 @@ def rehearse(
     run_id = new_run_id(scenario.name, datetime.fromtimestamp(clock(), UTC))
     run_dir = reports / run_id
     run_dir.mkdir(parents=True)
-    run = Run(scenario, run_id, run_dir, Timeline(run_dir / "timeline.jsonl", clock), clock())
+    run = Run(scenario, run_id, run_dir, Timeline(run_dir / "timeline.jsonl", clock), clock(),
+              allow_remote=allow_remote)
     write_json(run_dir / "run.json", {"run_id": run_id, "scenario": scenario.name,
                                       "scenario_path": str(scenario.path), "started": run.started})
     try:
@@ -113,7 +116,7 @@ def replica_for(run: Run, staging: Staging, images: Images) -> Iterator[Replica]
                 run.deploy_log = phases.parse_deploy_log(staging.read_file(replica, DEPLOY_LOG))
                 run.releases["deployed"] = phases.deployed_release(run.deploy_log, run.t0)
                 run.releases["after"] = staging.releases(replica).get("current")
-                run.hygiene = phases.hygiene(staging, replica, scenario, run.timeline)
+                run.hygiene = phases.hygiene(staging, replica, scenario, run.timeline, run.allow_remote)
             except HarnessError as exc:
                 run.timeline.record("replica_unreadable", detail=str(exc))
             run.timeline.record("replica_removing")
@@ -121,14 +124,15 @@ def replica_for(run: Run, staging: Staging, images: Images) -> Iterator[Replica]
 
 @contextmanager
 def watching(run: Run, staging: Staging, replica: Replica, progress: Callable[[str], None] | None) -> Iterator[Watch]:
-    with Watch(run.scenario, staging, replica, run.timeline, load.RecordTail(run.records), progress) as watch:
+    with Watch(run.scenario, staging, replica, run.timeline, load.RecordTail(run.records), progress,
+               allow_remote=run.allow_remote) as watch:
         yield watch
 
 
 def load_plan(run: Run, replica: Replica) -> load.LoadPlan:
     p = run.scenario.phases
     budget = p.baseline_s + p.detect_timeout_s + p.recover_timeout_s + p.stable_s + 300
-    return load.plan(run.scenario.load, replica.url, run.run_dir, budget)
+    return load.plan(run.scenario.load, replica.url, run.run_dir, budget, run.allow_remote)
 
 
 def fault_plan(run: Run, clock: Clock) -> faults.FaultPlan:

@@ -74,6 +74,7 @@ class Watch:
         records: RecordTail,
         progress: Callable[[str], None] | None = None,
         clock: Clock = time.time,
+        allow_remote: bool = False,
     ) -> None:
         self.scenario = scenario
         self.timeline = timeline
@@ -94,10 +95,10 @@ class Watch:
         self.error_rate = (
             ErrorRate(detectors.error_rate, scenario.load.latency_limit_s) if detectors.error_rate else None
         )
-        self.http = httpx.Client(base_url=check_host(replica.url), timeout=5.0)
+        url = check_host(replica.url, allow_remote)
         self.pollers: list[Poller] = []
         if detectors.health is not None:
-            http = httpx.Client(base_url=replica.url, timeout=detectors.health.timeout_s)
+            http = httpx.Client(base_url=url, timeout=detectors.health.timeout_s)
             self.pollers.append(Poller("health", health_check(http, scenario.target.run.health_path),
                                        detectors.health.interval_s, detectors.health.failures,
                                        self._alarm, self._probe_changed, clock))
@@ -131,7 +132,6 @@ class Watch:
         for poller in self.pollers:
             poller.stop()
         self.poll()
-        self.http.close()
 
     def __enter__(self) -> Watch:
         return self.start()
