@@ -253,7 +253,7 @@ def measure(scenario: Scenario, observed: Observed, records: Iterable[Record]) -
                 probe_changes.append((float(e["ts"]), all(probe_state.values())))
         allowed = baseline_bad / baseline_total if baseline_total else 0.0
         start = rollback_started if rollback_started is not None else (impact_ts or t0)
-        end = observed.finished_at if not after else max(after[-1][0], 0.0)
+        end = after[-1][0] if after else observed.finished_at
         recovered_ts = recovered_at(after, probe_changes, start, end, scenario.phases.stable_s, allowed)
 
     incident_start = impact_ts if impact_ts is not None else t0

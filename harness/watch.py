@@ -97,8 +97,10 @@ class Watch:
         )
         url = check_host(replica.url, allow_remote)
         self.pollers: list[Poller] = []
+        self.clients: list[httpx.Client] = []
         if detectors.health is not None:
             http = httpx.Client(base_url=url, timeout=detectors.health.timeout_s)
+            self.clients.append(http)
             self.pollers.append(Poller("health", health_check(http, scenario.target.run.health_path),
                                        detectors.health.interval_s, detectors.health.failures,
                                        self._alarm, self._probe_changed, clock))
@@ -131,6 +133,8 @@ class Watch:
     def stop(self) -> None:
         for poller in self.pollers:
             poller.stop()
+        for client in self.clients:
+            client.close()
         self.poll()
 
     def __enter__(self) -> Watch:
