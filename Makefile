@@ -44,6 +44,7 @@ down: $(STAMP)
 check: $(STAMP)
 	$(BIN)/ruff check harness tests bench
 	$(BIN)/mypy harness
+	$(BIN)/lint-imports
 
 unit: $(STAMP)
 	$(BIN)/pytest -q tests/unit

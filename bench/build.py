@@ -14,9 +14,9 @@ import time
 
 import docker
 
-from harness.images import DEFAULT_BASE_IMAGE, IMAGE_LABEL, ensure_images
-from harness.staging import connect
-from harness.target import find_target
+from harness.config.target import find_target
+from harness.environment.images import DEFAULT_BASE_IMAGE, IMAGE_LABEL, ensure_images
+from harness.environment.replica import connect
 
 
 def remove_gameday_images(client: docker.DockerClient) -> int:

@@ -21,10 +21,11 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-from harness import load
-from harness.images import DEFAULT_BASE_IMAGE, ensure_images
-from harness.scenario import find_scenario
-from harness.staging import Staging, connect, new_run_id, up
+from harness.config.scenario import find_scenario
+from harness.environment.images import DEFAULT_BASE_IMAGE, ensure_images
+from harness.environment.replica import Staging, connect, new_run_id, up
+from harness.rehearsal import load
+from harness.results.records import read_records
 
 SATURATE = """\
 from locust import HttpUser, constant, task
@@ -76,7 +77,7 @@ def main() -> None:
                 harness_argv = list(plan.argv[:at] + plan.argv[at + 2:])
                 env = {**os.environ, **dict(plan.env)}
                 harness_rates.append(requests_per_s(harness_argv, env, args.seconds, workdir))
-                recorded = sum(1 for _ in load.read_records(plan.records))
+                recorded = sum(1 for _ in read_records(plan.records))
                 plain_dir = workdir / "plain"
                 plain_dir.mkdir()
                 plain_argv = [sys.executable, "-m", "locust", "-f", str(settings.locustfile), "--headless",

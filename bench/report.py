@@ -16,14 +16,14 @@ import sys
 import tempfile
 from pathlib import Path
 
-from harness.result import Observed, measure
-from harness.scenario import find_scenario
+from harness.config.scenario import find_scenario
+from harness.results.measure import Observed, measure
 
 # VmHWM, not ru_maxrss: ru_maxrss survives exec and would report the parent's peak.
 RENDER = """
 import sys, time
 from pathlib import Path
-from harness.report import write_report
+from harness.reporting.report import write_report
 started = time.perf_counter()
 write_report(Path(sys.argv[1]))
 elapsed = time.perf_counter() - started
@@ -54,7 +54,7 @@ def make_run(root: Path, n: int) -> Path:
     (run_dir / "timeline.jsonl").write_text("".join(json.dumps(e) + "\n" for e in timeline))
     observed = Observed(run_id=run_dir.name, started_at=t0 - 60, finished_at=t0 + span, t0=t0, timeline=timeline,
                         deploy_log=[], releases={"before": "r1", "deployed": "r2", "after": "r1"}, jobs=None)
-    from harness.load import read_records
+    from harness.results.records import read_records
 
     (run_dir / "result.json").write_text(json.dumps(measure(scenario, observed, read_records(run_dir /
                                                                                               "requests.jsonl"))))

@@ -14,9 +14,9 @@ from datetime import UTC, datetime
 
 import httpx
 
-from harness.images import DEFAULT_BASE_IMAGE, ensure_images
-from harness.staging import Staging, connect, new_run_id, up
-from harness.target import find_target
+from harness.config.target import find_target
+from harness.environment.images import DEFAULT_BASE_IMAGE, ensure_images
+from harness.environment.replica import Staging, connect, new_run_id, up
 
 
 def main() -> None:

@@ -15,16 +15,16 @@ from pathlib import Path
 from typing import Any
 
 from harness import __version__
-from harness.budget import Budget
+from harness.config.scenario import Scenario, find_scenario, load_scenario, scenario_files
+from harness.config.target import find_target
+from harness.environment.images import DEFAULT_BASE_IMAGE, ensure_images
+from harness.environment.replica import Replica, Staging, connect, new_run_id, owner_labels
 from harness.errors import HarnessError
-from harness.images import DEFAULT_BASE_IMAGE, ensure_images
-from harness.nightly import run_all
-from harness.report import write_report
-from harness.runbook import REPORTS_LABEL, rehearse
-from harness.scenario import Scenario, find_scenario, load_scenario, scenario_files
-from harness.staging import Replica, Staging, connect, new_run_id, owner_labels
-from harness.target import find_target
-from harness.trend import write_trend
+from harness.rehearsal.nightly import run_all
+from harness.rehearsal.runbook import REPORTS_LABEL, rehearse
+from harness.reporting.report import write_report
+from harness.reporting.trend import write_trend
+from harness.results.budget import Budget
 
 EXIT_INTERRUPTED = 130
 

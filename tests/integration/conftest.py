@@ -11,10 +11,10 @@ from datetime import UTC, datetime
 
 import pytest
 
+from harness.config.target import Target, find_target
+from harness.environment.images import DEFAULT_BASE_IMAGE, Images, ensure_images
+from harness.environment.replica import Replica, Staging, connect, new_run_id
 from harness.errors import DockerUnavailable
-from harness.images import DEFAULT_BASE_IMAGE, Images, ensure_images
-from harness.staging import Replica, Staging, connect, new_run_id
-from harness.target import Target, find_target
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 
-from harness.staging import Staging
+from harness.environment.replica import Staging
 
 
 def gameday(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

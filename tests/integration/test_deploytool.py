@@ -7,8 +7,8 @@ import time
 import httpx
 import pytest
 
+from harness.environment.replica import Replica, Staging
 from harness.errors import DeployToolError
-from harness.staging import Replica, Staging
 
 
 def host_exec(staging: Staging, replica: Replica, *argv: str) -> str:

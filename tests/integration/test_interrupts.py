@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.staging import RUN_LABEL, Staging
-from harness.timeline import read_jsonl
+from harness.environment.replica import RUN_LABEL, Staging
+from harness.results.timeline import read_jsonl
 
 GAMEDAY = [sys.executable, "-m", "harness"]
 # 20 runs: every phase, both signals, two scenarios.

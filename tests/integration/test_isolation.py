@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from harness import staging as staging_module
-from harness.images import Images
-from harness.runbook import rehearse
-from harness.scenario import find_scenario
-from harness.staging import Staging
-from harness.timeline import read_jsonl
+from harness.config.scenario import find_scenario
+from harness.environment import replica as staging_module
+from harness.environment.images import Images
+from harness.environment.replica import Staging
+from harness.rehearsal.runbook import rehearse
+from harness.results.timeline import read_jsonl
 
 
 def test_two_game_days_at_once_do_not_collide(staging: Staging, images: Images, tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from harness.staging import Staging
+from harness.environment.replica import Staging
 
 
 def test_nightly_runs_each_scenario_and_merges_junit(staging: Staging, images: object, tmp_path: Path) -> None:

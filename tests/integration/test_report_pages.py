@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.report import write_report
-from harness.trend import write_trend
+from harness.reporting.report import write_report
+from harness.reporting.trend import write_trend
 from tests.integration.browser import open_in_chromium
 from tests.unit.test_report import T0, make_run
 

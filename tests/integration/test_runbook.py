@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from harness.load import read_records
-from harness.staging import Staging
+from harness.environment.replica import Staging
+from harness.results.records import read_records
 from tests.integration.browser import check_report
 
 

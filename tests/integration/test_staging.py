@@ -6,7 +6,7 @@ import json
 
 import httpx
 
-from harness.staging import Replica, Staging
+from harness.environment.replica import Replica, Staging
 from tests.integration.traffic import Traffic
 
 

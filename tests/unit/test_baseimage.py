@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.baseimage import (
+from harness.environment.baseimage import (
     AptSource,
     host_codename,
     mirror_lines,
@@ -92,7 +92,7 @@ def test_mmdebstrap_argv_builds_a_minbase_tarball(tmp_path: Path):
 
 
 def test_missing_mmdebstrap_without_root_says_how_to_install(monkeypatch):
-    from harness import baseimage
+    from harness.environment import baseimage
 
     monkeypatch.setattr(baseimage.shutil, "which", lambda name: None)
     monkeypatch.setattr(baseimage.os, "geteuid", lambda: 1000)

@@ -1,6 +1,6 @@
 import json
 
-from harness.budget import Budget, apply, history
+from harness.results.budget import Budget, apply, history
 from tests.unit.test_report import T0, make_run
 
 

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import deploytool
-from harness.deploytool import (
+from harness.webhost import deploytool
+from harness.webhost.deploytool import (
     DeployError,
     DeployLog,
     Layout,

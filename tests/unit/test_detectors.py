@@ -1,6 +1,6 @@
-from harness.detectors import Alarm, Check, ErrorRate, Poller
-from harness.load import Record
-from harness.scenario import ErrorRateDetector
+from harness.config.scenario import ErrorRateDetector
+from harness.rehearsal.detectors import Alarm, Check, ErrorRate, Poller
+from harness.results.records import Record
 
 
 def req(ts: float, status: int = 200, latency_ms: float = 10.0) -> Record:

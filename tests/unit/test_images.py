@@ -1,8 +1,8 @@
 import io
 import tarfile
 
-from harness.images import ImageSpec, db_spec, release_builds, supervisord_conf, tar_context, web_spec
-from harness.target import find_target
+from harness.config.target import find_target
+from harness.environment.images import ImageSpec, db_spec, release_builds, supervisord_conf, tar_context, web_spec
 
 
 def test_supervisord_runs_the_app_from_the_current_symlink_not_a_resolved_path():

@@ -1,6 +1,6 @@
 import xml.etree.ElementTree as ET
 
-from harness import junit
+from harness.results import junit
 from tests.unit.test_report import make_run
 
 

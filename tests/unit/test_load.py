@@ -3,9 +3,10 @@ import sys
 
 import pytest
 
+from harness.config.scenario import find_scenario
 from harness.errors import InputError
-from harness.load import RECORDER, Record, RecordTail, check_host, parse_numbers, plan, read_records
-from harness.scenario import find_scenario
+from harness.rehearsal.load import RECORDER, check_host, plan
+from harness.results.records import Record, RecordTail, parse_numbers, read_records
 
 
 def test_locust_runs_headless_with_the_recorder_and_never_fails_on_errors(tmp_path):

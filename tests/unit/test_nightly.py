@@ -1,7 +1,7 @@
 import xml.etree.ElementTree as ET
 
 from harness.errors import HarnessError
-from harness.nightly import run_all
+from harness.rehearsal.nightly import run_all
 from tests.unit.test_report import make_run
 
 

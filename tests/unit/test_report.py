@@ -2,12 +2,12 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-from harness.buckets import aggregate, percentile, span_of
-from harness.chart import build_chart, place_labels
-from harness.report import build_model, render, write_report
-from harness.result import Observed, measure
-from harness.scenario import find_scenario
-from harness.trend import build, write_trend
+from harness.config.scenario import find_scenario
+from harness.reporting.buckets import aggregate, percentile, span_of
+from harness.reporting.chart import build_chart, place_labels
+from harness.reporting.report import build_model, render, write_report
+from harness.reporting.trend import build, write_trend
+from harness.results.measure import Observed, measure
 from tests.unit.test_result import T0, log, traffic
 
 

@@ -1,9 +1,9 @@
 import json
 from datetime import UTC, datetime
 
-from harness.load import Record
-from harness.result import Observed, first_rollback_span, measure, recovered_at, write_json
-from harness.scenario import find_scenario
+from harness.config.scenario import find_scenario
+from harness.results.measure import Observed, first_rollback_span, measure, recovered_at, write_json
+from harness.results.records import Record
 
 T0 = 1_800_000_000.0
 

@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
+from harness.config.scenario import find_scenario, load_scenario, scenario_files
 from harness.errors import InputError
-from harness.scenario import find_scenario, load_scenario, scenario_files
 
 BUILT_IN = ["bad-migration", "clean-deploy", "failing-health-check", "failing-health-check-no-gate", "hung-worker"]
 

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from harness import cli
-from harness.scenario import load_scenario
+from harness.config.scenario import load_scenario
 
 VALID: dict[str, Any] = {
     "description": "fuzz",

@@ -3,8 +3,8 @@ from types import SimpleNamespace
 
 import pytest
 
+from harness.environment.replica import RUN_LABEL, Staging, labels, new_run_id, published_port
 from harness.errors import StagingError
-from harness.staging import RUN_LABEL, Staging, labels, new_run_id, published_port
 
 
 def test_run_id_is_sortable_and_names_the_scenario():

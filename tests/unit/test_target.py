@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
+from harness.config.target import find_target, load_target
 from harness.errors import InputError
-from harness.target import find_target, load_target
 
 SHOP = Path(__file__).parents[2] / "harness" / "targets" / "shop"
 

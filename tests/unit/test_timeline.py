@@ -1,6 +1,6 @@
 import json
 
-from harness.timeline import Timeline, read_jsonl
+from harness.results.timeline import Timeline, read_jsonl
 
 
 def test_timeline_appends_and_flushes_each_event(tmp_path):

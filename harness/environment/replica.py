@@ -13,16 +13,16 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import docker
 import docker.errors
 from docker.models.containers import Container
 
-from harness.deploytool import pid_alive
+from harness.config.target import Target
+from harness.environment.images import Images
 from harness.errors import DeployToolError, DockerUnavailable, StagingError
-from harness.images import Images
-from harness.target import Target
 
 RUN_LABEL = "gameday.run"
 SCENARIO_LABEL = "gameday.scenario"
@@ -325,7 +325,7 @@ class Staging:
             if found.get(OWNER_LABEL) != "run" or found.get(HOST_LABEL) != socket.gethostname():
                 continue
             pid = found.get(PID_LABEL, "")
-            if pid.isdigit() and not pid_alive(int(pid)):
+            if pid.isdigit() and not Path(f"/proc/{pid}").exists():
                 stale.add(found[RUN_LABEL])
         return sorted(stale)
 

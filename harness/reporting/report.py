@@ -11,13 +11,13 @@ from typing import Any
 
 import jinja2
 
-from harness.buckets import aggregate, span_of
-from harness.chart import Chart, build_chart
+from harness.config.scenario import load_scenario
 from harness.errors import HarnessError, InputError
-from harness.load import read_records
-from harness.result import Observed, measure, parse_ts
-from harness.scenario import load_scenario
-from harness.timeline import read_jsonl
+from harness.reporting.buckets import aggregate, span_of
+from harness.reporting.chart import Chart, build_chart
+from harness.results.measure import Observed, measure, parse_ts
+from harness.results.records import read_records
+from harness.results.timeline import read_jsonl
 
 TEMPLATES = Path(__file__).parent / "templates"
 INCOMPLETE_OUTCOMES = ("aborted", "error", "incomplete")

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness import junit
 from harness.errors import HarnessError
-from harness.trend import write_trend
+from harness.reporting.trend import write_trend
+from harness.results import junit
 
 EXIT_MET, EXIT_GAPS, EXIT_COULD_NOT_RUN = 0, 1, 2
 

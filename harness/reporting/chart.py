@@ -9,7 +9,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from harness.buckets import Point
+from harness.reporting.buckets import Point
 
 WIDTH = 960
 LEFT = 64

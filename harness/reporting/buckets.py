@@ -8,7 +8,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.load import parse_numbers
+from harness.results.records import parse_numbers
 
 MAX_BUCKETS = 600
 MIN_WIDTH_S = 0.25

@@ -11,14 +11,14 @@ from typing import Any
 
 import httpx
 
+from harness.config.scenario import Scenario
+from harness.environment.replica import Replica, Staging
 from harness.errors import HarnessError
-from harness.faults import Injection
-from harness.load import check_host
-from harness.result import parse_ts
-from harness.scenario import Scenario
-from harness.staging import Replica, Staging
-from harness.timeline import Timeline
-from harness.watch import Watch
+from harness.rehearsal.faults import Injection
+from harness.rehearsal.load import check_host
+from harness.rehearsal.watch import Watch
+from harness.results.measure import parse_ts
+from harness.results.timeline import Timeline
 
 DEPLOY_WAIT_S = 120.0
 CODE_RECOVERY_CHECK_S = 2.0

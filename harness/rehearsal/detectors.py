@@ -8,9 +8,9 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from harness.load import Record
-from harness.scenario import ErrorRateDetector
-from harness.timeline import Clock
+from harness.config.scenario import ErrorRateDetector
+from harness.results.records import Record
+from harness.results.timeline import Clock
 
 
 @dataclass(frozen=True)

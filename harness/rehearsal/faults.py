@@ -8,10 +8,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from harness.config.scenario import Fault
+from harness.environment.replica import Replica, Staging, ToolResult
 from harness.errors import HarnessError
-from harness.scenario import Fault
-from harness.staging import Replica, Staging, ToolResult
-from harness.timeline import Timeline
+from harness.results.timeline import Timeline
 
 # How far ahead an error window is scheduled, so the switch is in place before it opens.
 SWITCH_LEAD_S = 0.5

@@ -12,11 +12,12 @@ from dataclasses import dataclass
 
 import httpx
 
-from harness.detectors import Alarm, Check, ErrorRate, Poller
-from harness.load import RecordTail, check_host
-from harness.scenario import Scenario
-from harness.staging import Replica, Staging
-from harness.timeline import Clock, Timeline
+from harness.config.scenario import Scenario
+from harness.environment.replica import Replica, Staging
+from harness.rehearsal.detectors import Alarm, Check, ErrorRate, Poller
+from harness.rehearsal.load import check_host
+from harness.results.records import RecordTail
+from harness.results.timeline import Clock, Timeline
 
 TICK_S = 0.05
 PROGRESS_EVERY_S = 2.0

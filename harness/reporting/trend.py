@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import InputError
-from harness.report import jenv
-from harness.result import parse_ts
+from harness.reporting.report import jenv
+from harness.results.budget import NOISE
+from harness.results.measure import parse_ts
 
 METRICS = (
     ("time_to_detect_s", "time to detect", "s"),
@@ -21,7 +22,6 @@ METRICS = (
     ("failed_requests", "failed requests", ""),
 )
 # A change smaller than this (in the metric's unit) is noise, whatever its percentage.
-NOISE = {"time_to_detect_s": 0.1, "time_to_rollback_s": 0.1, "time_to_recover_s": 0.5, "failed_requests": 5.0}
 REGRESSION_PCT = 10.0
 SPARK_W, SPARK_H = 220, 44
 

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.trend import NOISE
+# Changes smaller than these are noise, whatever their percentage.
+NOISE = {"time_to_detect_s": 0.1, "time_to_rollback_s": 0.1, "time_to_recover_s": 0.5, "failed_requests": 5.0}
 
 
 @dataclass(frozen=True)

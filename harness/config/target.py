@@ -9,10 +9,10 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.config.tables import NAME, Table, read_toml
 from harness.errors import InputError
-from harness.tables import NAME, Table, read_toml
 
-TARGETS_DIR = Path(__file__).parent / "targets"
+TARGETS_DIR = Path(__file__).resolve().parent.parent / "targets"
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,6 @@ the request records it writes, read back as they grow."""
 from __future__ import annotations
 
 import ctypes
-import json
 import os
 import signal
 import subprocess
@@ -13,27 +12,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
 from urllib.parse import urlsplit
 
+from harness.config.scenario import Load
 from harness.errors import HarnessError, InputError
-from harness.scenario import Load
 
-RECORDER = Path(__file__).with_name("locust_recorder.py")
+RECORDER = Path(__file__).resolve().parent.parent / "loadgen" / "recorder.py"
 PR_SET_PDEATHSIG = 1
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
-
-
-class Record(NamedTuple):
-    """One request as the load generator saw it; the field order is the file's."""
-
-    ts: float
-    status: int
-    latency_ms: float
-    failed: bool
-    name: str = ""
-    error: str = ""
-    release: str = ""
 
 
 @dataclass(frozen=True)
@@ -117,60 +103,3 @@ def running(load_plan: LoadPlan) -> Iterator[LoadProcess]:
             yield process
         finally:
             process.stop()
-
-
-def parse_record(line: str) -> Record | None:
-    try:
-        ts, status, latency_ms, failed, name, error, release = json.loads(line)
-        return Record(float(ts), int(status), float(latency_ms), bool(failed), str(name), str(error), str(release))
-    except (ValueError, TypeError):
-        return None
-
-
-def parse_numbers(line: str) -> tuple[float, int, float, bool] | None:
-    """The leading numbers of a record line without parsing its strings: for big files."""
-    parts = line[1:].split(",", 4)
-    if len(parts) < 5 or not line.endswith("\n"):
-        return None
-    try:
-        return float(parts[0]), int(parts[1]), float(parts[2]), parts[3].strip() == "1"
-    except ValueError:
-        return None
-
-
-class RecordTail:
-    """Reads the records file as it grows; a torn last line waits for its end."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.offset = 0
-        self.partial = b""
-
-    def read_new(self) -> list[Record]:
-        try:
-            with self.path.open("rb") as fh:
-                fh.seek(self.offset)
-                chunk = fh.read()
-        except FileNotFoundError:
-            return []
-        self.offset += len(chunk)
-        data = self.partial + chunk
-        *lines, self.partial = data.split(b"\n")
-        found = []
-        for line in lines:
-            record = parse_record(line.decode(errors="replace"))
-            if record is not None:
-                found.append(record)
-        return found
-
-
-def read_records(path: Path) -> Iterator[Record]:
-    """Every complete record in a file, skipping a torn or corrupt line."""
-    if not path.exists():
-        return
-    with path.open(encoding="utf-8", errors="replace") as fh:
-        for line in fh:
-            if line.endswith("\n"):
-                record = parse_record(line)
-                if record is not None:
-                    yield record

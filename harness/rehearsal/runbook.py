@@ -12,21 +12,24 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from harness import __version__, faults, junit, load, phases
-from harness.budget import Budget, history
-from harness.budget import apply as apply_budget
+from harness import __version__
+from harness.config.scenario import Scenario
+from harness.environment.images import Images
+from harness.environment.replica import Replica, Staging, new_run_id, owner_labels, up
 from harness.errors import HarnessError
-from harness.images import Images
-from harness.report import write_report
-from harness.result import Observed, measure, write_json
-from harness.scenario import Scenario
-from harness.staging import Replica, Staging, new_run_id, owner_labels, up
-from harness.timeline import Clock, Timeline, read_jsonl
-from harness.watch import Watch
+from harness.rehearsal import faults, load, phases
+from harness.rehearsal.watch import Watch
+from harness.reporting.report import write_report
+from harness.results import junit
+from harness.results.budget import Budget, history
+from harness.results.budget import apply as apply_budget
+from harness.results.measure import Observed, measure, write_json
+from harness.results.records import RecordTail, read_records
+from harness.results.timeline import Clock, Timeline, read_jsonl
 
 REPORTS_LABEL = "gameday.reports"
 DEPLOY_LOG = "/srv/app/shared/log/deploy.jsonl"
-PROJECT = Path(__file__).resolve().parent.parent
+PROJECT = Path(__file__).resolve().parents[2]
 
 
 @dataclass
@@ -124,7 +127,7 @@ def replica_for(run: Run, staging: Staging, images: Images) -> Iterator[Replica]
 
 @contextmanager
 def watching(run: Run, staging: Staging, replica: Replica, progress: Callable[[str], None] | None) -> Iterator[Watch]:
-    with Watch(run.scenario, staging, replica, run.timeline, load.RecordTail(run.records), progress,
+    with Watch(run.scenario, staging, replica, run.timeline, RecordTail(run.records), progress,
                allow_remote=run.allow_remote) as watch:
         yield watch
 
@@ -168,7 +171,7 @@ def finish(run: Run, images: Images, budget: Budget | None) -> dict[str, Any]:
         actions=run.notes.actions, code_rollback_recovered=run.notes.code_rollback_recovered,
         outcome=run.outcome, reason=run.reason, environment=environment(run, images), hygiene=run.hygiene,
     )
-    result = measure(run.scenario, observed, load.read_records(run.records))
+    result = measure(run.scenario, observed, read_records(run.records))
     if budget is not None:
         past = history(run.run_dir.parent, run.scenario.name, result["started_at"], budget.runs)
         result = apply_budget(result, past, budget)

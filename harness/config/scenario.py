@@ -8,11 +8,11 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+from harness.config.tables import NAME, Table, read_toml
+from harness.config.target import Target, find_target
 from harness.errors import InputError
-from harness.tables import NAME, Table, read_toml
-from harness.target import Target, find_target
 
-SCENARIOS_DIR = Path(__file__).resolve().parent.parent / "scenarios"
+SCENARIOS_DIR = Path(__file__).resolve().parents[2] / "scenarios"
 FAULT_KINDS = ("deploy", "errors")
 RECOVERY_MODES = ("auto", "operator")
 TRIGGERS = ("alarm", "after")

@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from harness.load import Record
-from harness.scenario import Scenario
+from harness.config.scenario import Scenario
+from harness.results.records import Record
 
 SCHEMA = 1
 

@@ -16,12 +16,12 @@ from pathlib import Path
 import docker
 import docker.errors
 
-from harness.baseimage import ensure_base_image
+from harness.config.target import Target
+from harness.environment.baseimage import ensure_base_image
 from harness.errors import StagingError
-from harness.target import Target
 
 DOCKERFILES = Path(__file__).parent / "dockerfiles"
-DEPLOY_TOOL = Path(__file__).parent / "deploytool.py"
+DEPLOY_TOOL = Path(__file__).resolve().parent.parent / "webhost" / "deploytool.py"
 DEFAULT_BASE_IMAGE = "debian:bookworm-slim"
 WEB_SOCKET = "/run/app/web.sock"
 CURRENT = "/srv/app/current"

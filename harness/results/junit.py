@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from harness.result import parse_ts
+from harness.results.measure import parse_ts
 
 
 def _fmt(value: float | None) -> str:

@@ -1,0 +1,78 @@
+"""Request records: one line per request as the load generator saw it, written by
+`harness/loadgen/recorder.py` and read back here, whole or as the file grows."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import NamedTuple
+
+
+class Record(NamedTuple):
+    """One request as the load generator saw it; the field order is the file's."""
+
+    ts: float
+    status: int
+    latency_ms: float
+    failed: bool
+    name: str = ""
+    error: str = ""
+    release: str = ""
+
+
+def parse_record(line: str) -> Record | None:
+    try:
+        ts, status, latency_ms, failed, name, error, release = json.loads(line)
+        return Record(float(ts), int(status), float(latency_ms), bool(failed), str(name), str(error), str(release))
+    except (ValueError, TypeError):
+        return None
+
+
+def parse_numbers(line: str) -> tuple[float, int, float, bool] | None:
+    """The leading numbers of a record line without parsing its strings: for big files."""
+    parts = line[1:].split(",", 4)
+    if len(parts) < 5 or not line.endswith("\n"):
+        return None
+    try:
+        return float(parts[0]), int(parts[1]), float(parts[2]), parts[3].strip() == "1"
+    except ValueError:
+        return None
+
+
+class RecordTail:
+    """Reads the records file as it grows; a torn last line waits for its end."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.offset = 0
+        self.partial = b""
+
+    def read_new(self) -> list[Record]:
+        try:
+            with self.path.open("rb") as fh:
+                fh.seek(self.offset)
+                chunk = fh.read()
+        except FileNotFoundError:
+            return []
+        self.offset += len(chunk)
+        data = self.partial + chunk
+        *lines, self.partial = data.split(b"\n")
+        found = []
+        for line in lines:
+            record = parse_record(line.decode(errors="replace"))
+            if record is not None:
+                found.append(record)
+        return found
+
+
+def read_records(path: Path) -> Iterator[Record]:
+    """Every complete record in a file, skipping a torn or corrupt line."""
+    if not path.exists():
+        return
+    with path.open(encoding="utf-8", errors="replace") as fh:
+        for line in fh:
+            if line.endswith("\n"):
+                record = parse_record(line)
+                if record is not None:
+                    yield record
