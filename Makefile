@@ -6,6 +6,8 @@ STAMP := $(VENV)/.installed
 SCENARIO ?= bad-migration
 SCENARIOS ?=
 NIGHTLY_FLAGS ?=
+# The report tests open each page in Debian's Chromium, driven by Playwright.
+CHROMIUM := /usr/bin/chromium
 
 .PHONY: help gameday nightly list up down test unit integration check bench clean
 
@@ -17,6 +19,16 @@ help:
 	@echo "make down        remove it (gameday down)"
 	@echo "make test        lint, type-check, unit and Docker integration tests"
 	@echo "make bench       build and rollback benchmarks"
+
+# As root, install Debian's chromium the way gameday installs mmdebstrap; otherwise stop
+# before the tests with the one command that installs it. Nothing to do once it is there.
+$(CHROMIUM):
+	@if [ "$$(id -u)" != 0 ]; then \
+	  echo "make test needs Debian's chromium; install it with: sudo apt-get install chromium" >&2; exit 1; fi
+	@echo "chromium is missing; installing it from Debian's packages"
+	DEBIAN_FRONTEND=noninteractive apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+	@test -x $@ || { echo "apt-get installed chromium but $@ is missing" >&2; exit 1; }
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,15 +61,16 @@ check: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest -q tests/unit
 
-integration: $(STAMP)
+integration: $(STAMP) $(CHROMIUM)
 	$(BIN)/pytest -q -m docker tests/integration
 
-test: check
+test: $(CHROMIUM) check
 	$(BIN)/pytest -q tests
 
 bench: $(STAMP)
 	$(BIN)/python bench/build.py
 	$(BIN)/python bench/rollback.py
+	$(BIN)/python bench/alarm_to_rollback.py
 	$(BIN)/python bench/load.py
 	$(BIN)/python bench/scenarios.py
 	$(BIN)/python bench/report.py

@@ -57,7 +57,7 @@ def make_run(root: Path, n: int) -> Path:
     from harness.results.records import read_records
 
     (run_dir / "result.json").write_text(json.dumps(measure(scenario, observed, read_records(run_dir /
-                                                                                              "requests.jsonl"))))
+                                                                                              "requests.jsonl")).to_json()))
     return run_dir
 
 

@@ -12,25 +12,27 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness import __version__
-from harness.config.scenario import Scenario, find_scenario, load_scenario, scenario_files
-from harness.config.target import find_target
-from harness.environment.images import DEFAULT_BASE_IMAGE, ensure_images
-from harness.environment.replica import Replica, Staging, connect, new_run_id, owner_labels
 from harness.errors import HarnessError
-from harness.rehearsal.nightly import run_all
-from harness.rehearsal.runbook import REPORTS_LABEL, rehearse
-from harness.reporting.report import write_report
-from harness.reporting.trend import write_trend
-from harness.results.budget import Budget
+
+if TYPE_CHECKING:
+    from harness.config.scenario import Scenario
+    from harness.config.target import Target
+    from harness.environment.images import Images
+    from harness.environment.replica import Replica, Staging
+    from harness.rehearsal.runbook import Stack
+    from harness.results.budget import Budget
+    from harness.results.model import Result
 
 EXIT_INTERRUPTED = 130
 
 
 def staging_here() -> Staging:
     """A Staging on the local engine, after removing what dead gameday runs left behind."""
+    from harness.environment.replica import Staging, connect
+
     staging = Staging(connect(), say)
     staging.sweep()
     return staging
@@ -45,6 +47,10 @@ def echo(line: str) -> None:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
+    from harness.config.target import find_target
+    from harness.environment.images import ensure_images
+    from harness.environment.replica import new_run_id, owner_labels
+
     target = find_target(args.target)
     release = args.release or target.first_release
     if release not in target.releases:
@@ -75,6 +81,8 @@ def reports_dir(path: str) -> Path:
 
 
 def budget_of(args: argparse.Namespace) -> Budget | None:
+    from harness.results.budget import Budget
+
     if args.regression_budget is None:
         return None
     if args.regression_budget <= 0 or args.budget_runs < 1:
@@ -82,11 +90,27 @@ def budget_of(args: argparse.Namespace) -> Budget | None:
     return Budget(args.regression_budget, args.budget_runs)
 
 
-def rehearse_and_show(scenario: Scenario, args: argparse.Namespace, reports: Path, client: Any) -> dict[str, Any]:
+def docker_stack(staging: Staging, target: Target, images: Images) -> Stack:
+    """The reference stack: a Docker replica per run, the built-in deploy tool, supervisord."""
+    from harness.deploy.deployers import DEPLOYERS
+    from harness.environment.processes import PROCESS_MANAGERS
+    from harness.environment.replica import DockerStage
+    from harness.rehearsal.runbook import Stack
+
+    stage = DockerStage(staging, target, images)
+    return Stack(stage.provision, DEPLOYERS["builtin"], PROCESS_MANAGERS["supervisord"], stage.describe())
+
+
+def rehearse_and_show(scenario: Scenario, args: argparse.Namespace, reports: Path, client: Any) -> Result:
+    from harness.environment.images import ensure_images
+    from harness.environment.replica import Staging
+    from harness.rehearsal.runbook import rehearse
+
     images = ensure_images(client, scenario.target, args.base_image, say)
+    stack = docker_stack(Staging(client, say), scenario.target, images)
     say(f"rehearsing {scenario.name}: {scenario.description}")
     run_dir, result = rehearse(
-        scenario, Staging(client, say), images, reports, operator=getattr(args, "operator", False),
+        scenario, stack, reports, operator=getattr(args, "operator", False),
         budget=budget_of(args), allow_remote=args.allow_remote_host, say=echo,
         progress=None if args.quiet else say,
     )
@@ -96,68 +120,79 @@ def rehearse_and_show(scenario: Scenario, args: argparse.Namespace, reports: Pat
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from harness.config.scenario import find_scenario
+
     scenario = find_scenario(args.scenario)
+    for note in scenario.notes:
+        say(note)
     reports = reports_dir(args.reports)
     budget_of(args)
     result = rehearse_and_show(scenario, args, reports, staging_here().client)
-    if result["outcome"] == "met":
+    if result.outcome == "met":
         return 0
-    if result["outcome"] == "gaps":
+    if result.outcome == "gaps":
         return 1
     return 2
 
 
 def cmd_nightly(args: argparse.Namespace) -> int:
+    from harness.config.scenario import find_scenario, scenario_files
+    from harness.rehearsal.nightly import run_all
+
     names = args.scenarios or [p.stem for p in scenario_files()]
     scenarios = {name: find_scenario(name) for name in names}  # every file is checked before any run
+    for note in (note for scenario in scenarios.values() for note in scenario.notes):
+        say(note)
     reports = reports_dir(args.reports)
     budget_of(args)
     client = staging_here().client
     started = time.monotonic()
     nightly = run_all(list(scenarios), reports,
                       lambda name: rehearse_and_show(scenarios[name], args, reports, client), say)
-    for outcome in nightly.outcomes:
-        state = outcome.result["outcome"] if outcome.result else f"could not run: {outcome.error}"
-        print(f"  {outcome.name:<30} {state}")
-    print(f"nightly: {len(nightly.outcomes)} scenarios in {time.monotonic() - started:.0f} s; "
+    for run in nightly.runs:
+        state = run.result.outcome if run.result else f"could not run: {run.error}"
+        print(f"  {run.name:<30} {state}")
+    print(f"nightly: {len(nightly.runs)} scenarios in {time.monotonic() - started:.0f} s; "
           f"exit {nightly.exit_code}\n  {nightly.junit}\n  {nightly.trend}")
     return nightly.exit_code
 
 
-def summary(result: dict[str, Any], run_dir: Path) -> str:
-    times, durations = result["times"], result["durations"]
+def summary(result: Result, run_dir: Path) -> str:
+    times, durations, requests, jobs = result.times, result.durations, result.requests, result.jobs
 
     def fmt(value: float | None) -> str:
         return "—" if value is None else f"{value:.2f}s"
 
     lines = [
-        f"{result['scenario']}: {result['outcome'].upper()}"
-        + (f" ({result['reason']})" if result.get("reason") else ""),
-        f"  impact {fmt(times['impact_s'])}  detect {fmt(times['detect_s'])}  "
-        f"rollback {fmt(times['rollback_started_s'])}..{fmt(times['rollback_done_s'])}  "
-        f"recovered {fmt(times['recovered_s'])}   (seconds after the fault)",
-        f"  time to detect {fmt(durations['time_to_detect_s'])}  roll back {fmt(durations['time_to_rollback_s'])}  "
-        f"recover {fmt(durations['time_to_recover_s'])}",
-        f"  requests {result['requests']['total']}, failed {result['requests']['failed_in_incident']} after the fault"
-        + (f"; jobs {result['jobs']['enqueued']} enqueued, {result['jobs']['lost']} lost, "
-           f"{result['jobs']['duplicated']} duplicated" if result.get("jobs") else ""),
+        f"{result.scenario}: {result.outcome.upper()}" + (f" ({result.reason})" if result.reason else ""),
+        f"  impact {fmt(times.impact_s)}  detect {fmt(times.detect_s)}  "
+        f"rollback {fmt(times.rollback_started_s)}..{fmt(times.rollback_done_s)}  "
+        f"recovered {fmt(times.recovered_s)}   (seconds after the fault)",
+        f"  time to detect {fmt(durations.time_to_detect_s)}  roll back {fmt(durations.time_to_rollback_s)}  "
+        f"recover {fmt(durations.time_to_recover_s)}",
+        f"  requests {requests.total}, failed {requests.failed_in_incident} after the fault"
+        + (f"; jobs {jobs.enqueued} enqueued, {jobs.lost} lost, {jobs.duplicated} duplicated" if jobs else ""),
     ]
-    for t in result["targets"]:
-        measured = "—" if t["measured"] is None else f"{t['measured']:g}"
-        verdict = {True: "met ", False: "GAP ", None: "n/a "}[t["met"]]
-        lines.append(f"  {verdict} {t['name']:<20} {measured:>8} (target {t['target']:g})")
-    for gap in result["gaps"]:
-        lines.append(f"  gap: {gap['name']}: {gap['cause']}")
+    for o in result.objectives:
+        measured = "—" if o.measured is None else f"{o.measured:g}"
+        verdict = {True: "met ", False: "GAP ", None: "n/a "}[o.met]
+        lines.append(f"  {verdict} {o.name:<20} {measured:>8} (objective {o.objective:g})")
+    for gap in result.gaps:
+        lines.append(f"  gap: {gap.name}: {gap.cause}")
     lines.append(f"  {run_dir / 'result.json'}")
     return "\n".join(lines)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from harness.reporting.report import write_report
+
     print(write_report(Path(args.run_dir)))
     return 0
 
 
 def cmd_trend(args: argparse.Namespace) -> int:
+    from harness.reporting.trend import write_trend
+
     since = None
     if args.since:
         try:
@@ -170,6 +205,8 @@ def cmd_trend(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    from harness.config.scenario import load_scenario, scenario_files
+
     for path in scenario_files():
         scenario = load_scenario(path)
         print(f"{scenario.name:<28} {scenario.description}")
@@ -178,6 +215,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def note_operator(replica: Replica, args: Sequence[str]) -> None:
     """During an operator-mode rehearsal, every command against its replica is timed."""
+    from harness.environment.replica import REPORTS_LABEL
+
     run_dir = replica.labels.get(REPORTS_LABEL)
     if not run_dir or not Path(run_dir).is_dir():
         return
@@ -262,6 +301,8 @@ def add_rehearsal_options(p: argparse.ArgumentParser) -> None:
 
 
 def add_base_image(p: argparse.ArgumentParser) -> None:
+    from harness.environment.images import DEFAULT_BASE_IMAGE
+
     p.add_argument("--base-image", default=os.environ.get("BASE_IMAGE", DEFAULT_BASE_IMAGE),
                    help=f"image the Dockerfiles start FROM (default: $BASE_IMAGE or {DEFAULT_BASE_IMAGE})")
 

@@ -76,7 +76,12 @@ class Recovery:
 
 
 @dataclass(frozen=True)
-class Targets:
+class Objectives:
+    """What the team promises, each an upper bound; None is not judged.
+
+    Seconds for the `_s` ones (DESIGN.md, "A rehearsal: definitions"), counts for the rest.
+    """
+
     time_to_detect_s: float | None
     time_to_rollback_s: float | None
     time_to_recover_s: float | None
@@ -84,6 +89,7 @@ class Targets:
     lost_jobs: float | None
 
     def items(self) -> list[tuple[str, float]]:
+        """(name, bound) for every objective that is set, in declaration order."""
         found = ((f.name, getattr(self, f.name)) for f in fields(self))
         return [(name, float(value)) for name, value in found if value is not None]
 
@@ -108,8 +114,10 @@ class Scenario:
     load: Load
     detectors: Detectors
     recovery: Recovery
-    targets: Targets
+    objectives: Objectives
     phases: Phases
+    # One line each about the file that did not stop it loading (a deprecated key), for the CLI to show.
+    notes: tuple[str, ...] = ()
 
 
 def _seconds(t: Table, key: str, default: float, maximum: float = 3600) -> float:
@@ -192,8 +200,8 @@ def _recovery(t: Table) -> Recovery:
     return recovery
 
 
-def _targets(t: Table) -> Targets:
-    targets = Targets(
+def _objectives(t: Table) -> Objectives:
+    objectives = Objectives(
         time_to_detect_s=t.number("time_to_detect_s", None, minimum=0, maximum=DAY_S),
         time_to_rollback_s=t.number("time_to_rollback_s", None, minimum=0, maximum=DAY_S),
         time_to_recover_s=t.number("time_to_recover_s", None, minimum=0, maximum=DAY_S),
@@ -201,7 +209,7 @@ def _targets(t: Table) -> Targets:
         lost_jobs=t.number("lost_jobs", 0, minimum=0, integer=True),
     )
     t.finish()
-    return targets
+    return objectives
 
 
 def _phases(t: Table) -> Phases:
@@ -246,12 +254,21 @@ def load_scenario(path: Path) -> Scenario:
     if detectors.queue_lag is not None and target.queue is None:
         raise top.error("detectors.queue_lag", f"target {target.name} has no [queue] queries")
     recovery = _recovery(section("recovery"))
-    targets = _targets(section("targets"))
+    notes: list[str] = []
+    objectives_key = "objectives"
+    if top.has("targets"):
+        if top.has("objectives"):
+            raise top.error("targets", "and [objectives] are the same section; keep only [objectives]")
+        # Before the rename, the section was [targets]; "target" now means only the app.
+        objectives_key = "targets"
+        notes.append(f"{source}: [targets] is now [objectives]; it still loads")
+    objectives = _objectives(section(objectives_key))
     phases = _phases(section("phases"))
     top.finish()
     return Scenario(
         name=name, description=description, path=path.resolve(), target=target, start_release=start_release,
-        fault=fault, load=load, detectors=detectors, recovery=recovery, targets=targets, phases=phases,
+        fault=fault, load=load, detectors=detectors, recovery=recovery, objectives=objectives, phases=phases,
+        notes=tuple(notes),
     )
 
 

@@ -1,0 +1,96 @@
+"""The environment seam: where the app runs and how gameday reaches it.
+
+An environment gives the app's loopback URL, runs commands in the web host, reads and
+writes its files, and runs SQL against the target's database. The Docker replica
+(`harness.environment.replica`) is the first implementation; the rehearsal sees only the
+protocols below, so unit tests hand it fakes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """A finished command: its argv, exit status and output (text)."""
+
+    argv: tuple[str, ...]
+    exit_status: int
+    stdout: str
+    stderr: str
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_status == 0
+
+    def last_line(self) -> str:
+        """The last non-empty line of stderr (else stdout): what a person reads first."""
+        for text in (self.stderr, self.stdout):
+            lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+            if lines:
+                return lines[-1]
+        return f"exited {self.exit_status}"
+
+
+class Environment(Protocol):
+    """A running copy of the team's stack that gameday may act on."""
+
+    @property
+    def run_id(self) -> str: ...
+
+    @property
+    def url(self) -> str:
+        """Base URL of the app's front door, on loopback (`http://127.0.0.1:PORT`)."""
+        ...
+
+    def exec(self, argv: Sequence[str], env: Mapping[str, str] | None = None) -> CommandResult:
+        """Run a command in the web host and wait for it; a non-zero exit is a result, not an error.
+
+        Raises `StagingError` when the command cannot be started at all.
+        """
+        ...
+
+    def read_file(self, path: str) -> str:
+        """A web-host file's text; empty when it does not exist."""
+        ...
+
+    def write_file(self, path: str, text: str) -> None:
+        """Replace a web-host file atomically (write beside it, then rename)."""
+        ...
+
+    def remove_file(self, path: str) -> None: ...
+
+    def sql(self, database: str, query: str) -> list[list[str]]:
+        """Rows of `query` (psql `-At` output split on tabs); raises `StagingError` on failure."""
+        ...
+
+    def hygiene(self) -> list[str]:
+        """What the environment itself shows wrong after a run (paused or stopped containers,
+        SIGSTOPped processes), one line each; empty when clean."""
+        ...
+
+
+class ProcessManager(Protocol):
+    """How the app server and the worker start, reload and stop, and their state."""
+
+    name: str
+
+    def states(self) -> dict[str, str]:
+        """Program name → state in the manager's own words (supervisord: RUNNING, BACKOFF, FATAL…)."""
+        ...
+
+    def start(self, program: str) -> CommandResult: ...
+
+    def reload(self, program: str) -> CommandResult: ...
+
+    def stop(self, program: str) -> CommandResult: ...
+
+    def running(self, state: str) -> bool:
+        """Whether a state from `states` means the program is up."""
+        ...
+
+
+__all__ = ["CommandResult", "Environment", "ProcessManager"]

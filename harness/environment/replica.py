@@ -1,18 +1,17 @@
-"""The staging replica in Docker: create it, find it by its labels, run the deploy tool
-in it, and remove it. Every Docker call gameday makes on a replica lives here."""
+"""The staging replica in Docker: create it, find it by its labels, run commands in it,
+and remove it. Every Docker call gameday makes on a replica lives here; the rehearsal
+reaches it only through `ReplicaEnvironment`, the Docker member of the environment seam."""
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import secrets
 import socket
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +20,10 @@ import docker.errors
 from docker.models.containers import Container
 
 from harness.config.target import Target
+from harness.environment import CommandResult
 from harness.environment.images import Images
 from harness.errors import DeployToolError, DockerUnavailable, StagingError
+from harness.results.runid import new_run_id as new_run_id  # re-exported for the CLI and tests
 
 RUN_LABEL = "gameday.run"
 SCENARIO_LABEL = "gameday.scenario"
@@ -31,6 +32,8 @@ ROLE_LABEL = "gameday.role"
 OWNER_LABEL = "gameday.owner"
 PID_LABEL = "gameday.pid"
 HOST_LABEL = "gameday.host"
+# The run directory of a rehearsal, so `gameday rollback` can time an operator's commands.
+REPORTS_LABEL = "gameday.reports"
 DB_USER = "app"
 READY_TIMEOUT_S = 60.0
 
@@ -45,12 +48,6 @@ def connect() -> docker.DockerClient:
     except docker.errors.DockerException as exc:
         raise DockerUnavailable(f"cannot reach the Docker daemon: {str(exc).splitlines()[0][:200]}") from exc
     return client
-
-
-def new_run_id(scenario: str, now: datetime) -> str:
-    """`20261128T101500Z-bad-migration`: sortable, and readable in `docker ps`."""
-    slug = re.sub(r"[^a-z0-9-]+", "-", scenario.lower()).strip("-") or "run"
-    return f"{now.astimezone(UTC).strftime('%Y%m%dT%H%M%SZ')}-{slug}"
 
 
 def owner_labels(kind: str) -> dict[str, str]:
@@ -338,8 +335,23 @@ class Staging:
                      f"{counts['containers']} containers, {counts['networks']} networks, {counts['volumes']} volumes")
         return swept
 
-    def hygiene(self, replica: Replica, error_switch: str | None) -> list[str]:
-        """What a fault could have left behind: each finding is one line; none means clean."""
+    def exec_result(self, container: str, argv: Sequence[str], env: Mapping[str, str] | None = None) -> CommandResult:
+        """Run a command in a container and wait; its exit status and output, success or not."""
+        api = self.client.api
+        try:
+            exec_id = api.exec_create(container, list(argv), stdout=True, stderr=True,
+                                      environment=dict(env or {}))["Id"]
+            out, err = api.exec_start(exec_id, demux=True)
+            status = api.exec_inspect(exec_id)["ExitCode"]
+        except docker.errors.APIError as exc:
+            raise StagingError(f"could not run a command: {exc.explanation or exc}",
+                               container=container, command=argv) from exc
+        return CommandResult(tuple(argv), int(status or 0), (out or b"").decode(errors="replace"),
+                             (err or b"").decode(errors="replace"))
+
+    def hygiene(self, replica: Replica) -> list[str]:
+        """What a fault could have left behind in the containers and the release layout:
+        each finding is one line; none means clean."""
         findings: list[str] = []
         for container in self.containers(replica.run_id):
             container.reload()
@@ -355,11 +367,6 @@ class Staging:
                 if fields and fields[0] in ("T", "t"):
                     pid, _, comm = head.partition(" (")
                     findings.append(f"process {pid} ({comm}) in {container.name} is stopped (SIGSTOP)")
-        status = self.exec(replica.web, ["sh", "-c", "supervisorctl status; true"])
-        for line in status.splitlines():
-            words = line.split()
-            if len(words) >= 2 and words[1] != "RUNNING":
-                findings.append(f"supervisord program {words[0]} is {words[1]}")
         leftovers = self.exec(replica.web, ["sh", "-c",
                                             "cd /srv/app; ls -d shared/deploy.lock current.tmp 2>/dev/null; "
                                             "for r in releases/*/; do [ -f \"$r/REVISION\" ] || echo \"$r\"; done; "
@@ -371,8 +378,6 @@ class Staging:
                 findings.append(f"stray release directory {path.rstrip('/')} (no REVISION)")
             else:
                 findings.append(f"leftover {path}")
-        if error_switch and self.read_file(replica, error_switch).strip():
-            findings.append(f"the error switch {error_switch} is still set")
         return findings
 
     # --- remove ---------------------------------------------------------------
@@ -409,6 +414,65 @@ class Staging:
             except docker.errors.NotFound:
                 pass
         return counts
+
+
+class ReplicaEnvironment:
+    """A replica as the rehearsal sees it: the environment seam over Docker."""
+
+    def __init__(self, staging: Staging, replica: Replica) -> None:
+        self.staging = staging
+        self.replica = replica
+
+    @property
+    def run_id(self) -> str:
+        return self.replica.run_id
+
+    @property
+    def url(self) -> str:
+        return self.replica.url
+
+    def exec(self, argv: Sequence[str], env: Mapping[str, str] | None = None) -> CommandResult:
+        return self.staging.exec_result(self.replica.web, argv, env)
+
+    def read_file(self, path: str) -> str:
+        return self.staging.read_file(self.replica, path)
+
+    def write_file(self, path: str, text: str) -> None:
+        self.staging.write_file(self.replica, path, text)
+
+    def remove_file(self, path: str) -> None:
+        self.staging.remove_file(self.replica, path)
+
+    def sql(self, database: str, query: str) -> list[list[str]]:
+        return self.staging.sql(self.replica, database, query)
+
+    def hygiene(self) -> list[str]:
+        return self.staging.hygiene(self.replica)
+
+
+@dataclass(frozen=True)
+class DockerStage:
+    """Provisions a fresh replica per rehearsal from built images, and removes it after."""
+
+    staging: Staging
+    target: Target
+    images: Images
+
+    @contextmanager
+    def provision(self, run_id: str, scenario: str, run_dir: Path) -> Iterator[ReplicaEnvironment]:
+        """A replica for one rehearsal, nothing deployed yet, removed on exit whatever happened.
+
+        It is labelled as owned by this process, so a later gameday sweeps it if this one dies.
+        """
+        extra_labels = {REPORTS_LABEL: str(run_dir.resolve()), **owner_labels("run")}
+        try:
+            replica = self.staging.create(self.target, self.images, run_id, scenario, extra_labels)
+            yield ReplicaEnvironment(self.staging, replica)
+        finally:
+            self.staging.remove(run_id)
+
+    def describe(self) -> dict[str, str]:
+        return {"web": self.images.web, "db": self.images.db}
 
 
 @contextmanager

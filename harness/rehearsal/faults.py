@@ -1,32 +1,44 @@
-"""Faults: a plan as data, then the effect behind a context manager that undoes what it can."""
+"""Faults: a plan as data, then the effect behind a context manager that undoes what it can.
+
+A deploy fault runs through the deployer seam and is watched, not waited on: the
+rehearsal may roll back while it still runs, as an operator would.
+"""
 
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from harness.config.scenario import Fault
-from harness.environment.replica import Replica, Staging, ToolResult
+from harness.deploy import Deployer, RunningCommand
+from harness.environment import CommandResult, Environment
 from harness.errors import HarnessError
-from harness.results.timeline import Timeline
+from harness.rehearsal.clock import Clock
+from harness.results.timeline import Event, Timeline
 
 # How far ahead an error window is scheduled, so the switch is in place before it opens.
 SWITCH_LEAD_S = 0.5
+# How long teardown waits for a deploy that is still running before interrupting it.
+DEPLOY_END_WAIT_S = 120.0
+
+
+class FaultFailed(HarnessError):
+    """The fault itself could not be carried out (its deploy could not run): the run is an error."""
 
 
 @dataclass(frozen=True)
 class FaultPlan:
     kind: str
-    deploy_args: tuple[str, ...] = ()
+    release: str | None = None
+    gate: bool = True
     switch_path: str | None = None
     window: tuple[float, float] | None = None
 
     def describe(self) -> str:
         if self.kind == "deploy":
-            return "deploy " + " ".join(self.deploy_args[1:])
+            return f"deploy {self.release}" + ("" if self.gate else " --no-gate")
         assert self.window is not None
         return f"errors for {self.window[1] - self.window[0]:g}s"
 
@@ -34,8 +46,7 @@ class FaultPlan:
 def plan(fault: Fault, error_switch: str | None, now: float) -> FaultPlan:
     if fault.kind == "deploy":
         assert fault.release is not None
-        args = ("deploy", fault.release) + (() if fault.gate else ("--no-gate",))
-        return FaultPlan("deploy", deploy_args=args)
+        return FaultPlan("deploy", release=fault.release, gate=fault.gate)
     assert fault.duration_s is not None and error_switch is not None
     start = now + SWITCH_LEAD_S
     return FaultPlan("errors", switch_path=error_switch, window=(start, start + fault.duration_s))
@@ -43,62 +54,94 @@ def plan(fault: Fault, error_switch: str | None, now: float) -> FaultPlan:
 
 @dataclass
 class Injection:
-    """A fault in progress: t0, and for a deploy its command's outcome once it ends."""
+    """A fault in progress: t0, and for a deploy the running command and its outcome."""
 
     plan: FaultPlan
     t0: float
-    done: threading.Event = field(default_factory=threading.Event)
-    result: ToolResult | None = None
-    error: BaseException | None = None
+    timeline: Timeline
+    deploy: RunningCommand | None = None
+    result: CommandResult | None = None
+    interrupted: str | None = None
+    _reported: bool = field(default=False, repr=False)
 
-    def finished(self) -> bool:
-        return self.done.is_set()
+    def poll(self) -> CommandResult | None:
+        """The deploy's result once it ended; raises `FaultFailed` when it could not run."""
+        if self.deploy is None or self.result is not None:
+            return self.result
+        try:
+            result = self.deploy.poll()
+        except HarnessError as exc:
+            if not self._reported:
+                self._reported = True
+                self.timeline.record(Event.DEPLOY_FAILED_TO_RUN, detail=str(exc)[:300])
+            raise FaultFailed(f"the fault's deploy could not run: {exc}") from exc
+        if result is not None:
+            self.result = result
+            self.timeline.record(Event.DEPLOY_FINISHED, exit_status=result.exit_status,
+                                 detail=result.last_line()[-300:])
+        return result
+
+    def running(self) -> bool:
+        return self.deploy is not None and self.poll() is None
+
+    def failed(self) -> bool:
+        """The deploy command ended and said it failed (for instance its gate aborted it)."""
+        result = self.poll()
+        return result is not None and not result.ok
+
+    def stop(self) -> str | None:
+        """Interrupt a deploy that is still running; what was done, or None if it had ended."""
+        if not self.running():
+            return None
+        assert self.deploy is not None
+        self.interrupted = self.deploy.stop()
+        self.timeline.record(Event.DEPLOY_INTERRUPTED, detail=self.interrupted)
+        self.poll()
+        return self.interrupted
 
 
 @contextmanager
-def injected(staging: Staging, replica: Replica, fault: FaultPlan, timeline: Timeline) -> Iterator[Injection]:
+def injected(
+    environment: Environment, deployer: Deployer, fault: FaultPlan, timeline: Timeline, clock: Clock
+) -> Iterator[Injection]:
     if fault.kind == "deploy":
-        yield from _deploying(staging, replica, fault, timeline)
+        yield from _deploying(deployer, fault, timeline, clock)
     else:
-        yield from _switching(staging, replica, fault, timeline)
+        yield from _switching(environment, fault, timeline)
 
 
-def _deploying(staging: Staging, replica: Replica, fault: FaultPlan, timeline: Timeline) -> Iterator[Injection]:
-    t0 = timeline.record("fault_injected", kind="deploy", command=" ".join(fault.deploy_args))["ts"]
-    injection = Injection(fault, t0)
-
-    def run() -> None:
-        try:
-            injection.result = staging.deploy_tool(replica, list(fault.deploy_args))
-            timeline.record("deploy_finished", exit_status=injection.result.exit_status,
-                            detail=injection.result.stderr.strip()[-300:])
-        except BaseException as exc:  # reported by the phase that waits on it
-            injection.error = exc
-            timeline.record("deploy_finished", exit_status=None, detail=str(exc)[:300])
-        finally:
-            injection.done.set()
-
-    thread = threading.Thread(target=run, name="fault-deploy", daemon=True)
-    thread.start()
+def _deploying(deployer: Deployer, fault: FaultPlan, timeline: Timeline, clock: Clock) -> Iterator[Injection]:
+    assert fault.release is not None
+    t0 = clock.now()
+    running = deployer.start_deploy(fault.release, gate=fault.gate)
+    timeline.record(Event.FAULT_INJECTED, ts=t0, kind="deploy", command=" ".join(running.argv),
+                    release=fault.release, gate=fault.gate)
+    injection = Injection(fault, t0, timeline, deploy=running)
     try:
         yield injection
     finally:
-        # A deploy cannot be cut off half-way; let it end before anything else happens.
-        thread.join(timeout=120)
+        # Nothing else may act on the host while a deploy is half-way: let it end, and
+        # interrupt it only if it will not.
+        deadline = clock.now() + DEPLOY_END_WAIT_S
+        try:
+            while injection.running() and clock.now() < deadline:
+                clock.sleep(0.1)
+            injection.stop()
+        except FaultFailed:
+            pass  # already recorded; the rehearsal has raised it
 
 
-def _switching(staging: Staging, replica: Replica, fault: FaultPlan, timeline: Timeline) -> Iterator[Injection]:
+def _switching(environment: Environment, fault: FaultPlan, timeline: Timeline) -> Iterator[Injection]:
     assert fault.switch_path is not None and fault.window is not None
     start, until = fault.window
-    staging.write_file(replica, fault.switch_path, json.dumps({"from": start, "until": until}))
-    timeline.record("fault_injected", ts=start, kind="errors", until=until)
-    injection = Injection(fault, start)
-    injection.done.set()
+    environment.write_file(fault.switch_path, json.dumps({"from": start, "until": until}))
+    timeline.record(Event.FAULT_INJECTED, ts=start, kind="errors", until=until)
+    injection = Injection(fault, start, timeline)
     try:
         yield injection
     finally:
         try:
-            staging.remove_file(replica, fault.switch_path)
-            timeline.record("fault_removed", kind="errors")
+            environment.remove_file(fault.switch_path)
+            timeline.record(Event.FAULT_REMOVED, kind="errors")
         except HarnessError as exc:
-            timeline.record("fault_not_removed", kind="errors", detail=str(exc))
+            timeline.record(Event.FAULT_NOT_REMOVED, kind="errors", detail=str(exc))

@@ -6,41 +6,43 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from harness.errors import HarnessError
 from harness.reporting.trend import write_trend
 from harness.results import junit
+from harness.results.model import Outcome, Result
 
 EXIT_MET, EXIT_GAPS, EXIT_COULD_NOT_RUN = 0, 1, 2
 
 
 @dataclass(frozen=True)
-class Outcome:
+class ScenarioRun:
+    """One scenario of the night: its result, or why it could not even start."""
+
     name: str
-    result: dict[str, Any] | None
+    result: Result | None
     error: str | None
 
     @property
     def could_not_run(self) -> bool:
-        return self.result is None or self.result["outcome"] not in ("met", "gaps")
+        return self.result is None or not self.result.outcome.finished
 
     @property
     def missed(self) -> bool:
-        return self.result is not None and self.result["outcome"] == "gaps"
+        return self.result is not None and self.result.outcome == Outcome.GAPS
 
 
 @dataclass(frozen=True)
 class Nightly:
-    outcomes: tuple[Outcome, ...]
+    runs: tuple[ScenarioRun, ...]
     junit: Path
     trend: Path
 
     @property
     def exit_code(self) -> int:
-        if any(o.could_not_run for o in self.outcomes):
+        if any(r.could_not_run for r in self.runs):
             return EXIT_COULD_NOT_RUN
-        if any(o.missed for o in self.outcomes):
+        if any(r.missed for r in self.runs):
             return EXIT_GAPS
         return EXIT_MET
 
@@ -48,20 +50,20 @@ class Nightly:
 def run_all(
     names: Sequence[str],
     reports: Path,
-    rehearse_one: Callable[[str], dict[str, Any]],
+    rehearse_one: Callable[[str], Result],
     say: Callable[[str], None],
 ) -> Nightly:
-    outcomes = []
+    runs = []
     for name in names:
         say(f"nightly: {name}")
         try:
-            outcomes.append(Outcome(name, rehearse_one(name), None))
+            runs.append(ScenarioRun(name, rehearse_one(name), None))
         except HarnessError as exc:
             say(f"nightly: {name} could not run: {exc}")
-            outcomes.append(Outcome(name, None, str(exc)))
-    suites = [junit.testsuite(o.result) if o.result is not None else junit.error_suite(o.name, o.error or "")
-              for o in outcomes]
+            runs.append(ScenarioRun(name, None, str(exc)))
+    suites = [junit.testsuite(r.result) if r.result is not None else junit.error_suite(r.name, r.error or "")
+              for r in runs]
     merged = reports / "nightly" / "junit.xml"
     merged.parent.mkdir(parents=True, exist_ok=True)
     junit.write(merged, suites)
-    return Nightly(tuple(outcomes), merged, write_trend(reports))
+    return Nightly(tuple(runs), merged, write_trend(reports))

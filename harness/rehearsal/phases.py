@@ -1,10 +1,13 @@
 """The phases of a rehearsal: baseline, detect, recover, verify, drain. Each one waits on
-the watch and records what it decided in the timeline and the run's notes."""
+the watch and records what it decided in the timeline and the run's notes.
+
+Every decision comes from what is live (the request stream, the probes, and the release
+`current` points at), never from a deploy command's exit status alone: a deploy that
+exits non-zero may have swapped, and one that exits zero may still be failing users.
+"""
 
 from __future__ import annotations
 
-import json
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,17 +15,21 @@ from typing import Any
 import httpx
 
 from harness.config.scenario import Scenario
-from harness.environment.replica import Replica, Staging
+from harness.deploy import Deployer
+from harness.environment import CommandResult, Environment, ProcessManager
 from harness.errors import HarnessError
+from harness.rehearsal.clock import Clock
 from harness.rehearsal.faults import Injection
 from harness.rehearsal.load import check_host
 from harness.rehearsal.watch import Watch
-from harness.results.measure import parse_ts
-from harness.results.timeline import Timeline
+from harness.results.timeline import Event, Timeline
 
 DEPLOY_WAIT_S = 120.0
+# How long an alarmed deploy that has not swapped yet may go on before it is interrupted.
+PRE_SWAP_WAIT_S = 30.0
+# How long service must hold before a code rollback counts as enough, when the scenario's
+# code window is longer; the same rule as recovery, over a shorter window.
 CODE_RECOVERY_CHECK_S = 2.0
-VERIFY_MARGIN_S = 0.5
 
 
 class BaselineFailed(HarnessError):
@@ -35,6 +42,8 @@ class Notes:
 
     actions: list[str] = field(default_factory=list)
     code_rollback_recovered: bool | None = None
+    went_live: bool | None = None
+    live_release: str | None = None
 
 
 def baseline(watch: Watch, scenario: Scenario) -> None:
@@ -49,69 +58,104 @@ def baseline(watch: Watch, scenario: Scenario) -> None:
                              f"(limit {limit:.0%}); the steady state does not hold")
     red = watch.red_probes()
     if red:
-        raise BaselineFailed(f"baseline: a probe is red before any fault ({'; '.join(red)})")
+        raise BaselineFailed(f"baseline: a probe is red before any fault ({', '.join(red)})")
 
 
 def detect(watch: Watch, scenario: Scenario, injection: Injection) -> None:
-    """Wait for the first alarm, or the deploy's own gate aborting it, or the timeout."""
+    """Wait for the first alarm, or the deploy's own failure, or the timeout.
+
+    With `trigger = "after"` the recovery starts after a fixed time instead. A deploy that
+    could not run at all raises `FaultFailed` from here.
+    """
     watch.set_phase("detect")
     if scenario.recovery.trigger == "after":
         assert scenario.recovery.after_s is not None
-        watch.wait_for(lambda: False, scenario.recovery.after_s)
+        def never() -> bool:
+            injection.poll()  # a deploy that could not run ends the run as an error
+            return False
+
+        watch.wait_for(never, scenario.recovery.after_s)
         return
 
     def noticed() -> bool:
-        return bool(watch.alarms_since(injection.t0)) or gate_aborted(injection)
+        return bool(watch.alarms_since(injection.t0)) or injection.failed()
 
     if not watch.wait_for(noticed, scenario.phases.detect_timeout_s):
-        watch.timeline.record("detection_timed_out", after_s=scenario.phases.detect_timeout_s)
-
-
-def gate_aborted(injection: Injection) -> bool:
-    return injection.finished() and injection.result is not None and injection.result.exit_status != 0
+        watch.timeline.record(Event.DETECTION_TIMED_OUT, after_s=scenario.phases.detect_timeout_s)
 
 
 def recover(
-    watch: Watch, staging: Staging, replica: Replica, scenario: Scenario, injection: Injection, notes: Notes
+    watch: Watch, deployer: Deployer, scenario: Scenario, injection: Injection, notes: Notes, before: str | None
 ) -> None:
-    """Roll back with the deploy tool; add the db step when asked, or when code alone fails."""
+    """Respond as an operator would: stop a deploy still running, see what is live, roll
+    back code if the new release went live, and revert the schema when errors persist."""
     watch.set_phase("recover")
-    watch.wait_for(injection.finished, DEPLOY_WAIT_S)
-    if injection.plan.kind == "deploy" and gate_aborted(injection):
-        watch.timeline.record("rollback_skipped", reason="the deploy aborted before the swap; nothing went live")
-        return
     if injection.plan.kind == "errors":
-        watch.timeline.record("rollback_skipped", reason="the fault is a switch, not a release")
+        watch.timeline.record(Event.ROLLBACK_SKIPPED, reason="the fault is a switch, not a release")
         return
-    if scenario.recovery.trigger == "alarm" and not watch.alarms_since(injection.t0):
-        watch.timeline.record("rollback_skipped", reason="nothing detected the fault, so nobody rolled back")
+    alarmed = bool(watch.alarms_since(injection.t0))
+    if scenario.recovery.trigger == "alarm" and not alarmed and not injection.failed():
+        watch.wait_for(lambda: not injection.running(), DEPLOY_WAIT_S)
+        watch.timeline.record(Event.ROLLBACK_SKIPPED, reason="nothing detected the fault, so nobody rolled back")
         return
-    command = ["rollback"] + (["--db"] if scenario.recovery.db == "always" else [])
-    run_rollback(watch, staging, replica, command, notes)
-    if scenario.recovery.db != "if-needed":
-        return
+    seen: list[str | None] = []
+    if injection.running():
+        # Before its swap the deploy's own gate still decides; once its release is live
+        # there is something to roll back, so the deploy is interrupted at once.
+        def live_or_ended() -> bool:
+            seen.append(deployer.current())
+            return seen[-1] != before or not injection.running()
+
+        watch.wait_for(live_or_ended, PRE_SWAP_WAIT_S)
+    if injection.stop() is None or not seen:
+        # The deploy ended by itself: what it left is read now. An interrupted one leaves
+        # `current` as it was (the tool's contract), so the last reading stands.
+        seen.append(deployer.current())
+    notes.live_release = seen[-1]
+    notes.went_live = notes.live_release != before
+    watch.timeline.record(Event.LIVE_CHECKED, current=notes.live_release, before=before, went_live=notes.went_live)
+    if notes.went_live:
+        done = run_recovery(watch, "rollback", lambda: deployer.rollback(db=scenario.recovery.db == "always"),
+                            notes, deployer.command_line("rollback") + (" --db" if scenario.recovery.db == "always"
+                                                                       else ""))
+        if scenario.recovery.db != "if-needed":
+            return
+        if errors_stop(watch, scenario, done):
+            notes.code_rollback_recovered = True
+            return
+        notes.code_rollback_recovered = False
+        watch.timeline.record(Event.CODE_ROLLBACK_NOT_RECOVERED, window_s=scenario.recovery.code_window_s)
+    else:
+        watch.timeline.record(Event.ROLLBACK_SKIPPED, reason=f"the deploy did not go live: current is still {before}")
+        if scenario.recovery.db == "never" or errors_stop(watch, scenario, watch.clock.now()):
+            return
+        watch.timeline.record(Event.ERRORS_PERSIST, reason="requests still fail after the deploy ended, "
+                              "with the old release live: the schema changed under it")
+    run_recovery(watch, "db rollback", deployer.db_rollback, notes, deployer.command_line("db rollback"))
+
+
+def errors_stop(watch: Watch, scenario: Scenario, since: float) -> bool:
+    """Whether service holds for a short window within the scenario's code window."""
     window = scenario.recovery.code_window_s
     check = min(CODE_RECOVERY_CHECK_S, window)
-    if watch.wait_for(lambda: watch.clean_for(check), window):
-        notes.code_rollback_recovered = True
-        return
-    notes.code_rollback_recovered = False
-    watch.timeline.record("code_rollback_not_recovered", window_s=window)
-    run_rollback(watch, staging, replica, ["rollback", "--db-only"], notes)
+    return watch.wait_for(lambda: watch.recovered_since(since, check) is not None, window + check)
 
 
-def run_rollback(watch: Watch, staging: Staging, replica: Replica, command: list[str], notes: Notes) -> None:
-    watch.timeline.record("rollback_started", command=" ".join(command))
-    result = staging.deploy_tool(replica, command)
-    notes.actions.append(" ".join(command))
-    watch.timeline.record("rollback_finished", command=" ".join(command), exit_status=result.exit_status,
-                          detail=result.stderr.strip()[-300:])
+def run_recovery(watch: Watch, action: str, command: Callable[[], CommandResult], notes: Notes,
+                 shown: str) -> float:
+    """Run one recovery command, timed by the rehearsal's clock; returns when it ended."""
+    watch.timeline.record(Event.ROLLBACK_STARTED, action=action, command=shown)
+    result = command()
+    notes.actions.append(" ".join(result.argv[1:]) if result.argv[:1] == ("deploy",) else shown)
+    ended = watch.timeline.record(Event.ROLLBACK_FINISHED, action=action, command=shown, exit_status=result.exit_status,
+                                  detail=result.last_line()[-300:])
+    return float(ended["ts"])
 
 
 def operate(
     watch: Watch,
     scenario: Scenario,
-    replica: Replica,
+    environment: Environment,
     notes: Notes,
     tell: Callable[[str], None],
     operator_log: Callable[[], list[dict[str, Any]]],
@@ -119,8 +163,10 @@ def operate(
     """Operator mode: a person notices and rolls back; their first command is the detection."""
     watch.set_phase("operator")
     db = " --db" if scenario.recovery.db == "always" else ""
-    tell(f"The fault is in. When you notice it, roll back with:\n\n    gameday rollback --run {replica.run_id}{db}\n")
+    tell(f"The fault is in. When you notice it, roll back with:\n\n"
+         f"    gameday rollback --run {environment.run_id}{db}\n")
     seen = 0
+    check = min(CODE_RECOVERY_CHECK_S, scenario.phases.stable_s)
 
     def rolled_back() -> bool:
         nonlocal seen
@@ -128,83 +174,81 @@ def operate(
         for index in range(seen, len(entries)):
             entry = entries[index]
             if index == 0:
-                watch.timeline.record("alarm_raised", ts=entry["ts"], detector="operator",
+                watch.timeline.record(Event.ALARM_RAISED, ts=entry["ts"], detector="operator",
                                       detail=f"first command: gameday {entry['command']}", phase="operator")
-            watch.timeline.record("operator_command", ts=entry["ts"], command=entry["command"])
+            watch.timeline.record(Event.OPERATOR_COMMAND, ts=entry["ts"], command=entry["command"])
             if entry["command"].startswith("rollback"):
                 notes.actions.append(entry["command"])
         seen = len(entries)
-        return any(e["command"].startswith("rollback") for e in entries) and watch.clean_for(1.0)
+        first = next((e["ts"] for e in entries if e["command"].startswith("rollback")), None)
+        return first is not None and watch.recovered_since(float(first), check) is not None
 
     watch.wait_for(rolled_back, scenario.phases.detect_timeout_s + scenario.phases.recover_timeout_s)
 
 
-def verify(watch: Watch, scenario: Scenario) -> None:
+def verify(watch: Watch, scenario: Scenario, t0: float) -> None:
+    """Wait until service has held for `stable_s` (the one rule `measure` uses), and has
+    also held that long since the last recovery command ended, or time out.
+
+    `recovered_ts` is the start of the first stable window after the incident began; it
+    may precede the rollback when service came back by itself.
+    """
     watch.set_phase("verify")
-    # A little past stable_s, so the recorded requests cover a whole stable window.
-    stable = scenario.phases.stable_s + VERIFY_MARGIN_S
-    if not watch.wait_for(lambda: watch.clean_for(stable), scenario.phases.recover_timeout_s + stable):
-        watch.timeline.record("recovery_timed_out", after_s=scenario.phases.recover_timeout_s)
+    start = watch.impact_since(t0) or t0
+    acted = [float(e["ts"]) for e in watch.timeline.events if e["event"] == Event.ROLLBACK_FINISHED]
+    settled = max(acted, default=t0)
+    stable = scenario.phases.stable_s
+
+    def held() -> bool:
+        return (watch.recovered_since(start, stable) is not None
+                and watch.recovered_since(settled, stable) is not None)
+
+    if watch.wait_for(held, scenario.phases.recover_timeout_s + stable):
+        watch.timeline.record(Event.RECOVERY_VERIFIED, recovered_ts=watch.recovered_since(start, stable))
+    else:
+        watch.timeline.record(Event.RECOVERY_TIMED_OUT, after_s=scenario.phases.recover_timeout_s)
 
 
-def drain(staging: Staging, replica: Replica, scenario: Scenario, since: float,
-          timeline: Timeline) -> dict[str, int] | None:
+def drain(environment: Environment, scenario: Scenario, since: float, timeline: Timeline,
+          clock: Clock) -> dict[str, int] | None:
     """After the load stops, wait for the backlog to empty, then count the run's jobs."""
     queue = scenario.target.queue
     if queue is None:
         return None
-    timeline.record("phase_started", phase="drain")
+    timeline.record(Event.PHASE_STARTED, phase="drain")
     sql = queue.jobs_sql.format(since=f"{since:.6f}")
-    deadline = time.monotonic() + scenario.phases.drain_timeout_s
+    deadline = clock.now() + scenario.phases.drain_timeout_s
     while True:
-        row = staging.sql(replica, scenario.target.database, sql)[0]
+        row = environment.sql(scenario.target.database, sql)[0]
         enqueued, completed, duplicated = (int(v or 0) for v in row)
         counts = {"enqueued": enqueued, "completed": completed, "lost": enqueued - completed,
                   "duplicated": duplicated}
-        if counts["lost"] == 0 or time.monotonic() >= deadline:
+        if counts["lost"] == 0 or clock.now() >= deadline:
             break
-        time.sleep(0.5)
-    timeline.record("jobs_counted", **counts)
+        clock.sleep(0.5)
+    timeline.record(Event.JOBS_COUNTED, **counts)
     return counts
 
 
-def deployed_release(deploy_log: list[dict[str, Any]], t0: float | None) -> str | None:
-    """The release directory the fault's deploy created, from its `release` step."""
-    if t0 is None:
-        return None
-    for entry in deploy_log:
-        if parse_ts(entry["ts"]) < t0:
-            continue
-        if entry.get("action") == "deploy" and entry.get("step") == "release" and entry.get("ok"):
-            detail = str(entry.get("detail", ""))
-            if "releases/" in detail:
-                return detail.rsplit("releases/", 1)[1].strip()
-    return None
-
-
-def parse_deploy_log(text: str) -> list[dict[str, Any]]:
-    """The deploy log's entries; a torn line (a step cut off mid-write) is skipped."""
-    entries = []
-    for line in text.splitlines():
-        try:
-            entries.append(json.loads(line))
-        except ValueError:
-            continue
-    return entries
-
-
-def hygiene(staging: Staging, replica: Replica, scenario: Scenario, timeline: Timeline,
-            allow_remote: bool = False) -> dict[str, Any]:
+def hygiene(environment: Environment, processes: ProcessManager, scenario: Scenario, timeline: Timeline,
+            allow_remote: bool = False, transport: httpx.BaseTransport | None = None) -> dict[str, Any]:
     """After the run, before teardown: is every fault gone? Chaos tools often leave some."""
-    findings = staging.hygiene(replica, scenario.target.run.error_switch)
+    findings = environment.hygiene()
+    for program, state in processes.states().items():
+        if not processes.running(state):
+            findings.append(f"{processes.name} program {program} is {state}")
+    switch = scenario.target.run.error_switch
+    if switch and environment.read_file(switch).strip():
+        findings.append(f"the error switch {switch} is still set")
     path = scenario.target.run.health_path
     try:
-        resp = httpx.get(check_host(replica.url, allow_remote) + path, timeout=5)
+        with httpx.Client(base_url=check_host(environment.url, allow_remote), timeout=5, transport=transport) as http:
+            resp = http.get(path)
         if resp.status_code != 200:
             findings.append(f"{path} answers {resp.status_code}: {resp.text[:200]}")
     except httpx.HTTPError as exc:
         findings.append(f"{path} does not answer: {type(exc).__name__}")
-    checks = ["containers running, none paused", "no stopped (SIGSTOP) process", "supervisord programs running",
+    checks = ["containers running, none paused", "no stopped (SIGSTOP) process", f"{processes.name} programs running",
               "no deploy lock held", "no stray release", "error switch cleared", f"{path} healthy (worker alive)"]
-    timeline.record("hygiene_checked", clean=not findings, findings=findings)
+    timeline.record(Event.HYGIENE_CHECKED, clean=not findings, findings=findings)
     return {"clean": not findings, "findings": findings, "checks": checks}

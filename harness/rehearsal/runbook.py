@@ -1,12 +1,11 @@
 """The runbook: one rehearsal, start to finish. It reads as a table of contents; the work
-is in staging, load, faults, watch, phases and result."""
+is in the stack's seams, load, faults, watch, phases and results."""
 
 from __future__ import annotations
 
 import subprocess
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,22 +13,37 @@ from typing import Any
 
 from harness import __version__
 from harness.config.scenario import Scenario
-from harness.environment.images import Images
-from harness.environment.replica import Replica, Staging, new_run_id, owner_labels, up
-from harness.errors import HarnessError
+from harness.deploy import Deployer
+from harness.environment import Environment, ProcessManager
+from harness.errors import HarnessError, StagingError
 from harness.rehearsal import faults, load, phases
+from harness.rehearsal.clock import Clock, SystemClock
 from harness.rehearsal.watch import Watch
 from harness.reporting.report import write_report
 from harness.results import junit
 from harness.results.budget import Budget, history
 from harness.results.budget import apply as apply_budget
+from harness.results.deploylog import DeployStep
 from harness.results.measure import Observed, measure, write_json
+from harness.results.model import Outcome, Result
 from harness.results.records import RecordTail, read_records
-from harness.results.timeline import Clock, Timeline, read_jsonl
+from harness.results.runid import new_run_id
+from harness.results.timeline import Event, Timeline, read_jsonl
 
-REPORTS_LABEL = "gameday.reports"
-DEPLOY_LOG = "/srv/app/shared/log/deploy.jsonl"
 PROJECT = Path(__file__).resolve().parents[2]
+FIRST_DEPLOY_TIMEOUT_S = 300.0
+
+
+@dataclass(frozen=True)
+class Stack:
+    """The team's stack as the rehearsal sees it: how to get an environment for a run,
+    and, given one, its deployer and process manager. The CLI builds it; the rehearsal
+    sees only the seams' protocols."""
+
+    provision: Callable[[str, str, Path], AbstractContextManager[Environment]]
+    deployer: Callable[[Environment], Deployer]
+    processes: Callable[[Environment], ProcessManager]
+    describe: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -41,10 +55,11 @@ class Run:
     run_dir: Path
     timeline: Timeline
     started: float
+    clock: Clock
     notes: phases.Notes = field(default_factory=phases.Notes)
     t0: float | None = None
     releases: dict[str, str | None] = field(default_factory=dict)
-    deploy_log: list[dict[str, Any]] = field(default_factory=list)
+    deploy_log: list[DeployStep] = field(default_factory=list)
     jobs: dict[str, int] | None = None
     hygiene: dict[str, Any] | None = None
     allow_remote: bool = False
@@ -58,8 +73,7 @@ class Run:
 
 def rehearse(
     scenario: Scenario,
-    staging: Staging,
-    images: Images,
+    stack: Stack,
     reports: Path,
     *,
     operator: bool = False,
@@ -67,29 +81,36 @@ def rehearse(
     allow_remote: bool = False,
     say: Callable[[str], None] = print,
     progress: Callable[[str], None] | None = None,
-    clock: Clock = time.time,
-) -> tuple[Path, dict[str, Any]]:
-    """Run `scenario` once; returns the run directory and its result, always written."""
-    run_id = new_run_id(scenario.name, datetime.fromtimestamp(clock(), UTC))
+    clock: Clock | None = None,
+) -> tuple[Path, Result]:
+    """Run `scenario` once; returns the run directory and its result, always written.
+
+    `operator` (or `[recovery] mode = "operator"` in the scenario) lets a person detect
+    and roll back while gameday times them.
+    """
+    clock = clock or SystemClock()
+    run_id = new_run_id(scenario.name, datetime.fromtimestamp(clock.now(), UTC))
     run_dir = reports / run_id
     run_dir.mkdir(parents=True)
-    run = Run(scenario, run_id, run_dir, Timeline(run_dir / "timeline.jsonl", clock), clock(),
+    run = Run(scenario, run_id, run_dir, Timeline(run_dir / "timeline.jsonl", clock.now), clock.now(), clock,
               allow_remote=allow_remote)
+    operator = operator or scenario.recovery.mode == "operator"
     write_json(run_dir / "run.json", {"run_id": run_id, "scenario": scenario.name,
                                       "scenario_path": str(scenario.path), "started": run.started})
     try:
-        with replica_for(run, staging, images) as replica:
-            with load.running(load_plan(run, replica)), watching(run, staging, replica, progress) as watch:
+        with environment_for(run, stack) as (environment, deployer):
+            with load.running(load_plan(run, environment)), watching(run, environment, progress) as watch:
                 phases.baseline(watch, scenario)
-                with faults.injected(staging, replica, fault_plan(run, clock), run.timeline) as injection:
+                with faults.injected(environment, deployer, fault_plan(run), run.timeline, clock) as injection:
                     run.t0 = injection.t0
+                    watch.set_t0(injection.t0)
                     if operator:
-                        phases.operate(watch, scenario, replica, run.notes, say, operator_log(run))
+                        phases.operate(watch, scenario, environment, run.notes, say, operator_log(run))
                     else:
                         phases.detect(watch, scenario, injection)
-                        phases.recover(watch, staging, replica, scenario, injection, run.notes)
-                    phases.verify(watch, scenario)
-            run.jobs = phases.drain(staging, replica, scenario, run.started, run.timeline)
+                        phases.recover(watch, deployer, scenario, injection, run.notes, run.releases["before"])
+                    phases.verify(watch, scenario, injection.t0)
+            run.jobs = phases.drain(environment, scenario, run.started, run.timeline, clock)
     except phases.BaselineFailed as exc:
         run.outcome, run.reason = "aborted", str(exc)
     except KeyboardInterrupt:
@@ -98,48 +119,74 @@ def rehearse(
     except HarnessError as exc:
         run.outcome, run.reason = "error", str(exc)
     finally:
-        result = finish(run, images, budget)
+        result = finish(run, stack, budget)
     return run_dir, result
 
 
 @contextmanager
-def replica_for(run: Run, staging: Staging, images: Images) -> Iterator[Replica]:
-    """The replica for this run; its deploy log and releases are read before teardown."""
+def environment_for(run: Run, stack: Stack) -> Iterator[tuple[Environment, Deployer]]:
+    """The environment for this run with its first release live; what only it knows (the
+    deploy log, releases, hygiene) is read before it goes."""
     scenario = run.scenario
-    labels = {REPORTS_LABEL: str(run.run_dir.resolve()), **owner_labels("run")}
-    with up(staging, scenario.target, images, run.run_id, scenario.name, scenario.start_release, labels) as replica:
-        run.timeline.record("replica_started", url=replica.url, release=scenario.start_release)
-        run.releases["before"] = staging.releases(replica).get("current")
+    with stack.provision(run.run_id, scenario.name, run.run_dir) as environment:
+        deployer = stack.deployer(environment)
+        first_deploy(deployer, scenario.start_release, run.clock)
+        run.timeline.record(Event.REPLICA_STARTED, url=environment.url, release=scenario.start_release)
+        run.releases["before"] = deployer.current()
         try:
-            yield replica
+            yield environment, deployer
         finally:
-            # Read what only the replica knows before it goes; a failure here must not
-            # stop the teardown.
+            # A failure here must not stop the teardown.
             try:
-                run.deploy_log = phases.parse_deploy_log(staging.read_file(replica, DEPLOY_LOG))
-                run.releases["deployed"] = phases.deployed_release(run.deploy_log, run.t0)
-                run.releases["after"] = staging.releases(replica).get("current")
-                run.hygiene = phases.hygiene(staging, replica, scenario, run.timeline, run.allow_remote)
+                run.deploy_log = list(deployer.steps())
+                run.releases["deployed"] = deployed_release(run.deploy_log, run.t0, run.notes)
+                run.releases["after"] = deployer.current()
+                run.hygiene = phases.hygiene(environment, stack.processes(environment), scenario, run.timeline,
+                                             run.allow_remote)
             except HarnessError as exc:
-                run.timeline.record("replica_unreadable", detail=str(exc))
-            run.timeline.record("replica_removing")
+                run.timeline.record(Event.REPLICA_UNREADABLE, detail=str(exc))
+            run.timeline.record(Event.REPLICA_REMOVING)
+
+
+def first_deploy(deployer: Deployer, release: str, clock: Clock) -> None:
+    """Deploy the scenario's start release, gated, and wait for it; raises `StagingError`."""
+    running = deployer.start_deploy(release, gate=True)
+    deadline = clock.now() + FIRST_DEPLOY_TIMEOUT_S
+    while (result := running.poll()) is None:
+        if clock.now() >= deadline:
+            raise StagingError(f"deploying the start release {release} took over {FIRST_DEPLOY_TIMEOUT_S:g}s",
+                               command=running.argv, log_tail=[running.stop()])
+        clock.sleep(0.1)
+    if not result.ok:
+        raise StagingError(f"could not deploy the start release {release}: {result.last_line()}",
+                           command=result.argv, exit_status=result.exit_status)
+
+
+def deployed_release(steps: list[DeployStep], t0: float | None, notes: phases.Notes) -> str | None:
+    """The release directory the fault's deploy created: from its step log, else what went live."""
+    if t0 is None:
+        return None
+    for step in steps:
+        if step.ts >= t0 and step.action == "deploy" and step.release_dir:
+            return step.release_dir
+    return notes.live_release if notes.went_live else None
 
 
 @contextmanager
-def watching(run: Run, staging: Staging, replica: Replica, progress: Callable[[str], None] | None) -> Iterator[Watch]:
-    with Watch(run.scenario, staging, replica, run.timeline, RecordTail(run.records), progress,
+def watching(run: Run, environment: Environment, progress: Callable[[str], None] | None) -> Iterator[Watch]:
+    with Watch(run.scenario, environment, run.timeline, RecordTail(run.records), run.clock, progress,
                allow_remote=run.allow_remote) as watch:
         yield watch
 
 
-def load_plan(run: Run, replica: Replica) -> load.LoadPlan:
+def load_plan(run: Run, environment: Environment) -> load.LoadPlan:
     p = run.scenario.phases
     budget = p.baseline_s + p.detect_timeout_s + p.recover_timeout_s + p.stable_s + 300
-    return load.plan(run.scenario.load, replica.url, run.run_dir, budget, run.allow_remote)
+    return load.plan(run.scenario.load, environment.url, run.run_dir, budget, run.allow_remote)
 
 
-def fault_plan(run: Run, clock: Clock) -> faults.FaultPlan:
-    return faults.plan(run.scenario.fault, run.scenario.target.run.error_switch, clock())
+def fault_plan(run: Run) -> faults.FaultPlan:
+    return faults.plan(run.scenario.fault, run.scenario.target.run.error_switch, run.clock.now())
 
 
 def operator_log(run: Run) -> Callable[[], list[dict[str, Any]]]:
@@ -147,7 +194,7 @@ def operator_log(run: Run) -> Callable[[], list[dict[str, Any]]]:
     return lambda: list(read_jsonl(path))
 
 
-def environment(run: Run, images: Images) -> dict[str, Any]:
+def environment_facts(run: Run, stack: Stack) -> dict[str, Any]:
     try:
         revision = subprocess.run(["git", "-C", str(PROJECT), "rev-parse", "--short", "HEAD"],
                                   capture_output=True, text=True, check=False).stdout.strip() or None
@@ -157,27 +204,28 @@ def environment(run: Run, images: Images) -> dict[str, Any]:
     return {
         "gameday_version": __version__,
         "git_revision": revision,
-        "images": {"web": images.web, "db": images.db},
+        "images": dict(stack.describe),
         "load": {"users": load_settings.users, "spawn_rate": load_settings.spawn_rate,
                  "locustfile": load_settings.locustfile.name,
                  "latency_limit_ms": load_settings.latency_limit_s * 1000},
     }
 
 
-def finish(run: Run, images: Images, budget: Budget | None) -> dict[str, Any]:
+def finish(run: Run, stack: Stack, budget: Budget | None) -> Result:
     observed = Observed(
-        run_id=run.run_id, started_at=run.started, finished_at=time.time(), t0=run.t0,
+        run_id=run.run_id, started_at=run.started, finished_at=run.clock.now(), t0=run.t0,
         timeline=run.timeline.events, deploy_log=run.deploy_log, releases=run.releases, jobs=run.jobs,
         actions=run.notes.actions, code_rollback_recovered=run.notes.code_rollback_recovered,
-        outcome=run.outcome, reason=run.reason, environment=environment(run, images), hygiene=run.hygiene,
+        outcome=None if run.outcome is None else Outcome(run.outcome), reason=run.reason,
+        environment=environment_facts(run, stack), hygiene=run.hygiene,
     )
     result = measure(run.scenario, observed, read_records(run.records))
     if budget is not None:
-        past = history(run.run_dir.parent, run.scenario.name, result["started_at"], budget.runs)
+        past = history(run.run_dir.parent, run.scenario.name, result.started_at, budget.runs)
         result = apply_budget(result, past, budget)
-    write_json(run.run_dir / "result.json", result)
+    write_json(run.run_dir / "result.json", result.to_json())
     junit.write(run.run_dir / "junit.xml", [junit.testsuite(result)])
-    run.timeline.record("result_written", outcome=result["outcome"])
+    run.timeline.record(Event.RESULT_WRITTEN, outcome=result.outcome)
     run.timeline.close()
     write_report(run.run_dir)
     return result

@@ -1,27 +1,37 @@
-"""The watch: what a team's monitoring sees while the rehearsal runs. It reads the
-request records as they grow, runs the detectors, logs alarms and probe changes to the
-timeline, and shows progress."""
+"""The watch: what a team's monitoring sees while the rehearsal runs. It reads the request
+records as they grow, runs the detectors, logs alarms and probe changes to the timeline,
+answers "has service recovered?" with the one rule `measure` also uses, and shows
+progress."""
 
 from __future__ import annotations
 
 import threading
-import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import httpx
 
 from harness.config.scenario import Scenario
-from harness.environment.replica import Replica, Staging
+from harness.environment import Environment
+from harness.rehearsal.clock import Clock
 from harness.rehearsal.detectors import Alarm, Check, ErrorRate, Poller
 from harness.rehearsal.load import check_host
-from harness.results.records import RecordTail
-from harness.results.timeline import Clock, Timeline
+from harness.results.records import Record
+from harness.results.recovery import recovered_at
+from harness.results.timeline import Event, Timeline
 
 TICK_S = 0.05
 PROGRESS_EVERY_S = 2.0
 RECENT_S = 30.0
+# A request is recorded when it completes: windows closer to now than this may still be
+# missing slow requests that started in them.
+SETTLE_S = 0.25
+
+
+class RecordSource(Protocol):
+    def read_new(self) -> list[Record]: ...
 
 
 @dataclass(frozen=True)
@@ -51,11 +61,9 @@ def health_check(http: httpx.Client, path: str) -> Callable[[], Check]:
     return check
 
 
-def queue_lag_check(
-    staging: Staging, replica: Replica, database: str, sql: str, max_age_s: float
-) -> Callable[[], Check]:
+def queue_lag_check(environment: Environment, database: str, sql: str, max_age_s: float) -> Callable[[], Check]:
     def check() -> Check:
-        rows = staging.sql(replica, database, sql)
+        rows = environment.sql(database, sql)
         value = rows[0][0] if rows and rows[0] and rows[0][0] != "" else None
         if value is None:
             return Check(True, "no pending job")
@@ -66,69 +74,83 @@ def queue_lag_check(
 
 
 class Watch:
+    """The request stream and the probes, seen through one clock.
+
+    `threaded=False` steps the probes inline from `poll` instead of on their own threads:
+    unit tests use it with a fake clock and an httpx `transport`.
+    """
+
     def __init__(
         self,
         scenario: Scenario,
-        staging: Staging,
-        replica: Replica,
+        environment: Environment,
         timeline: Timeline,
-        records: RecordTail,
+        records: RecordSource,
+        clock: Clock,
         progress: Callable[[str], None] | None = None,
-        clock: Clock = time.time,
         allow_remote: bool = False,
+        transport: httpx.BaseTransport | None = None,
+        threaded: bool = True,
     ) -> None:
         self.scenario = scenario
         self.timeline = timeline
         self.tail = records
         self.progress = progress
         self.clock = clock
-        self.started = clock()
+        self.threaded = threaded
+        self.started = clock.now()
         self.phase = "starting"
         self.alarms: list[Alarm] = []
-        self.probes: dict[str, tuple[bool, str, float]] = {}
+        self.probes: dict[str, bool] = {}
+        self.probe_changes: list[tuple[float, bool]] = []
+        self.requests: list[tuple[float, bool]] = []
         self.recent: deque[tuple[float, bool]] = deque()
         self.total = 0
         self.failed = 0
-        self.last_bad_ts: float | None = None
+        self.t0: float | None = None
         self.last_progress = 0.0
         self._lock = threading.Lock()
         detectors = scenario.detectors
+        self.latency_limit_ms = scenario.load.latency_limit_s * 1000
         self.error_rate = (
             ErrorRate(detectors.error_rate, scenario.load.latency_limit_s) if detectors.error_rate else None
         )
-        url = check_host(replica.url, allow_remote)
         self.pollers: list[Poller] = []
         self.clients: list[httpx.Client] = []
         if detectors.health is not None:
-            http = httpx.Client(base_url=url, timeout=detectors.health.timeout_s)
+            http = httpx.Client(base_url=check_host(environment.url, allow_remote), timeout=detectors.health.timeout_s,
+                                transport=transport)
             self.clients.append(http)
             self.pollers.append(Poller("health", health_check(http, scenario.target.run.health_path),
                                        detectors.health.interval_s, detectors.health.failures,
-                                       self._alarm, self._probe_changed, clock))
+                                       self._alarm, self._probe_changed, clock.now))
         if detectors.queue_lag is not None and scenario.target.queue is not None:
-            check = queue_lag_check(staging, replica, scenario.target.database, scenario.target.queue.lag_sql,
+            check = queue_lag_check(environment, scenario.target.database, scenario.target.queue.lag_sql,
                                     detectors.queue_lag.max_age_s)
             self.pollers.append(Poller("queue_lag", check, detectors.queue_lag.interval_s, 1,
-                                       self._alarm, self._probe_changed, clock))
+                                       self._alarm, self._probe_changed, clock.now))
+        self._next_step = {poller.name: 0.0 for poller in self.pollers}
 
     # --- detector callbacks (may run on poller threads) ---------------------------
 
     def _alarm(self, alarm: Alarm) -> None:
         with self._lock:
             self.alarms.append(alarm)
-        self.timeline.record("alarm_raised", ts=alarm.ts, detector=alarm.detector, detail=alarm.detail,
+        self.timeline.record(Event.ALARM_RAISED, ts=alarm.ts, detector=alarm.detector, detail=alarm.detail,
                              phase=self.phase)
 
     def _probe_changed(self, name: str, ok: bool, detail: str) -> None:
+        entry = self.timeline.record(Event.PROBE_CHANGED, detector=name, ok=ok, detail=detail)
         with self._lock:
-            self.probes[name] = (ok, detail, self.clock())
-        self.timeline.record("probe_changed", detector=name, ok=ok, detail=detail)
+            self.probes[name] = ok
+            self.probe_changes.append((float(entry["ts"]), all(self.probes.values())))
 
     # --- life ---------------------------------------------------------------------
 
     def start(self) -> Watch:
-        for poller in self.pollers:
-            poller.start()
+        if self.threaded:
+            for poller in self.pollers:
+                poller.start()
         return self
 
     def stop(self) -> None:
@@ -146,31 +168,38 @@ class Watch:
 
     def set_phase(self, phase: str) -> None:
         self.phase = phase
-        self.timeline.record("phase_started", phase=phase)
+        self.timeline.record(Event.PHASE_STARTED, phase=phase)
         self.show(force=True)
+
+    def set_t0(self, t0: float) -> None:
+        self.t0 = t0
 
     # --- the stream -----------------------------------------------------------------
 
     def poll(self) -> None:
         for record in self.tail.read_new():
             end = record.ts + record.latency_ms / 1000
-            bad = record.failed or record.latency_ms > self.scenario.load.latency_limit_s * 1000
+            bad = record.failed or record.latency_ms > self.latency_limit_ms
             self.total += 1
             self.failed += record.failed
-            if bad:
-                self.last_bad_ts = max(self.last_bad_ts or end, end)
+            self.requests.append((record.ts, bad))
             self.recent.append((end, bad))
             if self.error_rate is not None:
                 alarm = self.error_rate.feed(record)
                 if alarm is not None:
                     self._alarm(alarm)
-        horizon = self.clock() - RECENT_S
-        while self.recent and self.recent[0][0] < horizon:
+        now = self.clock.now()
+        if not self.threaded:
+            for poller in self.pollers:
+                if now >= self._next_step[poller.name]:
+                    poller.step()
+                    self._next_step[poller.name] = now + poller.interval_s
+        while self.recent and self.recent[0][0] < now - RECENT_S:
             self.recent.popleft()
         self.show()
 
     def stats(self, seconds: float) -> Stats:
-        since = self.clock() - seconds
+        since = self.clock.now() - seconds
         window = [bad for end, bad in self.recent if end >= since]
         return Stats(len(window), sum(window))
 
@@ -178,14 +207,14 @@ class Watch:
         self.wait_for(lambda: False, seconds)
 
     def wait_for(self, done: Callable[[], bool], timeout: float) -> bool:
-        deadline = self.clock() + timeout
+        deadline = self.clock.now() + timeout
         while True:
             self.poll()
             if done():
                 return True
-            if self.clock() >= deadline:
+            if self.clock.now() >= deadline:
                 return False
-            time.sleep(TICK_S)
+            self.clock.sleep(TICK_S)
 
     def alarms_since(self, ts: float) -> list[Alarm]:
         with self._lock:
@@ -193,22 +222,27 @@ class Watch:
 
     def red_probes(self) -> list[str]:
         with self._lock:
-            return [f"{name}: {detail}" for name, (ok, detail, _) in self.probes.items() if not ok]
+            return [name for name, ok in self.probes.items() if not ok]
 
-    def probes_green_for(self, seconds: float) -> bool:
-        now = self.clock()
+    def impact_since(self, ts: float) -> float | None:
+        """Start time of the first bad request that started at or after `ts`."""
+        return min((start for start, bad in self.requests if bad and start >= ts), default=None)
+
+    def baseline_rate(self) -> float:
+        """The share of bad requests before t0: what "back at baseline" means."""
+        before = [bad for start, bad in self.requests if self.t0 is None or start < self.t0]
+        return sum(before) / len(before) if before else 0.0
+
+    def recovered_since(self, start: float, stable_s: float) -> float | None:
+        """Start of the first `stable_s` window after `start` that meets the recovery rule
+        (`harness.results.recovery.recovered_at`), among requests already recorded."""
         with self._lock:
-            return all(ok and now - since >= seconds for ok, _, since in self.probes.values())
-
-    def clean_for(self, seconds: float) -> bool:
-        """No bad request for `seconds`, requests flowing, every probe green."""
-        now = self.clock()
-        if self.last_bad_ts is not None and now - self.last_bad_ts < seconds:
-            return False
-        return self.stats(seconds).total > 0 and self.probes_green_for(seconds)
+            changes = list(self.probe_changes)
+        requests = sorted(self.requests)
+        return recovered_at(requests, changes, start, self.clock.now() - SETTLE_S, stable_s, self.baseline_rate())
 
     def show(self, force: bool = False) -> None:
-        now = self.clock()
+        now = self.clock.now()
         if self.progress is None or (not force and now - self.last_progress < PROGRESS_EVERY_S):
             return
         self.last_progress = now

@@ -15,19 +15,20 @@ from harness.config.scenario import load_scenario
 from harness.errors import HarnessError, InputError
 from harness.reporting.buckets import aggregate, span_of
 from harness.reporting.chart import Chart, build_chart
-from harness.results.measure import Observed, measure, parse_ts
+from harness.results import model
+from harness.results.measure import Observed, measure
+from harness.results.model import Gap, Hygiene, Outcome, Result, Step
 from harness.results.records import read_records
-from harness.results.timeline import read_jsonl
+from harness.results.timeline import Event, read_jsonl
 
 TEMPLATES = Path(__file__).parent / "templates"
-INCOMPLETE_OUTCOMES = ("aborted", "error", "incomplete")
 
 
 @dataclass(frozen=True)
 class Row:
     label: str
     measured: str
-    target: str
+    objective: str  # the bound as shown, or "not set"
     met: bool | None
     note: str = ""
 
@@ -44,15 +45,16 @@ class ReportModel:
     run_id: str
     scenario: str
     description: str
-    outcome: str
+    outcome: Outcome
     headline: str
     subline: str
-    complete: bool
+    complete: bool  # the run finished and wrote its result
+    rebuilt: bool  # no result.json: rebuilt from what the run had written
     tiles: tuple[Tile, ...]
     rows: tuple[Row, ...]
     chart: Chart
-    gaps: tuple[dict[str, Any], ...]
-    steps: tuple[dict[str, Any], ...]
+    gaps: tuple[Gap, ...]
+    steps: tuple[Step, ...]
     events: tuple[tuple[str, str, str], ...]
     details: tuple[tuple[str, str], ...]
     result_json: str
@@ -89,18 +91,22 @@ def jenv() -> jinja2.Environment:
 # --- reading a run ------------------------------------------------------------------
 
 
-def read_result(run_dir: Path) -> dict[str, Any]:
-    """result.json, or one rebuilt from the timeline and records of a run that never wrote it."""
+def read_result(run_dir: Path) -> Result | None:
+    """The run's result.json, or None when it is missing or unreadable."""
     path = run_dir / "result.json"
-    if path.exists():
-        try:
-            return dict(json.loads(path.read_text()))
-        except ValueError:
-            pass
-    return rebuild_result(run_dir)
+    if not path.exists():
+        return None
+    try:
+        return model.read_result(path)
+    except InputError:
+        return None
 
 
-def rebuild_result(run_dir: Path) -> dict[str, Any]:
+def rebuild_result(run_dir: Path) -> Result:
+    """A result rebuilt from the timeline and records of a run that never wrote one.
+
+    Its outcome is `aborted`: the run stopped before it could judge anything.
+    """
     meta_path = run_dir / "run.json"
     if not meta_path.exists():
         raise InputError(str(run_dir), None, "is not a gameday run directory (no result.json or run.json)")
@@ -110,12 +116,12 @@ def rebuild_result(run_dir: Path) -> dict[str, Any]:
     except HarnessError as exc:
         raise InputError(str(run_dir), None, f"cannot rebuild its result: {exc}") from exc
     timeline = list(read_jsonl(run_dir / "timeline.jsonl"))
-    t0 = next((float(e["ts"]) for e in timeline if e["event"] == "fault_injected"), None)
+    t0 = next((float(e["ts"]) for e in timeline if e["event"] == Event.FAULT_INJECTED), None)
     last = max([float(e["ts"]) for e in timeline] + [float(meta["started"])])
     observed = Observed(
         run_id=meta["run_id"], started_at=float(meta["started"]), finished_at=last, t0=t0, timeline=timeline,
         deploy_log=[], releases={"before": None, "deployed": None, "after": None}, jobs=None,
-        outcome="incomplete", reason="no result.json: the run crashed or was killed before it finished; "
+        outcome=Outcome.ABORTED, reason="no result.json: the run crashed or was killed before it finished; "
         "these figures come from what it had written",
     )
     return measure(scenario, observed, read_records(run_dir / "requests.jsonl"))
@@ -124,129 +130,132 @@ def rebuild_result(run_dir: Path) -> dict[str, Any]:
 # --- the model ----------------------------------------------------------------------
 
 
-def verdict(result: dict[str, Any]) -> tuple[str, str]:
-    targets = result.get("targets") or []
-    missed = [t for t in targets if t["met"] is False]
-    outcome = result["outcome"]
-    code_only = (result.get("recovery") or {}).get("code_rollback_recovered") is False
+def verdict(result: Result, rebuilt: bool = False) -> tuple[str, str]:
+    objectives = result.objectives
+    missed = [o for o in objectives if o.met is False]
+    outcome = result.outcome
+    code_only = result.recovery.code_rollback_recovered is False
     note = " Code rollback alone did not recover; the database step was needed." if code_only else ""
-    if outcome == "met":
-        return f"Every target met ({len(targets)} of {len(targets)})", "The rehearsal found no recovery gap." + note
-    if outcome == "gaps":
-        gaps = result.get("gaps") or []
-        names = ", ".join(label(g["name"]) for g in gaps)
+    reason = result.reason or ""
+    if rebuilt:
+        return "Incomplete: the run did not finish", reason
+    if outcome == Outcome.MET:
+        return (f"Every objective met ({len(objectives)} of {len(objectives)})",
+                "The rehearsal found no recovery gap." + note)
+    if outcome == Outcome.GAPS:
+        gaps = result.gaps
+        names = ", ".join(label(g.name) for g in gaps)
         return (f"{len(gaps)} recovery gap{'s' if len(gaps) != 1 else ''} found",
-                f"Missed {len(missed)} of {len(targets)} targets: {names}." + note)
-    if outcome == "aborted":
-        return "Incomplete: the rehearsal was aborted", str(result.get("reason") or "")
-    if outcome == "incomplete":
-        return "Incomplete: the run did not finish", str(result.get("reason") or "")
-    return "The rehearsal could not run", str(result.get("reason") or "")
+                f"Missed {len(missed)} of {len(objectives)} objectives: {names}." + note)
+    if outcome == Outcome.ABORTED:
+        return "Incomplete: the rehearsal was aborted", reason
+    return "The rehearsal could not run", reason
 
 
-def key_rows(result: dict[str, Any]) -> tuple[Row, ...]:
-    targets = {t["name"]: t for t in result.get("targets") or []}
-    times, durations = result["times"], result["durations"]
-    requests, jobs = result["requests"], result.get("jobs") or {}
+def key_rows(result: Result) -> tuple[Row, ...]:
+    times, durations, requests, jobs = result.times, result.durations, result.requests, result.jobs
 
     def row(label: str, name: str, measured: str, note: str = "") -> Row:
-        t = targets.get(name)
-        if t is None:
+        o = result.objective(name)
+        if o is None:
             return Row(label, measured, "not set", None, note)
         unit = " s" if name.endswith("_s") else ""
-        return Row(label, measured, f"≤ {t['target']:g}{unit}", t["met"], note)
+        return Row(label, measured, f"≤ {o.objective:g}{unit}", o.met, note)
 
     return (
-        Row("Time to impact", seconds(times["impact_s"]), "—", None, "first failed or slow request after the fault"),
-        row("Time to detect", "time_to_detect_s", seconds(durations["time_to_detect_s"]),
-            f"first alarm: {result.get('detection', {}).get('first_detector') or 'none'}"),
-        row("Time to roll back", "time_to_rollback_s", seconds(durations["time_to_rollback_s"]),
-            ", ".join(result.get("recovery", {}).get("actions") or []) or "no rollback"),
-        row("Time to recover", "time_to_recover_s", seconds(durations["time_to_recover_s"]),
+        Row("Time to impact", seconds(times.impact_s), "—", None, "first failed or slow request after the fault"),
+        row("Time to detect", "time_to_detect_s", seconds(durations.time_to_detect_s),
+            f"first alarm: {result.detection.first_detector or 'none'}"),
+        row("Time to roll back", "time_to_rollback_s", seconds(durations.time_to_rollback_s),
+            ", ".join(result.recovery.actions) or "no rollback"),
+        row("Time to recover", "time_to_recover_s", seconds(durations.time_to_recover_s),
             "until a stable window with every probe green"),
-        row("Failed requests", "failed_requests", number(requests.get("failed_in_incident")),
-            f"of {requests.get('total')} requests in the run"),
-        row("Lost jobs", "lost_jobs", number(jobs.get("lost")) if jobs else "—",
-            f"{jobs.get('enqueued')} enqueued, {jobs.get('duplicated')} applied twice" if jobs else "not counted"),
+        row("Failed requests", "failed_requests", number(requests.failed_in_incident),
+            f"of {requests.total} requests in the run"),
+        row("Lost jobs", "lost_jobs", number(jobs.lost) if jobs else "—",
+            f"{jobs.enqueued} enqueued, {jobs.duplicated} applied twice" if jobs else "not counted"),
     )
 
 
-def tiles(result: dict[str, Any]) -> tuple[Tile, ...]:
-    met = {t["name"]: t["met"] for t in result.get("targets") or []}
-    d = result["durations"]
+def tiles(result: Result) -> tuple[Tile, ...]:
+    def met(name: str) -> bool | None:
+        o = result.objective(name)
+        return None if o is None else o.met
+
+    d = result.durations
     return (
-        Tile("time to detect", seconds(d["time_to_detect_s"]), met.get("time_to_detect_s")),
-        Tile("time to roll back", seconds(d["time_to_rollback_s"]), met.get("time_to_rollback_s")),
-        Tile("time to recover", seconds(d["time_to_recover_s"]), met.get("time_to_recover_s")),
-        Tile("failed requests", number(result["requests"].get("failed_in_incident")), met.get("failed_requests")),
+        Tile("time to detect", seconds(d.time_to_detect_s), met("time_to_detect_s")),
+        Tile("time to roll back", seconds(d.time_to_rollback_s), met("time_to_rollback_s")),
+        Tile("time to recover", seconds(d.time_to_recover_s), met("time_to_recover_s")),
+        Tile("failed requests", number(result.requests.failed_in_incident), met("failed_requests")),
     )
 
 
-def phases_and_events(result: dict[str, Any], timeline: list[dict[str, Any]], t0: float,
+def phases_and_events(result: Result, timeline: list[dict[str, Any]], t0: float,
                       end: float) -> tuple[list[tuple[str, float, float]], list[tuple[str, float]]]:
-    starts = [(str(e["phase"]), float(e["ts"]) - t0) for e in timeline if e["event"] == "phase_started"]
+    starts = [(str(e["phase"]), float(e["ts"]) - t0) for e in timeline if e["event"] == Event.PHASE_STARTED]
     phases = [(name, s, starts[i + 1][1] if i + 1 < len(starts) else end - t0) for i, (name, s) in enumerate(starts)]
-    times = result["times"]
+    times = result.times
     events: list[tuple[str, float]] = []
-    if result.get("t0") is not None:
+    if result.t0 is not None:
         events.append(("fault injected", 0.0))
-    if times.get("detect_s") is not None:
-        gate = (result.get("detection") or {}).get("first_detector") == "deploy gate"
-        events.append(("gate aborted" if gate else "alarm", times["detect_s"]))
-    if times.get("rollback_started_s") is not None:
-        events.append(("rollback", times["rollback_started_s"]))
-    if times.get("rollback_done_s") is not None:
-        events.append(("rollback done", times["rollback_done_s"]))
-    for step in result.get("steps") or []:
-        if step["name"] == "swap" and step.get("started_s") is not None:
-            events.append(("swap", step["started_s"]))
-        if step["name"] == "db" and step.get("started_s") is not None:
-            events.append(("db step", step["started_s"]))
-    if times.get("recovered_s") is not None:
-        events.append(("recovered", times["recovered_s"]))
+    if times.detect_s is not None:
+        gate = result.detection.first_detector == "deploy gate"
+        events.append(("gate aborted" if gate else "alarm", times.detect_s))
+    if times.rollback_started_s is not None:
+        events.append(("rollback", times.rollback_started_s))
+    if times.rollback_done_s is not None:
+        events.append(("rollback done", times.rollback_done_s))
+    for step in result.steps:
+        if step.name == "swap" and step.started_s is not None:
+            events.append(("swap", step.started_s))
+        if step.name == "db" and step.started_s is not None:
+            events.append(("db step", step.started_s))
+    if times.recovered_s is not None:
+        events.append(("recovered", times.recovered_s))
     return phases, events
 
 
-def hygiene_text(hygiene: dict[str, Any] | None) -> str:
+def hygiene_text(hygiene: Hygiene | None) -> str:
     if hygiene is None:
         return "not checked"
-    if hygiene["clean"]:
-        return "clean: " + ", ".join(hygiene["checks"])
-    return "NOT CLEAN: " + "; ".join(hygiene["findings"])
+    if hygiene.clean:
+        return "clean: " + ", ".join(hygiene.checks)
+    return "NOT CLEAN: " + "; ".join(hygiene.findings)
 
 
 def build_model(run_dir: Path) -> ReportModel:
-    result = read_result(run_dir)
+    found = read_result(run_dir)
+    result = found if found is not None else rebuild_result(run_dir)
+    rebuilt = found is None
     timeline = list(read_jsonl(run_dir / "timeline.jsonl"))
     records = run_dir / "requests.jsonl"
-    started, finished = parse_ts(result["started_at"]), parse_ts(result["finished_at"])
-    span = span_of(records) or (started, finished)
-    t0 = parse_ts(result["t0"]) if result.get("t0") else span[0]
+    span = span_of(records) or (result.started_ts, result.finished_ts)
+    t0 = result.t0_ts if result.t0_ts is not None else span[0]
     series = aggregate(records, span[0], span[1])
     phases, events = phases_and_events(result, timeline, t0, span[1])
     chart = build_chart(series.points, series.origin - t0, phases, events)
-    headline, subline = verdict(result)
-    releases, env = result.get("releases") or {}, result.get("environment") or {}
-    jobs = result.get("jobs")
-    load = env.get("load") or {}
+    headline, subline = verdict(result, rebuilt)
+    releases, env, jobs = result.releases, result.environment, result.jobs
+    load = env.load
     details = (
-        ("run", result["run_id"]),
-        ("scenario / target", f"{result['scenario']} / {result['target']}"),
-        ("started, finished", f"{result['started_at']}, {result['finished_at']}"),
-        ("release before", str(releases.get("before") or "—")),
-        ("release deployed", str(releases.get("deployed") or "—")),
-        ("release after", str(releases.get("after") or "—")),
-        ("requests served by the deployed release", number(result["requests"].get("served_by_deployed"))),
+        ("run", result.run_id),
+        ("scenario / target", f"{result.scenario} / {result.target}"),
+        ("started, finished", f"{result.started_at}, {result.finished_at}"),
+        ("release before", releases.before or "—"),
+        ("release deployed", releases.deployed or "—"),
+        ("release after", releases.after or "—"),
+        ("requests served by the deployed release", number(result.requests.served_by_deployed)),
         ("jobs", "not counted" if not jobs else
-         f"{jobs['enqueued']} enqueued, {jobs['completed']} completed, {jobs['lost']} lost, "
-         f"{jobs['duplicated']} applied twice"),
-        ("hygiene after the run", hygiene_text(result.get("hygiene"))),
-        ("code rollback recovered", {True: "yes", False: "no", None: "—"}[
-            (result.get("recovery") or {}).get("code_rollback_recovered")]),
-        ("load", f"{load.get('users', '—')} users, spawn rate {load.get('spawn_rate', '—')}/s, "
-                 f"{load.get('locustfile', '—')}, latency limit {load.get('latency_limit_ms', '—')} ms"),
-        ("gameday", f"{env.get('gameday_version', '—')} at {env.get('git_revision') or 'unknown revision'}"),
-        ("images", ", ".join(f"{k} {v}" for k, v in (env.get("images") or {}).items()) or "—"),
+         f"{jobs.enqueued} enqueued, {jobs.completed} completed, {jobs.lost} lost, "
+         f"{jobs.duplicated} applied twice"),
+        ("hygiene after the run", hygiene_text(result.hygiene)),
+        ("code rollback recovered", {True: "yes", False: "no", None: "—"}[result.recovery.code_rollback_recovered]),
+        ("load", "—" if load is None else
+         f"{load.users} users, spawn rate {load.spawn_rate}/s, {load.locustfile}, "
+         f"latency limit {load.latency_limit_ms} ms"),
+        ("gameday", f"{env.gameday_version or '—'} at {env.git_revision or 'unknown revision'}"),
+        ("images", ", ".join(f"{k} {v}" for k, v in (env.images or {}).items()) or "—"),
     )
     shown_events = tuple(
         (f"{float(e['ts']) - t0:+.2f} s", str(e["event"]).replace("_", " "),
@@ -254,11 +263,11 @@ def build_model(run_dir: Path) -> ReportModel:
         for e in timeline
     )
     return ReportModel(
-        run_id=result["run_id"], scenario=result["scenario"], description=result.get("description") or "",
-        outcome=result["outcome"], headline=headline, subline=subline,
-        complete=result["outcome"] not in INCOMPLETE_OUTCOMES, tiles=tiles(result), rows=key_rows(result),
-        chart=chart, gaps=tuple(result.get("gaps") or []), steps=tuple(result.get("steps") or []),
-        events=shown_events, details=details, result_json=json.dumps(result, indent=2),
+        run_id=result.run_id, scenario=result.scenario, description=result.description or "",
+        outcome=result.outcome, headline=headline, subline=subline,
+        complete=result.outcome.finished and not rebuilt, rebuilt=rebuilt, tiles=tiles(result),
+        rows=key_rows(result), chart=chart, gaps=result.gaps, steps=result.steps,
+        events=shown_events, details=details, result_json=json.dumps(result.to_json(), indent=2),
     )
 
 

@@ -1,10 +1,9 @@
 """The quarterly trend report: every run's result.json in a reports directory, grouped by
-scenario, as times and targets over the runs, with regressions against the previous run
+scenario, as times and objectives over the runs, with regressions against the previous run
 and the best one. One self-contained page, reports/trend.html."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -13,7 +12,7 @@ from typing import Any
 from harness.errors import InputError
 from harness.reporting.report import jenv
 from harness.results.budget import NOISE
-from harness.results.measure import parse_ts
+from harness.results.model import Outcome, read_result
 
 METRICS = (
     ("time_to_detect_s", "time to detect", "s"),
@@ -29,12 +28,13 @@ SPARK_W, SPARK_H = 220, 44
 @dataclass(frozen=True)
 class TrendRun:
     run_id: str
+    scenario: str
     started: datetime
-    outcome: str
+    outcome: Outcome
     values: dict[str, float | None]
     met: dict[str, bool]
-    targets_met: int
-    targets_total: int
+    objectives_met: int
+    objectives_total: int
 
 
 @dataclass(frozen=True)
@@ -70,20 +70,22 @@ class ScenarioTrend:
 
 
 def read_run(path: Path) -> TrendRun | None:
+    """One run's figures, or None when its result.json cannot be read."""
     try:
-        result = json.loads(path.read_text())
-        measured = {
-            **result["durations"],
-            "failed_requests": result["requests"].get("failed_in_incident"),
-        }
-        met = {t["name"]: bool(t["met"]) for t in result.get("targets") or [] if t["met"] is not None}
-        return TrendRun(
-            run_id=result["run_id"], started=datetime.fromtimestamp(parse_ts(result["started_at"])).astimezone(),
-            outcome=result["outcome"], values={k: measured.get(k) for k, _, _ in METRICS}, met=met,
-            targets_met=sum(met.values()), targets_total=len(met),
-        )
-    except (OSError, ValueError, KeyError, TypeError):
+        result = read_result(path)
+        started = datetime.fromtimestamp(result.started_ts).astimezone()
+    except (InputError, ValueError, OverflowError, OSError):  # unreadable, or a timestamp out of range
         return None
+    measured: dict[str, float | None] = {
+        **result.durations.to_json(),
+        "failed_requests": result.requests.failed_in_incident,
+    }
+    met = {o.name: o.met for o in result.objectives if o.met is not None}
+    return TrendRun(
+        run_id=result.run_id, scenario=result.scenario, started=started, outcome=result.outcome,
+        values={k: measured.get(k) for k, _, _ in METRICS}, met=met,
+        objectives_met=sum(met.values()), objectives_total=len(met),
+    )
 
 
 def collect(reports: Path, since: datetime | None, scenario: str | None) -> dict[str, list[TrendRun]]:
@@ -92,14 +94,13 @@ def collect(reports: Path, since: datetime | None, scenario: str | None) -> dict
     grouped: dict[str, list[TrendRun]] = {}
     for path in sorted(reports.glob("*/result.json")):
         run = read_run(path)
-        if run is None or run.outcome not in ("met", "gaps"):
+        if run is None or not run.outcome.finished:
             continue
-        name = json.loads(path.read_text())["scenario"]
-        if scenario and name != scenario:
+        if scenario and run.scenario != scenario:
             continue
         if since and run.started < since:
             continue
-        grouped.setdefault(name, []).append(run)
+        grouped.setdefault(run.scenario, []).append(run)
     for runs in grouped.values():
         runs.sort(key=lambda r: r.started)
     return grouped

@@ -1,13 +1,14 @@
-"""The regression budget: a target also fails when the run is more than `pct` percent worse
-than the median of the scenario's last `runs` runs, even while it meets its absolute target."""
+"""The regression budget: an objective also fails when the run is more than `pct` percent
+worse than the median of the scenario's last `runs` runs, even while it meets its bound."""
 
 from __future__ import annotations
 
-import json
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+
+from harness.errors import InputError
+from harness.results.model import Gap, Outcome, Regression, RegressionBudget, Result, read_result
 
 # Changes smaller than these are noise, whatever their percentage.
 NOISE = {"time_to_detect_s": 0.1, "time_to_rollback_s": 0.1, "time_to_recover_s": 0.5, "failed_requests": 5.0}
@@ -19,45 +20,45 @@ class Budget:
     runs: int = 5
 
 
-def history(reports: Path, scenario: str, before: str, runs: int) -> list[dict[str, Any]]:
-    """The scenario's last `runs` finished results in `reports` that started before `before`."""
+def history(reports: Path, scenario: str, before: str, runs: int) -> list[Result]:
+    """The scenario's last `runs` finished results in `reports` that started before `before`
+    (RFC 3339, as in `Result.started_at`); an unreadable result.json is skipped."""
     found = []
     for path in reports.glob("*/result.json"):
         try:
-            result = json.loads(path.read_text())
-        except (OSError, ValueError):
+            result = read_result(path)
+        except InputError:
             continue
-        if (result.get("scenario") == scenario and result.get("outcome") in ("met", "gaps")
-                and result.get("started_at", "") < before):
+        if result.scenario == scenario and result.outcome.finished and result.started_at < before:
             found.append(result)
-    found.sort(key=lambda r: r["started_at"])
+    found.sort(key=lambda r: r.started_at)
     return found[-runs:]
 
 
-def apply(result: dict[str, Any], past: list[dict[str, Any]], budget: Budget) -> dict[str, Any]:
-    """A copy of `result` whose targets fail where it regressed beyond the budget."""
-    if not past or result["outcome"] not in ("met", "gaps"):
+def apply(result: Result, past: list[Result], budget: Budget) -> Result:
+    """`result` with the objectives it met failed where it regressed beyond the budget;
+    `result` itself when there is no history or the run did not finish."""
+    if not past or not result.outcome.finished:
         return result
-    targets, gaps = [], list(result["gaps"])
-    for target in result["targets"]:
-        name, measured = target["name"], target["measured"]
-        values = [t["measured"] for r in past for t in r.get("targets", [])
-                  if t["name"] == name and t["measured"] is not None]
-        if measured is None or not values or target["met"] is not True:
-            targets.append(target)
+    objectives, gaps = [], list(result.gaps)
+    for objective in result.objectives:
+        name, measured = objective.name, objective.measured
+        values = [o.measured for r in past for o in r.objectives if o.name == name and o.measured is not None]
+        if measured is None or not values or objective.met is not True:
+            objectives.append(objective)
             continue
         median = statistics.median(values)
         limit = median * (1 + budget.pct / 100)
         if measured > limit and measured - median > NOISE.get(name, 0.0):
-            target = {**target, "met": False, "regression": {"median": median, "runs": len(values),
-                                                              "budget_pct": budget.pct}}
-            gaps.append({
-                "name": name, "target": target["target"], "measured": measured, "regression": True,
-                "cause": f"{(measured - median) / median * 100 if median else 100:.0f}% worse than the median "
-                         f"{median:g} of the last {len(values)} runs (budget {budget.pct:g}%)",
-                "advice": "compare this run's timeline and deploy steps with an earlier run's to find what slowed",
-            })
-        targets.append(target)
-    outcome = "gaps" if gaps else result["outcome"]
-    return {**result, "targets": targets, "gaps": gaps, "outcome": outcome,
-            "regression_budget": {"pct": budget.pct, "runs": budget.runs, "history": len(past)}}
+            objective = replace(objective, met=False, regression=Regression(median, len(values), budget.pct))
+            gaps.append(Gap(
+                name, objective.objective, measured,
+                cause=f"{(measured - median) / median * 100 if median else 100:.0f}% worse than the median "
+                      f"{median:g} of the last {len(values)} runs (budget {budget.pct:g}%)",
+                advice="compare this run's timeline and deploy steps with an earlier run's to find what slowed",
+                regression=True,
+            ))
+        objectives.append(objective)
+    outcome = Outcome.GAPS if gaps else result.outcome
+    return replace(result, objectives=tuple(objectives), gaps=tuple(gaps), outcome=outcome,
+                   regression_budget=RegressionBudget(budget.pct, budget.runs, len(past)))

@@ -6,10 +6,46 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterator
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 Clock = Callable[[], float]
+
+
+class Event(StrEnum):
+    """Every event a rehearsal records, past tense; the value is the line's `event`."""
+
+    # the replica
+    REPLICA_STARTED = "replica_started"
+    REPLICA_UNREADABLE = "replica_unreadable"
+    REPLICA_REMOVING = "replica_removing"
+    # the phases and what the watch saw
+    PHASE_STARTED = "phase_started"
+    ALARM_RAISED = "alarm_raised"
+    PROBE_CHANGED = "probe_changed"
+    # the fault
+    FAULT_INJECTED = "fault_injected"
+    DEPLOY_FINISHED = "deploy_finished"
+    DEPLOY_INTERRUPTED = "deploy_interrupted"
+    DEPLOY_FAILED_TO_RUN = "deploy_failed_to_run"
+    FAULT_REMOVED = "fault_removed"
+    FAULT_NOT_REMOVED = "fault_not_removed"
+    # detection and recovery
+    DETECTION_TIMED_OUT = "detection_timed_out"
+    LIVE_CHECKED = "live_checked"
+    ROLLBACK_STARTED = "rollback_started"
+    ROLLBACK_FINISHED = "rollback_finished"
+    ROLLBACK_SKIPPED = "rollback_skipped"
+    CODE_ROLLBACK_NOT_RECOVERED = "code_rollback_not_recovered"
+    ERRORS_PERSIST = "errors_persist"
+    RECOVERY_VERIFIED = "recovery_verified"
+    RECOVERY_TIMED_OUT = "recovery_timed_out"
+    OPERATOR_COMMAND = "operator_command"
+    # after the load
+    JOBS_COUNTED = "jobs_counted"
+    HYGIENE_CHECKED = "hygiene_checked"
+    RESULT_WRITTEN = "result_written"
 
 
 class Timeline:
@@ -23,15 +59,19 @@ class Timeline:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._out = path.open("a", encoding="utf-8")
 
-    def record(self, event: str, ts: float | None = None, **fields: Any) -> dict[str, Any]:
-        entry = {"ts": round(self.clock() if ts is None else ts, 6), "event": event, **fields}
+    def record(self, event: Event | str, ts: float | None = None, **fields: Any) -> dict[str, Any]:
+        """Append `{"ts": ts or now, "event": event, **fields}`; returns the entry.
+
+        A plain string is accepted while callers move to `Event`; the line is the same.
+        """
+        entry = {"ts": round(self.clock() if ts is None else ts, 6), "event": str(event), **fields}
         with self._lock:
             self.events.append(entry)
             self._out.write(json.dumps(entry) + "\n")
             self._out.flush()
         return entry
 
-    def first(self, event: str) -> dict[str, Any] | None:
+    def first(self, event: Event | str) -> dict[str, Any] | None:
         with self._lock:
             return next((e for e in self.events if e["event"] == event), None)
 

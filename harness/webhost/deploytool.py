@@ -2,8 +2,13 @@
 """The deploy tool that runs inside the web host: deploy, rollback and list releases.
 
 It is copied into the web image as /usr/local/bin/deploy and uses the standard library
-only. Every step is appended to shared/log/deploy.jsonl as one JSON line
-(ts, step, release, ok, duration_s, detail); the harness reads that file.
+only. Every step is appended to shared/log/deploy.jsonl as one JSON line, a `StepRecord`
+(ts, action, step, release, release_dir, ok, duration_s, detail); the harness reads that
+file and never parses `detail`.
+
+SIGTERM or SIGINT stops a deploy as Ctrl-C would: the running step fails, a release not
+yet live is aborted (its committed migration reverted), a live one stays for `rollback`,
+the lock is released, and the tool exits 128 + the signal number (143, 130).
 """
 
 from __future__ import annotations
@@ -22,9 +27,11 @@ import time
 import xmlrpc.client
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from enum import Enum
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 EXIT_FAILED = 1
@@ -33,6 +40,14 @@ STALE_LOCK_S = 600.0
 GATE_TIMEOUT_S = 15.0
 GATE_FAILURES = 5  # unhealthy answers in a row (0.2 s apart) that fail the gate
 VERIFY_TIMEOUT_S = 15.0
+VERIFY_EXITS = 2  # app server exits since the reload that mean it cannot boot
+VERIFY_DOWN_S = 1.0  # EXITED or STOPPED this long: supervisord did not restart it
+WEB_LOG_LINES = 3
+RECENT_EXIT_S = 5  # an app server that exited this recently may be crash-looping
+VERIFY_SETTLE_S = 1.0  # then one pid RUNNING this long before an answer counts
+# supervisord's XML-RPC fault codes (supervisor/xmlrpc.py)
+FAULT_ALREADY_STARTED = 60
+FAULT_NOT_RUNNING = 70
 
 
 class DeployError(Exception):
@@ -41,6 +56,96 @@ class DeployError(Exception):
     def __init__(self, message: str, code: int = EXIT_FAILED) -> None:
         super().__init__(message)
         self.code = code
+
+
+class Interrupted(DeployError):
+    """SIGTERM or SIGINT arrived; the exit status is 128 + the signal number."""
+
+    def __init__(self, signum: int) -> None:
+        self.signame = signal.Signals(signum).name
+        super().__init__(f"interrupted by {self.signame}", 128 + signum)
+
+
+class Interrupts:
+    """Turns the first SIGTERM or SIGINT into `Interrupted`, raised in the main thread.
+
+    Later signals are ignored. Inside `shielded()` the first signal waits until the block
+    is left, so a lock is never half taken or half released, `current` never half
+    swapped, and an abort (a schema revert included) runs to its end.
+    """
+
+    SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+    def __init__(self) -> None:
+        self.received: int | None = None
+        self._raised = False
+        self._depth = 0
+
+    @property
+    def exit_code(self) -> int | None:
+        return None if self.received is None else 128 + self.received
+
+    def handle(self, signum: int, frame: FrameType | None = None) -> None:
+        if self.received is not None:
+            return
+        self.received = signum
+        if self._depth == 0:
+            self._raised = True
+            raise Interrupted(signum)
+
+    @contextmanager
+    def shielded(self) -> Iterator[None]:
+        self._depth += 1
+        try:
+            yield
+        finally:
+            self._depth -= 1
+        if self._depth == 0 and self.received is not None and not self._raised:
+            self._raised = True
+            raise Interrupted(self.received)
+
+    @contextmanager
+    def installed(self) -> Iterator[None]:
+        previous = {s: signal.signal(s, self.handle) for s in self.SIGNALS}
+        try:
+            yield
+        finally:
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+
+
+INTERRUPTS = Interrupts()  # signal handlers are per process, so there is one
+
+
+@dataclass(frozen=True)
+class ReleaseRef:
+    """The release a step is about: its name ("v2") and its directory under releases/
+    ("20261129T101500Z"), each None while unknown or not yet created."""
+
+    name: str | None = None
+    dir: str | None = None
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    """One line of shared/log/deploy.jsonl.
+
+    `ts` is when the step ended (RFC 3339, UTC, `Z`); `action` is deploy or rollback;
+    `release` the release name and `release_dir` its directory under releases/ (or null);
+    `duration_s` in seconds; `detail` is for people.
+    """
+
+    ts: str
+    action: str
+    step: str
+    release: str | None
+    release_dir: str | None
+    ok: bool
+    duration_s: float
+    detail: str
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
 
 
 @dataclass(frozen=True)
@@ -146,6 +251,107 @@ def render(command: str, **values: str) -> list[str]:
     return [part.format(**values) for part in shlex.split(command)]
 
 
+class Migration(Enum):
+    """How far a deploy's migrate step got before the deploy stopped."""
+
+    NOT_RUN = "not run"
+    STARTED = "started"  # failed or interrupted: part of it may have committed
+    COMMITTED = "committed"
+
+
+@dataclass(frozen=True)
+class AbortPlan:
+    """What an abort does with the release it abandons."""
+
+    remove_release: bool
+    bad_reason: str | None  # the BAD marker's text when the release is kept
+    ok: bool  # False when the schema was left migrated
+    detail: str
+
+
+def needs_revert(migration: Migration) -> bool:
+    """Whether an abort must revert the schema before it can let the release go."""
+    return migration is not Migration.NOT_RUN
+
+
+def abort_plan(migration: Migration, reverted: bool) -> AbortPlan:
+    """An abort never leaves a committed migration without a way back: the release (with
+    its down migration) is removed only once its schema is reverted; otherwise it is kept
+    and marked BAD, which is what `rollback --db-only` looks for."""
+    if not needs_revert(migration):
+        return AbortPlan(True, None, True, "aborted before its migration")
+    what = ("aborted after its migration committed" if migration is Migration.COMMITTED
+            else "aborted during its migration")
+    if reverted:
+        return AbortPlan(True, None, True, f"{what}; schema reverted")
+    return AbortPlan(False, f"{what}; schema not reverted", False,
+                     f"{what}; schema NOT reverted; release kept as BAD for rollback --db-only")
+
+
+def boot_failure(state: str, exits: int, down_for_s: float) -> str | None:
+    """Why the live app server clearly cannot boot, or None while it still may.
+
+    `state` is supervisord's state of the program, `exits` how many times it exited since
+    the reload, `down_for_s` how long it has been EXITED or STOPPED. FATAL and BACKOFF are
+    supervisord's own verdicts. With startsecs=0 a crash loop shows as RUNNING, so exits
+    count; one exit may be the previous release's server dying as it is replaced, two
+    may not. States: supervisord docs, "Process States".
+    """
+    if state in ("FATAL", "BACKOFF"):
+        return f"web is {state}"
+    if state in ("EXITED", "STOPPED") and down_for_s >= VERIFY_DOWN_S:
+        return f"web is {state} and was not restarted"
+    if exits >= VERIFY_EXITS:
+        return f"web exited {exits} times since the reload (now {state})"
+    return None
+
+
+class ServerWatch:
+    """Follows supervisord's getProcessInfo of the app server after a reload: says when it
+    clearly cannot boot (`boot_failure`) and when its answers can be trusted.
+
+    A server that exited shortly before or after the reload may be one whose workers
+    loaded the release being left and is about to die; its answers count only once one
+    pid has stayed RUNNING for VERIFY_SETTLE_S.
+    """
+
+    def __init__(self, reloaded_at: float) -> None:
+        self.reloaded_at = reloaded_at  # epoch seconds, supervisord's clock
+        self.exits: set[int] = set()
+        self.down_since: float | None = None
+        self.unsettled = False
+        self.pid = 0
+        self.pid_since = 0.0
+
+    def observe(self, info: dict[str, Any], now: float) -> str | None:
+        """`info` as getProcessInfo returns it; `now` is a monotonic time in seconds.
+        Returns why the server cannot boot, or None."""
+        state = str(info["statename"])
+        stop = int(info.get("stop") or 0)  # whole seconds: two exits in one count once
+        if stop >= self.reloaded_at:
+            self.exits.add(stop)
+        if stop and stop >= self.reloaded_at - RECENT_EXIT_S:
+            self.unsettled = True
+        pid = int(info.get("pid") or 0) if state == "RUNNING" else 0
+        if pid != self.pid:
+            self.pid, self.pid_since = pid, now
+        if state not in ("EXITED", "STOPPED"):
+            self.down_since = None
+        elif self.down_since is None:
+            self.down_since = now
+        why = boot_failure(state, len(self.exits), 0.0 if self.down_since is None else now - self.down_since)
+        if why and self.exits:
+            why += f", last exit status {info.get('exitstatus')}"
+        return why
+
+    def settled(self, now: float) -> bool:
+        return not self.unsettled or (self.pid != 0 and now - self.pid_since >= VERIFY_SETTLE_S)
+
+
+def tail_lines(text: str, count: int) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip()][-count:]
+
+
 # --- effects ----------------------------------------------------------------------
 
 
@@ -158,36 +364,37 @@ class DeployLog:
         self.out = out
         path.parent.mkdir(parents=True, exist_ok=True)
 
-    def write(self, step: str, release: str | None, ok: bool, duration_s: float, detail: str) -> None:
-        record = {
-            "ts": datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z"),
-            "action": self.action,
-            "step": step,
-            "release": release,
-            "ok": ok,
-            "duration_s": round(duration_s, 4),
-            "detail": detail,
-        }
+    def write(self, step: str, ref: ReleaseRef, ok: bool, duration_s: float, detail: str) -> None:
+        record = StepRecord(
+            ts=datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z"),
+            action=self.action,
+            step=step,
+            release=ref.name,
+            release_dir=ref.dir,
+            ok=ok,
+            duration_s=round(duration_s, 4),
+            detail=detail,
+        )
         with self.path.open("a") as fh:
-            fh.write(json.dumps(record) + "\n")
+            fh.write(record.to_json() + "\n")
             fh.flush()
         mark = "ok  " if ok else "FAIL"
         print(f"{mark} {self.action} {step:<10} {duration_s:6.2f}s  {detail}", file=self.out, flush=True)
 
     @contextmanager
-    def step(self, name: str, release: str | None) -> Iterator[list[str]]:
+    def step(self, name: str, ref: ReleaseRef) -> Iterator[list[str]]:
         """Time a step; the body appends its detail; an exception logs it as failed."""
         detail: list[str] = []
         started = time.monotonic()
         try:
             yield detail
         except DeployError as exc:
-            self.write(name, release, False, time.monotonic() - started, str(exc))
+            self.write(name, ref, False, time.monotonic() - started, str(exc))
             raise
         except Exception as exc:
-            self.write(name, release, False, time.monotonic() - started, f"{type(exc).__name__}: {exc}")
+            self.write(name, ref, False, time.monotonic() - started, f"{type(exc).__name__}: {exc}")
             raise DeployError(f"{name} failed: {exc}") from exc
-        self.write(name, release, True, time.monotonic() - started, "; ".join(detail))
+        self.write(name, ref, True, time.monotonic() - started, "; ".join(detail))
 
 
 class Lock:
@@ -249,6 +456,18 @@ class Lock:
 
     def release(self) -> None:
         shutil.rmtree(self.path, ignore_errors=True)
+
+
+def tolerate(fault_code: int, call: Any, *args: Any) -> bool:
+    """Make a supervisord call that may race a program's own state change; False when it
+    answered with `fault_code` (e.g. NOT_RUNNING: the program exited meanwhile)."""
+    try:
+        call(*args)
+    except xmlrpc.client.Fault as exc:
+        if exc.faultCode != fault_code:
+            raise
+        return False
+    return True
 
 
 def pid_alive(pid: int) -> bool:
@@ -326,9 +545,18 @@ class Host:
     def bad(self) -> set[str]:
         return {r for r in self.release_ids() if (self.layout.releases / r / "BAD").exists()}
 
+    def revision(self, rid: str) -> str | None:
+        """The release name a directory was created from (its REVISION file), if known."""
+        try:
+            return (self.layout.releases / rid / "REVISION").read_text().strip() or None
+        except OSError:
+            return None
+
     def name_of(self, rid: str) -> str:
-        path = self.layout.releases / rid / "REVISION"
-        return path.read_text().strip() if path.exists() else "?"
+        return self.revision(rid) or "?"
+
+    def ref(self, rid: str) -> ReleaseRef:
+        return ReleaseRef(self.revision(rid), rid)
 
     def builds(self) -> list[str]:
         return sorted(p.name for p in self.layout.builds.iterdir() if p.is_dir())
@@ -361,16 +589,30 @@ class Host:
         ).supervisor
 
     def running(self, program: str) -> bool:
-        return bool(self.supervisor().getProcessInfo(program)["statename"] == "RUNNING")
+        return self.state(program) == "RUNNING"
+
+    def state(self, program: str) -> str:
+        return str(self.supervisor().getProcessInfo(program)["statename"])
+
+    def web_log_tail(self) -> list[str]:
+        """The app server's last log lines, for a message; empty when unreadable."""
+        path = self.layout.shared / "log" / "web.log"
+        try:
+            with path.open("rb") as fh:
+                fh.seek(max(0, path.stat().st_size - 8192))
+                return tail_lines(fh.read().decode(errors="replace"), WEB_LOG_LINES)
+        except OSError:
+            return []
 
     # steps
 
-    def create(self, name: str) -> str:
-        rid = release_id(datetime.now(UTC), self.release_ids())
+    def new_release_id(self) -> str:
+        return release_id(datetime.now(UTC), self.release_ids())
+
+    def create(self, name: str, rid: str) -> None:
         dest = self.layout.releases / rid
         shutil.copytree(self.layout.builds / name, dest, symlinks=True)
         (dest / "REVISION").write_text(name + "\n")
-        return rid
 
     def link_shared(self, rid: str) -> list[str]:
         dest = self.layout.releases / rid
@@ -394,14 +636,16 @@ class Host:
         sock = self.layout.run / f"gate-{rid}.sock"
         sock.unlink(missing_ok=True)
         argv = render(self.target.web, release=str(release_dir), socket=str(sock))
-        proc = subprocess.Popen(
-            argv, cwd=release_dir, env=self.env(), stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL, start_new_session=True,
-        )
+        proc: subprocess.Popen[bytes] | None = None
         deadline = time.monotonic() + GATE_TIMEOUT_S
         last = "no answer"
         unhealthy = 0
         try:
+            with INTERRUPTS.shielded():  # an interrupt must not orphan the server
+                proc = subprocess.Popen(
+                    argv, cwd=release_dir, env=self.env(), stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL, start_new_session=True,
+                )
             while time.monotonic() < deadline:
                 if proc.poll() is not None:
                     raise DeployError(f"health gate: the release's web server exited {proc.returncode}")
@@ -419,49 +663,73 @@ class Host:
                 time.sleep(0.2)
             raise DeployError(f"health gate: {self.target.gate_path} not healthy: {last}")
         finally:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-                try:
-                    proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait()
-            sock.unlink(missing_ok=True)
+            with INTERRUPTS.shielded():
+                if proc is not None and proc.poll() is None:
+                    os.killpg(proc.pid, signal.SIGTERM)
+                    try:
+                        proc.wait(timeout=10)
+                    except subprocess.TimeoutExpired:
+                        os.killpg(proc.pid, signal.SIGKILL)
+                        proc.wait()
+                sock.unlink(missing_ok=True)
 
     def reload(self) -> str:
         """HUP the app server (new workers, old ones finish) and restart the worker.
 
-        The worker gets supervisord's stop timeout to finish its job, then SIGKILL.
+        An app server that is not running is started instead. The worker gets
+        supervisord's stop timeout to finish its job, then SIGKILL.
         """
         supervisor = self.supervisor()
         notes = []
-        if self.running("web"):
-            supervisor.signalProcess("web", "HUP")
+        state = self.state("web")
+        if state in ("RUNNING", "STARTING") and tolerate(
+            FAULT_NOT_RUNNING, supervisor.signalProcess, "web", "HUP"
+        ):
             notes.append("web: HUP")
         else:
-            supervisor.startProcess("web", True)
-            notes.append("web: started")
+            if state == "BACKOFF":  # waiting to retry the release being left: start it now
+                tolerate(FAULT_NOT_RUNNING, supervisor.stopProcess, "web", True)
+            # ALREADY_STARTED: supervisord is restarting it, from `current` too
+            tolerate(FAULT_ALREADY_STARTED, supervisor.startProcess, "web", True)
+            notes.append(f"web: {state}, started")
         if self.running("worker"):
             started = time.monotonic()
-            supervisor.stopProcess("worker", True)
+            tolerate(FAULT_NOT_RUNNING, supervisor.stopProcess, "worker", True)
             notes.append(f"worker: stopped in {time.monotonic() - started:.2f}s")
-        supervisor.startProcess("worker", True)
+        tolerate(FAULT_ALREADY_STARTED, supervisor.startProcess, "worker", True)
         notes.append("worker: started")
         return "; ".join(notes)
 
-    def verify(self, rid: str) -> str:
-        """Wait until the live app server answers from the release `current` names."""
+    def verify(self, rid: str, reloaded_at: float) -> str:
+        """Wait until the live app server answers from the release `current` names.
+
+        Fails at once when supervisord shows the app server cannot boot, and trusts an
+        answer only once the server has settled (see `ServerWatch`); `reloaded_at` (epoch
+        seconds) is when the reload began. VERIFY_TIMEOUT_S caps the wait.
+        """
         sock = self.layout.run / "web.sock"
         deadline = time.monotonic() + VERIFY_TIMEOUT_S
         seen = "no answer"
-        while time.monotonic() < deadline:
+        watch = ServerWatch(reloaded_at)
+        while True:
             try:
                 status, body = http_get(sock, self.target.version_path)
                 seen = json.loads(body).get("release", body) if status == 200 else f"{status}"
             except (OSError, ValueError) as exc:
                 seen = f"no answer ({exc.__class__.__name__})"
-            if seen == rid:
+            try:
+                info = self.supervisor().getProcessInfo("web")
+            except (OSError, xmlrpc.client.Error):
+                info = None
+            why = None if info is None else watch.observe(info, time.monotonic())
+            if why:
+                lines = self.web_log_tail()
+                log_note = f" (last log lines: {' | '.join(lines)})" if lines else ""
+                raise DeployError(f"{why}: the release could not boot{log_note}")
+            if seen == rid and watch.settled(time.monotonic()):
                 return f"{self.target.version_path} serves {rid}"
+            if time.monotonic() >= deadline:
+                break
             time.sleep(0.05)
         raise DeployError(f"after the swap {self.target.version_path} serves {seen}, not {rid}")
 
@@ -493,57 +761,116 @@ class Host:
 # --- commands ---------------------------------------------------------------------
 
 
+@dataclass
+class Held:
+    """What a held lock is about; a deploy names the release directory once it has one."""
+
+    ref: ReleaseRef
+
+
 @contextmanager
-def locked(host: Host, action: str, release: str | None) -> Iterator[None]:
+def locked(host: Host, action: str, ref: ReleaseRef) -> Iterator[Held]:
+    """Hold the deploy lock; it is released however the body ends, signals included."""
     lock = Lock(host.layout.lock)
-    with host.log.step("lock", release) as detail:
-        note = lock.acquire(action)
-        if note:
-            detail.append(note)
+    held = Held(ref)
+    acquired = False
     try:
-        yield
+        with host.log.step("lock", ref) as detail:
+            with INTERRUPTS.shielded():
+                note = lock.acquire(action)
+                acquired = True
+            if note:
+                detail.append(note)
+        yield held
     finally:
-        with host.log.step("unlock", release):
-            lock.release()
+        if acquired:
+            with INTERRUPTS.shielded(), host.log.step("unlock", held.ref):
+                lock.release()
 
 
 def deploy(host: Host, name: str, gate: bool, keep: int) -> int:
     if name not in host.builds():
         raise DeployError(f"unknown release {name!r}; known: {', '.join(host.builds())}", EXIT_USAGE)
-    with locked(host, "deploy", name):
-        with host.log.step("release", None) as detail:
-            rid = host.create(name)
-            detail.append(f"{name} -> releases/{rid}")
+    with locked(host, "deploy", ReleaseRef(name)) as held:
+        rid = host.new_release_id()
+        ref = held.ref = ReleaseRef(name, rid)
+        migration = Migration.NOT_RUN
         try:
-            with host.log.step("shared", rid) as detail:
+            with host.log.step("release", ref) as detail:
+                host.create(name, rid)
+                detail.append(f"{name} -> releases/{rid}")
+            with host.log.step("shared", ref) as detail:
                 detail.append("linked " + ", ".join(host.link_shared(rid)))
-            with host.log.step("snapshot", rid) as detail:
+            with host.log.step("snapshot", ref) as detail:
                 detail.append(host.snapshot(rid).name)
-            with host.log.step("migrate", rid) as detail:
+            migration = Migration.STARTED
+            with host.log.step("migrate", ref) as detail:
                 output = host.run(render(host.target.migrate), cwd=host.layout.releases / rid)
                 detail.append(output.replace("\n", ", ") or "no pending migrations")
+            migration = Migration.COMMITTED
             if gate:
-                with host.log.step("gate", rid) as detail:
+                with host.log.step("gate", ref) as detail:
                     detail.append(host.gate(rid))
             else:
-                host.log.write("gate", rid, True, 0.0, "skipped (--no-gate)")
-        except DeployError:
-            with host.log.step("abort", rid) as detail:
-                shutil.rmtree(host.layout.releases / rid, ignore_errors=True)
-                detail.append(f"removed releases/{rid}; current stays {host.current()}")
+                host.log.write("gate", ref, True, 0.0, "skipped (--no-gate)")
+            with INTERRUPTS.shielded(), host.log.step("swap", ref) as detail:
+                before = host.current()
+                swap(host.layout, rid)
+                detail.append(f"current: {before} -> {rid}")
+            reloaded_at = time.time()
+            with host.log.step("reload", ref) as detail:
+                detail.append(host.reload())
+            with host.log.step("verify", ref) as detail:
+                detail.append(host.verify(rid, reloaded_at))
+        except DeployError as exc:
+            with INTERRUPTS.shielded():  # the cleanup runs to its end; a signal waits for it
+                if host.current() != rid:
+                    abort(host, ref, migration)
+                elif isinstance(exc, Interrupted):
+                    host.log.write("interrupted", ref, False, 0.0,
+                                   f"{exc.signame} after the swap: {name} (releases/{rid}) is live; "
+                                   "`deploy rollback` swaps back")
             raise
-        with host.log.step("swap", rid) as detail:
-            before = host.current()
-            swap(host.layout, rid)
-            detail.append(f"current: {before} -> {rid}")
-        with host.log.step("reload", rid) as detail:
-            detail.append(host.reload())
-        with host.log.step("verify", rid) as detail:
-            detail.append(host.verify(rid))
-    with host.log.step("retain", rid) as detail:
+    with host.log.step("retain", ref) as detail:
         removed = host.retain(keep)
         detail.append(f"kept {keep}; removed {', '.join(removed) or 'none'}")
     return 0
+
+
+def abort(host: Host, ref: ReleaseRef, migration: Migration) -> None:
+    """Abandon a release that never went live; `abort_plan` decides what stays.
+
+    A migration that ran is first reverted with the release's own down migration (or
+    its snapshot), to the schema of the live release.
+    """
+    rid = str(ref.dir)
+    current = host.current()
+    reverted = False
+    if needs_revert(migration):
+        try:
+            with host.log.step("revert_db", ref) as detail:
+                if current is None:
+                    raise DeployError("no live release to revert the schema to")
+                detail.append(host.revert_db(rid, current))
+            reverted = True
+        except DeployError:
+            pass  # the step logged why; the plan keeps the release
+    plan = abort_plan(migration, reverted)
+    notes = [plan.detail]
+    ok = plan.ok
+    started = time.monotonic()
+    try:
+        if plan.remove_release:
+            shutil.rmtree(host.layout.releases / rid, ignore_errors=True)
+            notes.append(f"removed releases/{rid}")
+        else:
+            stamp = datetime.now(UTC).isoformat(timespec="seconds")
+            (host.layout.releases / rid / "BAD").write_text(f"{plan.bad_reason} at {stamp}\n")
+    except OSError as exc:
+        notes.append(f"{type(exc).__name__}: {exc}")
+        ok = False
+    notes.append(f"current stays {current}")
+    host.log.write("abort", ref, ok, time.monotonic() - started, "; ".join(notes))
 
 
 def resolve(host: Host, wanted: str) -> str:
@@ -566,8 +893,8 @@ def rollback(host: Host, wanted: str | None, db: bool, db_only: bool) -> int:
         if not bad_newer:
             raise DeployError("--db-only: no abandoned release newer than the current one", EXIT_USAGE)
         abandoned = bad_newer[-1]
-        with locked(host, "rollback", current):
-            with host.log.step("db", abandoned) as detail:
+        with locked(host, "rollback", host.ref(current)):
+            with host.log.step("db", host.ref(abandoned)) as detail:
                 detail.append(host.revert_db(abandoned, current))
         return 0
     if wanted is not None:
@@ -579,21 +906,23 @@ def rollback(host: Host, wanted: str | None, db: bool, db_only: bool) -> int:
         target = found
     if target == current:
         raise DeployError(f"{target} is already current", EXIT_USAGE)
-    with locked(host, "rollback", target):
-        with host.log.step("swap", target) as detail:
+    ref = host.ref(target)
+    with locked(host, "rollback", ref):
+        with host.log.step("swap", ref) as detail:
             swap(host.layout, target)
             detail.append(f"current: {current} -> {target}")
-        with host.log.step("reload", target) as detail:
+        reloaded_at = time.time()
+        with host.log.step("reload", ref) as detail:
             detail.append(host.reload())
-        with host.log.step("mark_bad", current) as detail:
+        with host.log.step("mark_bad", host.ref(current)) as detail:
             (host.layout.releases / current / "BAD").write_text(
                 f"rolled back to {target} at {datetime.now(UTC).isoformat(timespec='seconds')}\n"
             )
             detail.append(f"{current} marked bad")
-        with host.log.step("verify", target) as detail:
-            detail.append(host.verify(target))
+        with host.log.step("verify", ref) as detail:
+            detail.append(host.verify(target, reloaded_at))
         if db:
-            with host.log.step("db", current) as detail:
+            with host.log.step("db", host.ref(current)) as detail:
                 detail.append(host.revert_db(current, target))
     return 0
 
@@ -650,13 +979,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     host = Host(layout, TargetCommands.load(Path(args.target_file)), DeployLog(layout.log, args.command))
     try:
         if args.command == "deploy":
-            return deploy(host, args.release, gate=not args.no_gate, keep=args.keep)
+            with INTERRUPTS.installed():
+                return deploy(host, args.release, gate=not args.no_gate, keep=args.keep)
         if args.command == "rollback":
             return rollback(host, args.release, db=args.db, db_only=args.db_only)
         return list_releases(host, args.json)
     except DeployError as exc:
         print(f"deploy: {exc}", file=sys.stderr)
-        return exc.code
+        return INTERRUPTS.exit_code or exc.code
 
 
 if __name__ == "__main__":

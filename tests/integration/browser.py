@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,10 +21,10 @@ class PageCheck:
 
 
 def open_in_chromium(page_path: Path, name: str, selectors: tuple[str, ...]) -> PageCheck:
-    if not Path(CHROMIUM).exists() or shutil.which("chromium") is None:
-        if os.environ.get("CI"):
-            pytest.fail("CI is set and Chromium is missing: .ci/run installs Debian's chromium")
-        pytest.skip("Debian's chromium is not installed")
+    # A missing browser fails: a skipped report check reads as a passing one.
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.fail(f"{CHROMIUM} is missing: `make test` installs it as root; "
+                    "otherwise install it with: sudo apt-get install chromium")
     from playwright.sync_api import sync_playwright
 
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.cli import docker_stack
 from harness.config.scenario import find_scenario
 from harness.environment import replica as staging_module
 from harness.environment.images import Images
@@ -44,9 +45,9 @@ def test_database_passwords_never_reach_the_reports(staging: Staging, images: Im
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     secret = "s3cret-gameday-password-for-this-test"
     monkeypatch.setattr(staging_module.secrets, "token_urlsafe", lambda n: secret)
-    run_dir, result = rehearse(find_scenario("failing-health-check-no-gate"), staging, images, tmp_path,
-                               say=lambda m: None)
-    assert result["outcome"] in ("met", "gaps")
+    scenario = find_scenario("failing-health-check-no-gate")
+    run_dir, result = rehearse(scenario, docker_stack(staging, scenario.target, images), tmp_path, say=lambda m: None)
+    assert result.outcome in ("met", "gaps")
     files = [p for p in run_dir.rglob("*") if p.is_file()]
     assert {p.name for p in files} >= {"result.json", "timeline.jsonl", "requests.jsonl", "report.html",
                                         "junit.xml", "locust.log", "run.json"}

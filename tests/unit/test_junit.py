@@ -1,16 +1,16 @@
 import xml.etree.ElementTree as ET
+from dataclasses import replace
 
 from harness.results import junit
+from harness.results.model import Gap, Outcome, read_result
 from tests.unit.test_report import make_run
 
 
 def result_of(tmp_path, **kw):
-    import json
-
-    return json.loads((make_run(tmp_path, **kw) / "result.json").read_text())
+    return read_result(make_run(tmp_path, **kw) / "result.json")
 
 
-def test_each_target_is_a_test_case(tmp_path):
+def test_each_objective_is_a_test_case(tmp_path):
     suite = junit.testsuite(result_of(tmp_path))
     cases = suite.findall("testcase")
     assert suite.get("name") == "gameday.failing-health-check-no-gate"
@@ -19,23 +19,25 @@ def test_each_target_is_a_test_case(tmp_path):
     assert suite.get("tests") == "5" and suite.get("failures") == "0"
 
 
-def test_a_missed_target_is_a_failure_with_measured_and_target(tmp_path):
+def test_a_missed_objective_is_a_failure_with_measured_and_target(tmp_path):
     result = result_of(tmp_path)
-    result["targets"][0] = {**result["targets"][0], "measured": 12.0, "met": False}
-    result["gaps"] = [{"name": "time_to_detect_s", "target": 5, "measured": 12.0, "cause": "slow poller",
-                       "advice": "poll faster"}]
+    first = replace(result.objectives[0], measured=12.0, met=False)
+    result = replace(result, objectives=(first, *result.objectives[1:]),
+                     gaps=(Gap("time_to_detect_s", 5, 12.0, "slow poller", "poll faster"),))
     suite = junit.testsuite(result)
     failure = suite.find("testcase[@name='time_to_detect_s']/failure")
     assert failure is not None
     assert failure.get("message") == "time_to_detect_s: measured 12, target 5 (+140%)"
+    assert failure.get("type") == "missed_target"
     assert "slow poller" in (failure.text or "") and "poll faster" in (failure.text or "")
     assert suite.get("failures") == "1"
 
 
 def test_a_run_that_did_not_finish_is_an_error(tmp_path):
-    result = {**result_of(tmp_path), "outcome": "aborted", "reason": "interrupted"}
+    result = replace(result_of(tmp_path), outcome=Outcome.ABORTED, reason="interrupted")
     suite = junit.testsuite(result)
     assert suite.find("testcase[@name='rehearsal']/error").get("message") == "aborted: interrupted"
+    assert suite.find("testcase[@name='rehearsal']/error").get("type") == "aborted"
     assert suite.get("errors") == "1"
 
 

@@ -1,19 +1,19 @@
 import xml.etree.ElementTree as ET
+from dataclasses import replace
 
 from harness.errors import HarnessError
 from harness.rehearsal.nightly import run_all
+from harness.results.model import Outcome, read_result
 from tests.unit.test_report import make_run
 
 
 def fake(tmp_path, outcomes):
-    import json
-
     def rehearse_one(name):
         outcome = outcomes[name]
         if outcome == "raise":
             raise HarnessError("cannot reach the Docker daemon")
-        result = json.loads((make_run(tmp_path / name) / "result.json").read_text())
-        return {**result, "scenario": name, "outcome": outcome}
+        result = read_result(make_run(tmp_path / name) / "result.json")
+        return replace(result, scenario=name, outcome=Outcome(outcome))
 
     return rehearse_one
 
@@ -28,13 +28,20 @@ def test_a_missed_target_is_exit_1_and_the_rest_still_run(tmp_path):
     nightly = run_all(["a", "b", "c"], tmp_path, fake(tmp_path, {"a": "gaps", "b": "met", "c": "met"}),
                       lambda m: None)
     assert nightly.exit_code == 1
-    assert [o.name for o in nightly.outcomes] == ["a", "b", "c"]
+    assert [r.name for r in nightly.runs] == ["a", "b", "c"]
 
 
 def test_a_scenario_that_cannot_run_is_exit_2_and_the_rest_still_run(tmp_path):
     nightly = run_all(["a", "b"], tmp_path, fake(tmp_path, {"a": "raise", "b": "gaps"}), lambda m: None)
     assert nightly.exit_code == 2
-    assert nightly.outcomes[1].result is not None
+    assert nightly.runs[1].result is not None
     root = ET.parse(nightly.junit).getroot()
     assert [s.get("name") for s in root] == ["gameday.a", "gameday.b"]
     assert root.find("testsuite[@name='gameday.a']/testcase/error").get("message") == "cannot reach the Docker daemon"
+
+
+def test_an_aborted_scenario_is_exit_2(tmp_path):
+    nightly = run_all(["a", "b"], tmp_path, fake(tmp_path, {"a": "met", "b": "aborted"}), lambda m: None)
+    assert nightly.exit_code == 2
+    root = ET.parse(nightly.junit).getroot()
+    assert root.find("testsuite[@name='gameday.b']/testcase[@name='rehearsal']/error") is not None

@@ -42,7 +42,7 @@ def make_run(tmp_path: Path, name: str = "failing-health-check-no-gate", keep_re
         observed = Observed(run_id=run_dir.name, started_at=started, finished_at=T0 + 10, t0=T0, timeline=timeline,
                             deploy_log=deploy_log, releases={"before": "r1", "deployed": "r2", "after": "r1"},
                             jobs={"enqueued": 5, "completed": 5, "lost": 0, "duplicated": 0})
-        (run_dir / "result.json").write_text(json.dumps(measure(scenario, observed, records)))
+        (run_dir / "result.json").write_text(json.dumps(measure(scenario, observed, records).to_json()))
     return run_dir
 
 
@@ -88,8 +88,8 @@ def test_chart_spans_records_phases_and_events(tmp_path):
 
 def test_report_model_tells_the_outcome_and_times(tmp_path):
     model = build_model(make_run(tmp_path))
-    assert model.outcome == "met" and model.complete
-    assert model.headline.startswith("Every target met")
+    assert model.outcome == "met" and model.complete and not model.rebuilt
+    assert model.headline.startswith("Every objective met")
     rows = {r.label: r for r in model.rows}
     assert rows["Time to detect"].measured == "0.12 s" and rows["Time to detect"].met is True
     assert rows["Failed requests"].measured == "45"
@@ -110,7 +110,8 @@ def test_a_run_without_result_json_gets_an_incomplete_report(tmp_path):
     assert "This report is incomplete" in html
     assert "Incomplete: the run did not finish" in html
     model = build_model(run_dir)
-    assert model.complete is False and model.outcome == "incomplete"
+    assert model.complete is False and model.rebuilt
+    assert model.outcome == "aborted"  # a rebuilt result stopped before it could judge anything
 
 
 def test_trend_groups_runs_and_flags_a_regression(tmp_path):

@@ -2,8 +2,11 @@ import json
 from datetime import UTC, datetime
 
 from harness.config.scenario import find_scenario
-from harness.results.measure import Observed, first_rollback_span, measure, recovered_at, write_json
+from harness.results.deploylog import DeployStep
+from harness.results.measure import Observed, first_rollback_span, measure, write_json
+from harness.results.model import Outcome
 from harness.results.records import Record
+from harness.results.recovery import recovered_at
 
 T0 = 1_800_000_000.0
 
@@ -12,9 +15,10 @@ def iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
-def log(action: str, step: str, end: float, duration: float = 0.01, ok: bool = True, detail: str = "") -> dict:
-    return {"ts": iso(T0 + end), "action": action, "step": step, "release": "r2", "ok": ok,
-            "duration_s": duration, "detail": detail}
+def log(action: str, step: str, end: float, duration: float = 0.01, ok: bool = True,
+        detail: str = "") -> DeployStep:
+    return DeployStep.from_json({"ts": iso(T0 + end), "action": action, "step": step, "release": "r2", "ok": ok,
+                                 "duration_s": duration, "detail": detail})
 
 
 def traffic(start: float, end: float, bad_from: float | None = None, bad_until: float | None = None) -> list[Record]:
@@ -66,18 +70,19 @@ def test_measure_times_an_incident_from_the_records_timeline_and_deploy_log():
                 {"ts": T0 + 0.62, "event": "alarm_raised", "detector": "error_rate", "detail": "3/3"}]
     records = traffic(-5, 10, bad_from=0.5, bad_until=1.4)
     result = measure(scenario, observed(deploy_log, timeline), records)
-    assert result["schema"] == 1 and result["outcome"] == "met"
-    assert result["times"]["impact_s"] == 0.5
-    assert result["times"]["detect_s"] == 0.62
-    assert result["times"]["rollback_started_s"] == 1.199
-    assert result["times"]["rollback_done_s"] == 1.5
-    assert result["times"]["recovered_s"] == 1.4
-    assert result["durations"] == {"time_to_detect_s": 0.12, "time_to_rollback_s": 0.301, "time_to_recover_s": 0.9}
-    assert result["requests"]["failed_in_incident"] == 45
-    assert result["requests"]["total"] == len(records)
-    assert result["detection"]["first_detector"] == "error_rate"
-    assert {t["name"] for t in result["targets"]} >= {"time_to_detect_s", "failed_requests", "lost_jobs"}
-    assert result["started_at"].endswith("Z")
+    assert result.schema == 1 and result.outcome is Outcome.MET
+    assert result.times.impact_s == 0.5
+    assert result.times.detect_s == 0.62
+    assert result.times.rollback_started_s == 1.199
+    assert result.times.rollback_done_s == 1.5
+    assert result.times.recovered_s == 1.4
+    assert result.durations.to_json() == {"time_to_detect_s": 0.12, "time_to_rollback_s": 0.301,
+                                          "time_to_recover_s": 0.9}
+    assert result.requests.failed_in_incident == 45
+    assert result.requests.total == len(records)
+    assert result.detection.first_detector == "error_rate"
+    assert {o.name for o in result.objectives} >= {"time_to_detect_s", "failed_requests", "lost_jobs"}
+    assert result.started_at.endswith("Z")
 
 
 def test_a_missed_target_is_a_gap_with_cause_and_advice():
@@ -85,37 +90,39 @@ def test_a_missed_target_is_a_gap_with_cause_and_advice():
     records = traffic(-5, 30, bad_from=0.5, bad_until=25)
     timeline = [{"ts": T0 + 20, "event": "alarm_raised", "detector": "health", "detail": "503"}]
     result = measure(scenario, observed([], timeline), records)
-    assert result["outcome"] == "gaps"
-    gaps = {g["name"]: g for g in result["gaps"]}
-    assert gaps["time_to_detect_s"]["measured"] == 19.5
-    assert gaps["failed_requests"]["cause"] and gaps["failed_requests"]["advice"]
-    assert "gate" in gaps["failed_requests"]["advice"]
+    assert result.outcome is Outcome.GAPS
+    gaps = {g.name: g for g in result.gaps}
+    assert gaps["time_to_detect_s"].measured == 19.5
+    assert gaps["failed_requests"].cause and gaps["failed_requests"].advice
+    assert "gate" in gaps["failed_requests"].advice
     # Never rolled back: null, not 0.
-    assert result["times"]["rollback_started_s"] is None
-    assert result["durations"]["time_to_rollback_s"] is None
+    assert result.times.rollback_started_s is None
+    assert result.to_json()["durations"]["time_to_rollback_s"] is None
 
 
 def test_nothing_that_did_not_happen_is_zero():
     scenario = find_scenario("clean-deploy")
     result = measure(scenario, observed([], []), traffic(-5, 10))
-    assert result["outcome"] == "met"
-    assert set(result["times"].values()) == {None}
-    assert set(result["durations"].values()) == {None}
+    assert result.outcome is Outcome.MET
+    assert set(result.times.to_json().values()) == {None}
+    assert set(result.durations.to_json().values()) == {None}
 
 
 def test_a_false_alarm_before_the_fault_is_a_gap():
     scenario = find_scenario("clean-deploy")
     timeline = [{"ts": T0 - 3, "event": "alarm_raised", "detector": "health", "detail": "503"}]
     result = measure(scenario, observed([], timeline), traffic(-5, 10))
-    assert result["detection"]["false_alarms"] == 1
-    assert result["outcome"] == "gaps"
+    assert result.detection.false_alarms == 1
+    assert result.outcome is Outcome.GAPS
 
 
 def test_an_aborted_run_still_has_a_result():
     scenario = find_scenario("bad-migration")
-    result = measure(scenario, observed([], [], t0=None, outcome="aborted", reason="interrupted", jobs=None), [])
-    assert result["outcome"] == "aborted" and result["reason"] == "interrupted"
-    assert result["requests"]["total"] == 0
+    result = measure(scenario, observed([], [], t0=None, outcome=Outcome.ABORTED, reason="interrupted", jobs=None),
+                     [])
+    assert result.outcome is Outcome.ABORTED and result.reason == "interrupted"
+    assert result.requests.total == 0
+    assert result.objective("time_to_detect_s").met is None  # a run that stopped early cannot say
 
 
 def test_first_rollback_span_stops_at_the_next_command():

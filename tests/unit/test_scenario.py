@@ -3,9 +3,10 @@ from pathlib import Path
 import pytest
 
 from harness.config.scenario import find_scenario, load_scenario, scenario_files
-from harness.errors import InputError
+from harness.errors import HarnessError, InputError
 
-BUILT_IN = ["bad-migration", "clean-deploy", "failing-health-check", "failing-health-check-no-gate", "hung-worker"]
+BUILT_IN = ["bad-migration", "clean-deploy", "failing-health-check", "failing-health-check-no-gate", "hung-worker",
+            "migration-then-failing-gate", "unbootable-release"]
 
 MINIMAL = """\
 [fault]
@@ -26,7 +27,8 @@ def test_every_built_in_scenario_loads():
         scenario = find_scenario(name)
         assert scenario.name == name
         assert scenario.target.name == "shop"
-        assert scenario.targets.lost_jobs == 0
+        assert scenario.objectives.lost_jobs == 0
+        assert scenario.notes == ()
 
 
 def test_defaults_fill_a_minimal_scenario(tmp_path):
@@ -94,3 +96,43 @@ def test_errors_fault_needs_a_duration(tmp_path):
         load_scenario(write(tmp_path, text))
     ok = load_scenario(write(tmp_path, text.replace('kind = "errors"', 'kind = "errors"\nduration_s = 2')))
     assert ok.fault.duration_s == 2
+
+
+def test_objectives_are_what_the_scenario_promises(tmp_path):
+    scenario = load_scenario(write(tmp_path, MINIMAL + "[objectives]\ntime_to_detect_s = 5\nfailed_requests = 0\n"))
+    assert scenario.objectives.items() == [("time_to_detect_s", 5.0), ("failed_requests", 0.0), ("lost_jobs", 0.0)]
+    assert scenario.notes == ()
+
+
+def test_a_targets_section_still_loads_with_a_note(tmp_path):
+    path = write(tmp_path, MINIMAL + "[targets]\ntime_to_detect_s = 5\n")
+    scenario = load_scenario(path)
+    assert scenario.objectives.time_to_detect_s == 5
+    assert scenario.notes == (f"{path}: [targets] is now [objectives]; it still loads",)
+
+
+def test_a_bad_key_in_an_old_targets_section_is_named_as_written(tmp_path):
+    path = write(tmp_path, MINIMAL + "[targets]\ntime_to_detect = 5\n")
+    with pytest.raises(InputError, match=r"targets\.time_to_detect: is not a known key"):
+        load_scenario(path)
+
+
+def test_both_targets_and_objectives_is_an_error_naming_the_file_and_key(tmp_path):
+    path = write(tmp_path, MINIMAL + "[targets]\nfailed_requests = 0\n[objectives]\nfailed_requests = 0\n")
+    with pytest.raises(InputError) as err:
+        load_scenario(path)
+    assert str(err.value).startswith(f"{path}: targets: ")
+    assert "[objectives]" in str(err.value)
+
+
+def test_the_cli_prints_the_note_once(tmp_path, capsys, monkeypatch):
+    from harness import cli
+
+    def no_docker() -> None:
+        raise HarnessError("no Docker here")
+
+    path = write(tmp_path, MINIMAL + "[targets]\nfailed_requests = 0\n")
+    monkeypatch.setattr(cli, "staging_here", no_docker)
+    assert cli.main(["run", str(path), "--reports", str(tmp_path / "reports")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("[targets] is now [objectives]; it still loads") == 1

@@ -124,7 +124,7 @@ def test_every_broken_scenario_exits_2_naming_file_and_key(case, capsys, monkeyp
     def no_docker() -> None:
         raise AssertionError("a broken scenario must not reach Docker")
 
-    monkeypatch.setattr(cli, "connect", no_docker)
+    monkeypatch.setattr("harness.environment.replica.connect", no_docker)  # cli imports it when it runs
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "fuzzed.toml"
         path.write_text(text, encoding="utf-8", errors="surrogateescape")

@@ -1,6 +1,10 @@
+import ast
 import json
+from pathlib import Path
 
-from harness.results.timeline import Timeline, read_jsonl
+from harness.results.timeline import Event, Timeline, read_jsonl
+
+HARNESS = Path(__file__).resolve().parents[2] / "harness"
 
 
 def test_timeline_appends_and_flushes_each_event(tmp_path):
@@ -22,3 +26,37 @@ def test_reader_tolerates_a_torn_last_line(tmp_path):
     path = tmp_path / "timeline.jsonl"
     path.write_text('{"ts": 1, "event": "a"}\n{"ts": 2, "ev')
     assert list(read_jsonl(path)) == [{"ts": 1, "event": "a"}]
+
+
+def test_an_event_is_written_as_its_plain_name(tmp_path):
+    timeline = Timeline(tmp_path / "timeline.jsonl", clock=lambda: 5.0)
+    entry = timeline.record(Event.FAULT_INJECTED, kind="deploy")
+    timeline.close()
+    assert (tmp_path / "timeline.jsonl").read_text() == '{"ts": 5.0, "event": "fault_injected", "kind": "deploy"}\n'
+    assert entry["event"] == "fault_injected" and type(entry["event"]) is str
+    assert timeline.first(Event.FAULT_INJECTED) == entry
+
+
+def recorded_names() -> set[str]:
+    """Every event name passed to `.record(...)` in the harness, as a literal or an Event."""
+    names = set()
+    for path in HARNESS.rglob("*.py"):
+        if "targets" in path.relative_to(HARNESS).parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and node.func.attr == "record" and node.args):
+                continue
+            arg = node.args[0]
+            if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+                names.add(arg.value)
+            elif isinstance(arg, ast.Attribute) and isinstance(arg.value, ast.Name) and arg.value.id == "Event":
+                names.add(Event[arg.attr].value)
+    return names
+
+
+def test_every_recorded_event_is_an_event():
+    names = recorded_names()
+    assert names, "found no .record(...) call"
+    assert names <= {e.value for e in Event}, names - {e.value for e in Event}
+    assert all(e.value == e.name.lower() for e in Event)

@@ -1,0 +1,15 @@
+"""The process managers gameday knows, by the name a target file gives them.
+
+Adding one is a module in this package and a line here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from harness.environment import Environment, ProcessManager
+from harness.environment.supervisord import Supervisord
+
+PROCESS_MANAGERS: dict[str, Callable[[Environment], ProcessManager]] = {
+    "supervisord": Supervisord,
+}

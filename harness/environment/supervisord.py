@@ -1,0 +1,41 @@
+"""supervisord as the process manager: `supervisorctl` in the web host, read and acted on
+through the environment seam. Program states are supervisord's own
+(http://supervisord.org/subprocess.html#process-states)."""
+
+from __future__ import annotations
+
+from harness.environment import CommandResult, Environment
+
+
+class Supervisord:
+    """The process manager of the Docker replica's web host."""
+
+    name = "supervisord"
+
+    def __init__(self, environment: Environment) -> None:
+        self.environment = environment
+
+    def states(self) -> dict[str, str]:
+        # `supervisorctl status` exits 3 when any program is not running; the listing is what counts.
+        listing = self.environment.exec(["supervisorctl", "status"]).stdout
+        found = {}
+        for line in listing.splitlines():
+            words = line.split()
+            if len(words) >= 2 and words[1].isupper():
+                found[words[0]] = words[1]
+        return found
+
+    def start(self, program: str) -> CommandResult:
+        return self.environment.exec(["supervisorctl", "start", program])
+
+    def reload(self, program: str) -> CommandResult:
+        """A graceful reload: HUP for the app server (gunicorn re-execs its workers), restart otherwise."""
+        if program == "web":
+            return self.environment.exec(["supervisorctl", "signal", "HUP", program])
+        return self.environment.exec(["supervisorctl", "restart", program])
+
+    def stop(self, program: str) -> CommandResult:
+        return self.environment.exec(["supervisorctl", "stop", program])
+
+    def running(self, state: str) -> bool:
+        return state == "RUNNING"

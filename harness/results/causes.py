@@ -1,0 +1,180 @@
+"""Causes and advice: what really happened in a run, why an objective was missed and what
+to change. Every cause is built from what the run recorded (the timeline's decisions,
+what was live, the request stream and the deployer's steps), never from an exit status
+alone."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from harness.config.scenario import Scenario
+from harness.results.deploylog import DeployStep
+from harness.results.model import Incident
+from harness.results.timeline import Event
+
+# Without a release header: the share of requests that must fail between the swap and the
+# rollback for a release that went live to count as one that could not boot.
+UNBOOTABLE_SHARE = 0.95
+
+
+@dataclass(frozen=True)
+class Story:
+    """The facts `incident` reads: timeline events after t0, deploy steps after t0, and
+    the requests after t0 as (start ts, bad, status, release)."""
+
+    events: Sequence[dict[str, Any]]
+    steps: Sequence[DeployStep]
+    requests: Sequence[tuple[float, bool, int, str]]
+    recovered_ts: float | None
+    impact_ts: float | None
+    deployed_name: str | None
+
+    def first(self, event: Event) -> dict[str, Any] | None:
+        return next((e for e in self.events if e["event"] == event), None)
+
+
+def _span(story: Story, start: float, end: float | None) -> tuple[int, int, list[int]]:
+    window = [r for r in story.requests if r[0] >= start and (end is None or r[0] < end)]
+    return len(window), sum(r[1] for r in window), sorted({r[2] for r in window if r[1]})
+
+
+def incident(story: Story, fault_kind: str) -> Incident:
+    """What happened to the deploy, what was live, and what brought service back."""
+    finished = story.first(Event.DEPLOY_FINISHED)
+    interrupted = story.first(Event.DEPLOY_INTERRUPTED)
+    live = story.first(Event.LIVE_CHECKED)
+    rollback = story.first(Event.ROLLBACK_STARTED)
+    went_live = None if live is None else bool(live["went_live"])
+    exit_status = None if finished is None else finished.get("exit_status")
+    recovered_first = (story.recovered_ts is not None and story.impact_ts is not None
+                       and (rollback is None or story.recovered_ts < float(rollback["ts"])))
+    fact = Incident(went_live=went_live, deploy_exit_status=exit_status,
+                    deploy_interrupted=None if interrupted is None else str(interrupted["detail"]),
+                    recovered_without_rollback=recovered_first if story.impact_ts is not None else None)
+    return Incident(**{**fact.__dict__, "cause": _cause(story, fault_kind, fact, rollback)})
+
+
+def _cause(story: Story, fault_kind: str, fact: Incident, rollback: dict[str, Any] | None) -> str | None:
+    if fault_kind == "errors":
+        return "the target's error switch failed requests for the fault's window" if story.impact_ts else None
+    could_not_run = story.first(Event.DEPLOY_FAILED_TO_RUN)
+    if could_not_run is not None:
+        return f"the fault's deploy could not run: {could_not_run.get('detail', '')}"
+    deploy_steps = [s for s in story.steps if s.action == "deploy"]
+    migrated = any(s.step == "migrate" and s.ok for s in deploy_steps)
+    failed_step = next((s for s in deploy_steps if not s.ok), None)
+    name = story.deployed_name or "the release"
+    parts: list[str] = []
+    if fact.went_live is False and (fact.deploy_exit_status not in (None, 0) or failed_step is not None):
+        where = f"at its {failed_step.step} step ({failed_step.detail})" if failed_step else "before the swap"
+        if migrated:
+            reverted = next((s for s in deploy_steps if s.step == "revert_db"), None)
+            parts.append(f"the deploy aborted after its migration committed, {where}; nothing went live")
+            if reverted is not None and reverted.ok:
+                parts.append("the deploy tool reverted the schema on abort")
+            elif story.first(Event.ERRORS_PERSIST) is not None:
+                parts.append("requests kept failing on the old release until the schema was reverted")
+            else:
+                parts.append("the schema was left as the migration made it")
+        else:
+            parts.append(f"the deploy aborted {where}; nothing went live")
+            if story.first(Event.ERRORS_PERSIST) is not None:
+                parts.append("requests kept failing on the old release after the deploy ended: a change it made "
+                             "(such as a migration) broke the old release until the schema was reverted")
+    elif fact.went_live:
+        swap = next((s.ts for s in deploy_steps if s.step == "swap" and s.ok), None)
+        start = swap if swap is not None else (story.impact_ts or 0.0)
+        end = None if rollback is None else float(rollback["ts"])
+        total, bad, statuses = _span(story, start, end)
+        window = [r for r in story.requests if r[0] >= start and (end is None or r[0] < end)]
+        # With a release header, "could not boot" is that the new release answered nothing
+        # while requests kept failing up to the rollback; without one, that nearly all failed.
+        has_header = any(r[3] for r in story.requests)
+        served = sum(1 for r in window if not r[1] and r[3] == story.deployed_name)
+        still_failing = bool(window) and window[-1][1]
+        booted_detail = next((s.detail for s in deploy_steps if "could not boot" in s.detail), None)
+        if fact.recovered_without_rollback:
+            parts.append(f"{name} went live, and service recovered while it was still live, before any rollback: "
+                         "the failures came from outside the deploy")
+        elif booted_detail or (has_header and served == 0 and bad >= 3 and still_failing) or (
+                total and bad / total >= UNBOOTABLE_SHARE):
+            shown = ", ".join(str(code) if code else "no answer" for code in statuses) or "errors"
+            parts.append(f"{name} went live and could not boot: it answered no request, and {bad} of {total} "
+                         f"failed ({shown}) from the swap to the rollback")
+        elif story.first(Event.CODE_ROLLBACK_NOT_RECOVERED) is not None:
+            parts.append(f"{name} went live; its migration removed what the previous release needs, so the "
+                         "code rollback alone did not recover")
+        elif bad:
+            parts.append(f"{name} went live and failed {bad} of {total} requests before the rollback")
+        else:
+            parts.append(f"{name} went live")
+        if fact.deploy_interrupted:
+            parts.append("the deploy was still running and was interrupted for the rollback")
+    if rollback is not None:
+        done = next((e for e in story.events if e["event"] == Event.ROLLBACK_FINISHED), None)
+        if done is not None and done.get("exit_status") not in (0, None):
+            parts.append(f"the {rollback.get('action', 'rollback')} command failed: {done.get('detail', '')}")
+    if fact.recovered_without_rollback and not parts:
+        parts.append("service recovered without any rollback: the failures came from outside the deploy")
+    if story.first(Event.RECOVERY_TIMED_OUT) is not None:
+        parts.append("service did not recover within the recovery timeout")
+    if not parts and story.impact_ts is not None:
+        parts.append("requests failed after the fault")
+    return "; ".join(parts) or None
+
+
+def advice_for(name: str, facts: dict[str, Any], scenario: Scenario) -> tuple[str, str]:
+    """Cause and advice for a missed objective, from what the run saw; `facts["incident"]`
+    is the run's `Incident`, whose cause leads where it explains the miss."""
+    health = scenario.detectors.health
+    if name == "time_to_detect_s":
+        if facts["detect_s"] is None:
+            cause = f"no detector raised an alarm within {scenario.phases.detect_timeout_s:g}s"
+        else:
+            cause = f"first alarm came from {facts['first_detector']} {facts['time_to_detect_s']}s after impact"
+        if health is not None and health.interval_s * health.failures > (scenario.objectives.time_to_detect_s or 0):
+            wanted = max(1.0, (scenario.objectives.time_to_detect_s or 1) / max(health.failures, 1) / 2)
+            return cause, (f"the health poller checks every {health.interval_s:g}s; poll every {wanted:g}s "
+                           "or alert on the request error rate")
+        return cause, "alert on the request error rate over a short window (seconds, not minutes)"
+    if name == "failed_requests":
+        windows = facts["by_window"]
+        if windows["migrate_to_swap"] or windows["rollback_to_db_step"]:
+            parts = []
+            if windows["migrate_to_swap"]:
+                parts.append(f"{windows['migrate_to_swap']} between the migration and the swap, while the old "
+                             "code ran on the new schema")
+            if windows["rollback_to_db_step"]:
+                parts.append(f"{windows['rollback_to_db_step']} after the code rollback until the database step, "
+                             "because the old code still needed what the migration removed")
+            if windows["other"]:
+                parts.append(f"{windows['other']} at other times")
+            return ("a destructive migration: requests failed " + "; ".join(parts),
+                    "make migrations expand/contract in five steps: add the new shape, write both, backfill, "
+                    "read the new one, and drop the old only once no release reads it; then a code rollback "
+                    "is always safe")
+        if facts["ungated"]:
+            happened = facts["incident"].cause or "the release went live"
+            return (f"{happened}, without a health check", "gate the release on its health check "
+                    "before the swap, so a failing release never takes traffic")
+        return (facts["incident"].cause or "requests failed between the fault and recovery",
+                "detect and roll back sooner; every second of detection costs requests")
+    if name == "time_to_rollback_s":
+        return ("the rollback command took longer than the target",
+                "keep the previous release warm and reload gracefully; avoid slow steps in rollback")
+    if name == "time_to_recover_s":
+        if facts["code_rollback_recovered"] is False:
+            return ("code rollback alone did not recover: the schema change stayed",
+                    "make every migration backward compatible with the previous release, "
+                    "or ship a tested down migration")
+        if facts["recovered_s"] is None:
+            happened = facts["incident"].cause or "requests kept failing"
+            return (f"no stable {scenario.phases.stable_s:g}s window within {scenario.phases.recover_timeout_s:g}s: "
+                    f"{happened}", "find what kept failing in the timeline and the report's chart")
+        return ("recovery took longer than the target", "detect sooner and roll back automatically on alarm")
+    if name == "lost_jobs":
+        return ("jobs enqueued during the run never completed",
+                "make jobs survive a worker kill: process in a transaction, ack after the effect")
+    return ("target missed", "")

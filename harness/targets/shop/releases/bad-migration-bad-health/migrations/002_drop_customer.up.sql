@@ -1,0 +1,2 @@
+-- Destructive: the running release still selects this column.
+ALTER TABLE orders DROP COLUMN customer;

@@ -1,0 +1,248 @@
+"""The rehearsal's decisions, with a fake clock and fakes behind every seam: each test is
+one way a deploy goes wrong, and asserts what the rehearsal did and when. No sleeps."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.config.scenario import Scenario, find_scenario
+from harness.rehearsal import faults, phases
+from harness.rehearsal.watch import Watch
+from harness.results.measure import Observed, measure
+from harness.results.model import Result
+from harness.results.records import Record
+from harness.results.timeline import Timeline
+from tests.unit.fakes import (
+    FakeClock,
+    FakeDeploy,
+    FakeDeployer,
+    FakeEnvironment,
+    FakeRecords,
+    Host,
+    Step,
+    break_schema,
+    go_live,
+    mend_schema,
+    transport,
+)
+
+
+@dataclass
+class Story:
+    events: list[dict[str, Any]]
+    notes: phases.Notes
+    host: Host
+    deployer: FakeDeployer
+    t0: float
+    records: list[Record]
+    scenario: Scenario
+
+    def measured(self) -> Result:
+        """What `measure` makes of the same run, as result.json would hold it."""
+        observed = Observed(run_id="fake", started_at=self.t0 - 5, finished_at=self.records[-1].ts + 1, t0=self.t0,
+                            timeline=self.events, deploy_log=self.deployer.steps(), jobs=None,
+                            actions=self.notes.actions,
+                            releases={"before": "r1", "deployed": "r2", "after": self.host.current},
+                            code_rollback_recovered=self.notes.code_rollback_recovered)
+        return measure(self.scenario, observed, self.records)
+
+    def first(self, event: str, **match: Any) -> dict[str, Any] | None:
+        return next((e for e in self.events if e["event"] == event and all(e.get(k) == v for k, v in match.items())),
+                    None)
+
+    def at(self, event: str, **match: Any) -> float:
+        found = self.first(event, **match)
+        assert found is not None, f"no {event} in {[e['event'] for e in self.events]}"
+        return float(found["ts"]) - self.t0
+
+
+def scenario(name: str = "failing-health-check-no-gate", **recovery: Any) -> Scenario:
+    base = find_scenario(name)
+    return dataclasses.replace(base, recovery=dataclasses.replace(base.recovery, **recovery))
+
+
+def deploys(host: Host, clock: FakeClock, steps: list[Step], ends_at: float, exit_status: int,
+            crash: str | None = None) -> Callable[[str, bool], FakeDeploy]:
+    return lambda release, gate: FakeDeploy(host, clock, steps, ends_at, exit_status, crash)
+
+
+def rehearse(tmp_path: Path, chosen: Scenario, host: Host,
+             plan: Callable[[FakeClock], Callable[[str, bool], FakeDeploy]],
+             operator_log: Callable[[], list[dict[str, Any]]] | None = None,
+             clock: FakeClock | None = None) -> Story:
+    clock = clock or FakeClock()
+    environment = FakeEnvironment(host)
+    deployer = FakeDeployer(host, clock, plan(clock))
+    timeline = Timeline(tmp_path / "timeline.jsonl", clock.now)
+    notes = phases.Notes()
+    records = FakeRecords(host, clock)
+    watch = Watch(chosen, environment, timeline, records, clock,
+                  transport=transport(host, clock), threaded=False)
+    with watch:
+        phases.baseline(watch, chosen)
+        fault = faults.plan(chosen.fault, None, clock.now())
+        with faults.injected(environment, deployer, fault, timeline, clock) as injection:
+            t0 = injection.t0
+            watch.set_t0(injection.t0)
+            if operator_log is not None:
+                phases.operate(watch, chosen, environment, notes, lambda _: None, operator_log)
+            else:
+                phases.detect(watch, chosen, injection)
+                phases.recover(watch, deployer, chosen, injection, notes, before="r1")
+            phases.verify(watch, chosen, injection.t0)
+    return Story(timeline.events, notes, host, deployer, t0, records.emitted, chosen)
+
+
+def test_an_alarm_during_a_running_deploy_rolls_back_at_once(tmp_path):
+    # Gate off, and the release cannot boot: it goes live at 0.1 s; the deploy's verify
+    # would only give up at 15 s.
+    host = Host(unbootable={"unbootable"})
+    story = rehearse(tmp_path, scenario(db="if-needed"), host,
+                     lambda clock: deploys(host, clock, [Step(0.1, go_live("r2", "unbootable"))], 15.0, 1))
+    first_alarm = story.at("alarm_raised")
+    assert first_alarm < 1.5
+    assert story.at("rollback_started") - first_alarm < 1.0
+    interrupted = story.first("deploy_interrupted")
+    assert interrupted is not None and "SIGTERM" in interrupted["detail"]
+    assert story.notes.went_live is True
+    assert story.notes.code_rollback_recovered is True
+    assert story.deployer.calls == ["deploy bad-health", "rollback"]
+    assert host.current == "r1"
+    assert story.first("recovery_verified") is not None
+    assert story.first("rollback_skipped") is None
+    result = story.measured()
+    assert result.incident.went_live is True
+    assert result.incident.deploy_interrupted is not None
+    assert "could not boot" in (result.incident.cause or "")
+    assert result.times.rollback_started_s == pytest.approx(story.at("rollback_started"), abs=0.001)
+
+
+def test_a_deploy_that_swapped_and_then_failed_is_rolled_back(tmp_path):
+    # The deploy exits non-zero at 0.3 s, after its swap: something went live.
+    host = Host(unbootable={"bad"})
+    chosen = scenario(db="never")
+    story = rehearse(tmp_path, chosen, host,
+                     lambda clock: deploys(host, clock, [Step(0.1, go_live("r2", "bad"))], 0.3, 1))
+    assert story.notes.went_live is True
+    assert story.deployer.calls == ["deploy bad-health", "rollback"]
+    assert story.first("rollback_skipped") is None
+    assert host.current == "r1"
+    assert story.first("recovery_verified") is not None
+
+
+def test_a_gate_abort_after_a_committed_migration_reverts_the_schema(tmp_path):
+    # The migration commits at 0.2 s and breaks the live v1; the gate aborts at 1.5 s
+    # without a swap and without reverting the schema.
+    host = Host()
+    story = rehearse(tmp_path, scenario(db="if-needed"), host,
+                     lambda clock: deploys(host, clock, [Step(0.2, break_schema, logs="migrate")], 1.5, 1))
+    assert story.notes.went_live is False
+    skipped = story.first("rollback_skipped")
+    assert skipped is not None and "did not go live" in skipped["reason"]
+    assert story.first("errors_persist") is not None
+    assert story.deployer.calls == ["deploy bad-health", "rollback --db-only"]
+    assert not host.schema_broken
+    assert story.at("rollback_started", action="db rollback") > 1.5
+    assert story.first("recovery_verified") is not None
+    cause = story.measured().incident.cause or ""
+    assert "aborted after its migration committed" in cause and "nothing went live" in cause
+
+
+def test_a_gate_abort_that_reverted_its_own_migration_needs_no_db_step(tmp_path):
+    host = Host()
+    story = rehearse(tmp_path, scenario(db="if-needed"), host,
+                     lambda clock: deploys(host, clock, [Step(0.2, break_schema), Step(1.5, mend_schema)], 1.5, 1))
+    assert story.deployer.calls == ["deploy bad-health"]
+    assert story.first("errors_persist") is None
+    assert story.first("recovery_verified") is not None
+
+
+def test_a_code_rollback_that_does_not_recover_goes_on_to_the_db_step(tmp_path):
+    # Migration at 0.2 s (old code breaks), swap at 0.8 s; v1 needs what the migration dropped.
+    host = Host()
+    steps = [Step(0.2, break_schema), Step(0.8, go_live("r2", "bad-migration"))]
+    story = rehearse(tmp_path, scenario("bad-migration", db="if-needed"), host,
+                     lambda clock: deploys(host, clock, steps, 5.0, 0))
+    assert story.notes.went_live is True
+    assert story.notes.code_rollback_recovered is False
+    assert story.first("code_rollback_not_recovered") is not None
+    assert story.deployer.calls == ["deploy bad-migration", "rollback", "rollback --db-only"]
+    # The gate had not finished when the alarm came: the swap, not the alarm, started the rollback.
+    assert story.at("rollback_started", action="rollback") >= 0.8
+    assert not host.schema_broken
+    assert story.first("recovery_verified") is not None
+
+
+def test_a_self_healing_outage_counts_as_recovered_without_any_rollback(tmp_path):
+    # A v2 deploy goes well; nothing answers from 3.5 s to 6.5 s for reasons of its own.
+    host = Host(outages=[(3.5, 6.5)])
+    chosen = scenario("clean-deploy", trigger="after", after_s=12.0)
+    story = rehearse(tmp_path, chosen, host,
+                     lambda clock: deploys(host, clock, [Step(0.1, go_live("r2", "v2"))], 1.0, 0))
+    verified = story.first("recovery_verified")
+    assert verified is not None
+    # Recovered when requests succeed again and the health probe has turned green (it polls every second).
+    green = [e["ts"] - story.t0 for e in story.events if e["event"] == "probe_changed" and e["ok"]]
+    assert 6.5 <= verified["recovered_ts"] - story.t0 < 6.5 + 1.2
+    assert verified["recovered_ts"] - story.t0 == pytest.approx(min(t for t in green if t >= 6.5))
+    # Service held from 6.5 s on, before the rollback at 12 s: no rollback was needed.
+    assert verified["recovered_ts"] - story.t0 < story.at("rollback_started")
+    # One definition of recovered: the result says what the live phase saw.
+    result = story.measured()
+    assert result.times.recovered_s == pytest.approx(verified["recovered_ts"] - story.t0, abs=0.001)
+    assert result.incident.recovered_without_rollback is True
+    assert "outside the deploy" in (result.incident.cause or "")
+
+
+def test_operator_mode_takes_the_first_command_as_the_detection(tmp_path):
+    host = Host(unbootable={"unbootable"})
+    clock = FakeClock()
+
+    def typed_at() -> float | None:
+        return None if host.t0 is None else host.t0 + 2.0
+
+    def person_rolls_back(now: float) -> None:
+        at = typed_at()
+        if at is not None and now >= at and host.current != "r1":
+            host.current = "r1"
+
+    clock.hooks.append(person_rolls_back)
+
+    def operator_log() -> list[dict[str, Any]]:
+        at = typed_at()
+        return [{"ts": at, "command": "rollback"}] if at is not None and clock.now() >= at else []
+
+    story = rehearse(tmp_path, scenario(mode="operator"), host,
+                     lambda c: deploys(host, c, [Step(0.1, go_live("r2", "unbootable"))], 0.5, 0),
+                     operator_log=operator_log, clock=clock)
+    assert story.at("alarm_raised", detector="operator") == pytest.approx(2.0)
+    assert story.notes.actions == ["rollback"]
+    assert story.first("recovery_verified") is not None
+
+
+def test_a_fault_whose_deploy_could_not_run_ends_the_run_as_an_error(tmp_path):
+    host = Host()
+    with pytest.raises(faults.FaultFailed, match="docker went away"):
+        rehearse(tmp_path, scenario(), host,
+                 lambda clock: deploys(host, clock, [], 0.5, 0, crash="docker went away"))
+    events = [line for line in (tmp_path / "timeline.jsonl").read_text().splitlines() if "deploy_failed_to_run" in line]
+    assert len(events) == 1
+
+
+def test_nobody_rolls_back_what_nobody_detected(tmp_path):
+    host = Host()
+    chosen = dataclasses.replace(scenario("clean-deploy"), phases=dataclasses.replace(
+        find_scenario("clean-deploy").phases, detect_timeout_s=3.0))
+    story = rehearse(tmp_path, dataclasses.replace(chosen, recovery=dataclasses.replace(chosen.recovery,
+                                                                                        trigger="alarm")),
+                     host, lambda clock: deploys(host, clock, [Step(0.1, go_live("r2", "v2"))], 1.0, 0))
+    skipped = story.first("rollback_skipped")
+    assert skipped is not None and "nothing detected" in skipped["reason"]
+    assert story.deployer.calls == ["deploy v2"]
+    assert host.current == "r2"
