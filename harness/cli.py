@@ -9,7 +9,8 @@ import signal
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -213,28 +214,39 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def note_operator(replica: Replica, args: Sequence[str]) -> None:
-    """During an operator-mode rehearsal, every command against its replica is timed."""
+def note_operator(replica: Replica, args: Sequence[str], started: float, exit_status: int) -> None:
+    """During an operator-mode rehearsal, every command against its replica is timed: when
+    it started, and whether it worked (a rollback refused by the deploy lock is no rollback)."""
     from harness.environment.replica import REPORTS_LABEL
 
     run_dir = replica.labels.get(REPORTS_LABEL)
     if not run_dir or not Path(run_dir).is_dir():
         return
     with (Path(run_dir) / "operator.jsonl").open("a") as fh:
-        fh.write(json.dumps({"ts": time.time(), "command": " ".join(args)}) + "\n")
+        fh.write(json.dumps({"ts": started, "command": " ".join(args), "exit_status": exit_status,
+                             "ended": time.time()}) + "\n")
 
 
-def acting_on(args: argparse.Namespace, staging: Staging, *command: str) -> Replica:
+@contextmanager
+def acting_on(args: argparse.Namespace, staging: Staging, *command: str) -> Iterator[Replica]:
+    """The replica a command acts on; the command is noted for operator mode when it ends."""
     replica = staging.find(args.run)
-    note_operator(replica, command)
-    return replica
+    started, exit_status = time.time(), 1
+    try:
+        yield replica
+        exit_status = 0
+    except HarnessError as exc:
+        exit_status = exc.exit_code
+        raise
+    finally:
+        note_operator(replica, command, started, exit_status)
 
 
 def cmd_deploy(args: argparse.Namespace) -> int:
     staging = staging_here()
     tool_args = ["deploy", args.release] + (["--no-gate"] if args.no_gate else [])
-    replica = acting_on(args, staging, *tool_args)
-    staging.deploy_tool_checked(replica, tool_args, echo)
+    with acting_on(args, staging, *tool_args) as replica:
+        staging.deploy_tool_checked(replica, tool_args, echo)
     return 0
 
 
@@ -242,21 +254,22 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     staging = staging_here()
     tool_args = ["rollback"] + ([args.release] if args.release else [])
     tool_args += (["--db"] if args.db else []) + (["--db-only"] if args.db_only else [])
-    replica = acting_on(args, staging, *tool_args)
-    staging.deploy_tool_checked(replica, tool_args, echo)
+    with acting_on(args, staging, *tool_args) as replica:
+        staging.deploy_tool_checked(replica, tool_args, echo)
     return 0
 
 
 def cmd_releases(args: argparse.Namespace) -> int:
     staging = staging_here()
-    replica = acting_on(args, staging, "releases")
-    print(staging.deploy_tool_checked(replica, ["releases"]).stdout, end="")
+    with acting_on(args, staging, "releases") as replica:
+        print(staging.deploy_tool_checked(replica, ["releases"]).stdout, end="")
     return 0
 
 
 def cmd_status(args: argparse.Namespace) -> int:
     staging = staging_here()
-    status = staging.status(acting_on(args, staging, "status"))
+    with acting_on(args, staging, "status") as replica:
+        status = staging.status(replica)
     if args.json:
         print(json.dumps(status, indent=2))
         return 0

@@ -86,7 +86,8 @@ class Deployer(Protocol):
         ...
 
     def command_line(self, action: str) -> str:
-        """How a person types `action` (deploy, rollback, db rollback) with this deployer."""
+        """How a person types `action` (`rollback`, `rollback --db`, `db rollback`) with this
+        deployer; it names the action in the result's `recovery.actions`."""
         ...
 
 

@@ -109,5 +109,6 @@ class BuiltinDeployer:
         return parse_deploy_log(self.environment.read_file(DEPLOY_LOG))
 
     def command_line(self, action: str) -> str:
-        return {"deploy": "deploy deploy RELEASE", "rollback": "deploy rollback",
-                "db rollback": "deploy rollback --db-only"}.get(action, action)
+        """The tool's own words, as `gameday rollback …` takes them: `rollback`, `rollback --db`,
+        `rollback --db-only`."""
+        return {"db rollback": "rollback --db-only"}.get(action, action)

@@ -76,13 +76,6 @@ class Replica:
     labels: Mapping[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class ToolResult:
-    exit_status: int
-    stdout: str
-    stderr: str
-
-
 def published_port(container: Container, port: str) -> int | None:
     bindings = (container.attrs.get("NetworkSettings", {}).get("Ports") or {}).get(port) or []
     for binding in bindings:
@@ -218,7 +211,7 @@ class Staging:
 
     # --- act ------------------------------------------------------------------
 
-    def deploy_tool(self, replica: Replica, args: Sequence[str], echo: Say | None = None) -> ToolResult:
+    def deploy_tool(self, replica: Replica, args: Sequence[str], echo: Say | None = None) -> CommandResult:
         """Run the deploy tool in the web host; `echo` gets its stdout line by line."""
         argv = ["deploy", *args]
         api = self.client.api
@@ -244,9 +237,9 @@ class Staging:
         except docker.errors.APIError as exc:
             raise StagingError(f"could not run the deploy tool: {exc.explanation or exc}",
                                container=replica.web, command=argv) from exc
-        return ToolResult(int(status or 0), "".join(out), "".join(err))
+        return CommandResult(tuple(argv), int(status or 0), "".join(out), "".join(err))
 
-    def deploy_tool_checked(self, replica: Replica, args: Sequence[str], echo: Say | None = None) -> ToolResult:
+    def deploy_tool_checked(self, replica: Replica, args: Sequence[str], echo: Say | None = None) -> CommandResult:
         result = self.deploy_tool(replica, args, echo)
         if result.exit_status != 0:
             lines = [ln for ln in result.stderr.splitlines() if ln.strip()]

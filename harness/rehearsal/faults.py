@@ -119,6 +119,13 @@ def _deploying(deployer: Deployer, fault: FaultPlan, timeline: Timeline, clock: 
     injection = Injection(fault, t0, timeline, deploy=running)
     try:
         yield injection
+    except BaseException:
+        # Interrupted or failed: stop the deploy now rather than wait for it.
+        try:
+            injection.stop()
+        except FaultFailed:
+            pass
+        raise
     finally:
         # Nothing else may act on the host while a deploy is half-way: let it end, and
         # interrupt it only if it will not.

@@ -22,11 +22,13 @@ from harness.rehearsal.clock import Clock
 from harness.rehearsal.faults import Injection
 from harness.rehearsal.load import check_host
 from harness.rehearsal.watch import Watch
+from harness.results.recovery import search_start
 from harness.results.timeline import Event, Timeline
 
 DEPLOY_WAIT_S = 120.0
-# How long an alarmed deploy that has not swapped yet may go on before it is interrupted.
-PRE_SWAP_WAIT_S = 30.0
+# How long an alarmed deploy that has not swapped yet may go on (its gate deciding) before
+# it is interrupted.
+PRE_SWAP_WAIT_S = 10.0
 # How long service must hold before a code rollback counts as enough, when the scenario's
 # code window is longer; the same rule as recovery, over a shorter window.
 CODE_RECOVERY_CHECK_S = 2.0
@@ -107,17 +109,20 @@ def recover(
             return seen[-1] != before or not injection.running()
 
         watch.wait_for(live_or_ended, PRE_SWAP_WAIT_S)
-    if injection.stop() is None or not seen:
-        # The deploy ended by itself: what it left is read now. An interrupted one leaves
-        # `current` as it was (the tool's contract), so the last reading stands.
+    if injection.stop() is None or not seen or seen[-1] == before:
+        # Read what the deploy left. Once a release is live an interrupt cannot take it
+        # back, so only that last reading may stand without a new one.
         seen.append(deployer.current())
     notes.live_release = seen[-1]
     notes.went_live = notes.live_release != before
     watch.timeline.record(Event.LIVE_CHECKED, current=notes.live_release, before=before, went_live=notes.went_live)
     if notes.went_live:
-        done = run_recovery(watch, "rollback", lambda: deployer.rollback(db=scenario.recovery.db == "always"),
-                            notes, deployer.command_line("rollback") + (" --db" if scenario.recovery.db == "always"
-                                                                       else ""))
+        with_db = scenario.recovery.db == "always"
+        done, result = run_recovery(watch, "rollback", lambda: deployer.rollback(db=with_db), notes,
+                                    deployer.command_line("rollback --db" if with_db else "rollback"))
+        if not result.ok and deployer.current() != before:
+            watch.timeline.record(Event.ROLLBACK_FAILED, current=deployer.current(), detail=result.last_line())
+            return
         if scenario.recovery.db != "if-needed":
             return
         if errors_stop(watch, scenario, done):
@@ -142,20 +147,21 @@ def errors_stop(watch: Watch, scenario: Scenario, since: float) -> bool:
 
 
 def run_recovery(watch: Watch, action: str, command: Callable[[], CommandResult], notes: Notes,
-                 shown: str) -> float:
-    """Run one recovery command, timed by the rehearsal's clock; returns when it ended."""
+                 shown: str) -> tuple[float, CommandResult]:
+    """Run one recovery command, timed by the rehearsal's clock; returns when it ended and its result."""
     watch.timeline.record(Event.ROLLBACK_STARTED, action=action, command=shown)
     result = command()
-    notes.actions.append(" ".join(result.argv[1:]) if result.argv[:1] == ("deploy",) else shown)
+    notes.actions.append(shown)
     ended = watch.timeline.record(Event.ROLLBACK_FINISHED, action=action, command=shown, exit_status=result.exit_status,
                                   detail=result.last_line()[-300:])
-    return float(ended["ts"])
+    return float(ended["ts"]), result
 
 
 def operate(
     watch: Watch,
     scenario: Scenario,
     environment: Environment,
+    injection: Injection,
     notes: Notes,
     tell: Callable[[str], None],
     operator_log: Callable[[], list[dict[str, Any]]],
@@ -170,17 +176,20 @@ def operate(
 
     def rolled_back() -> bool:
         nonlocal seen
+        injection.poll()  # a deploy that could not run ends the run as an error
         entries = operator_log()
         for index in range(seen, len(entries)):
             entry = entries[index]
             if index == 0:
                 watch.timeline.record(Event.ALARM_RAISED, ts=entry["ts"], detector="operator",
                                       detail=f"first command: gameday {entry['command']}", phase="operator")
-            watch.timeline.record(Event.OPERATOR_COMMAND, ts=entry["ts"], command=entry["command"])
-            if entry["command"].startswith("rollback"):
+            watch.timeline.record(Event.OPERATOR_COMMAND, ts=entry["ts"], command=entry["command"],
+                                  exit_status=entry.get("exit_status"))
+            if entry["command"].startswith("rollback") and entry.get("exit_status", 0) == 0:
                 notes.actions.append(entry["command"])
         seen = len(entries)
-        first = next((e["ts"] for e in entries if e["command"].startswith("rollback")), None)
+        first = next((e["ts"] for e in entries if e["command"].startswith("rollback") and e.get("exit_status", 0) == 0),
+                     None)
         return first is not None and watch.recovered_since(float(first), check) is not None
 
     watch.wait_for(rolled_back, scenario.phases.detect_timeout_s + scenario.phases.recover_timeout_s)
@@ -194,7 +203,7 @@ def verify(watch: Watch, scenario: Scenario, t0: float) -> None:
     may precede the rollback when service came back by itself.
     """
     watch.set_phase("verify")
-    start = watch.impact_since(t0) or t0
+    start = search_start(t0, watch.impact_since(t0), watch.first_alarm_since(t0))
     acted = [float(e["ts"]) for e in watch.timeline.events if e["event"] == Event.ROLLBACK_FINISHED]
     settled = max(acted, default=t0)
     stable = scenario.phases.stable_s

@@ -94,7 +94,6 @@ def rehearse(
     run_dir.mkdir(parents=True)
     run = Run(scenario, run_id, run_dir, Timeline(run_dir / "timeline.jsonl", clock.now), clock.now(), clock,
               allow_remote=allow_remote)
-    operator = operator or scenario.recovery.mode == "operator"
     write_json(run_dir / "run.json", {"run_id": run_id, "scenario": scenario.name,
                                       "scenario_path": str(scenario.path), "started": run.started})
     try:
@@ -104,12 +103,8 @@ def rehearse(
                 with faults.injected(environment, deployer, fault_plan(run), run.timeline, clock) as injection:
                     run.t0 = injection.t0
                     watch.set_t0(injection.t0)
-                    if operator:
-                        phases.operate(watch, scenario, environment, run.notes, say, operator_log(run))
-                    else:
-                        phases.detect(watch, scenario, injection)
-                        phases.recover(watch, deployer, scenario, injection, run.notes, run.releases["before"])
-                    phases.verify(watch, scenario, injection.t0)
+                    respond(watch, scenario, environment, deployer, injection, run.notes, run.releases["before"],
+                            operator=operator, say=say, operator_log=operator_log(run))
             run.jobs = phases.drain(environment, scenario, run.started, run.timeline, clock)
     except phases.BaselineFailed as exc:
         run.outcome, run.reason = "aborted", str(exc)
@@ -118,9 +113,36 @@ def rehearse(
         raise
     except HarnessError as exc:
         run.outcome, run.reason = "error", str(exc)
+    except Exception as exc:  # a bug in gameday: still a result, then the traceback
+        run.outcome, run.reason = "error", f"gameday failed: {type(exc).__name__}: {exc}"
+        raise
     finally:
         result = finish(run, stack, budget)
     return run_dir, result
+
+
+def respond(
+    watch: Watch,
+    scenario: Scenario,
+    environment: Environment,
+    deployer: Deployer,
+    injection: faults.Injection,
+    notes: phases.Notes,
+    before: str | None,
+    *,
+    operator: bool,
+    say: Callable[[str], None],
+    operator_log: Callable[[], list[dict[str, Any]]],
+) -> None:
+    """From the fault to verified recovery: gameday detects and recovers, or, in operator
+    mode (`--operator` or `[recovery] mode = "operator"`), a person does while gameday
+    times them."""
+    if operator or scenario.recovery.mode == "operator":
+        phases.operate(watch, scenario, environment, injection, notes, say, operator_log)
+    else:
+        phases.detect(watch, scenario, injection)
+        phases.recover(watch, deployer, scenario, injection, notes, before)
+    phases.verify(watch, scenario, injection.t0)
 
 
 @contextmanager

@@ -25,9 +25,9 @@ from harness.results.timeline import Event, Timeline
 TICK_S = 0.05
 PROGRESS_EVERY_S = 2.0
 RECENT_S = 30.0
-# A request is recorded when it completes: windows closer to now than this may still be
-# missing slow requests that started in them.
-SETTLE_S = 0.25
+# A request is recorded when it completes: a window closer to now than the latency limit
+# plus this may still miss a slow request that started in it.
+SETTLE_S = 0.1
 
 
 class RecordSource(Protocol):
@@ -237,9 +237,13 @@ class Watch:
         """Start of the first `stable_s` window after `start` that meets the recovery rule
         (`harness.results.recovery.recovered_at`), among requests already recorded."""
         with self._lock:
-            changes = list(self.probe_changes)
+            changes = sorted(self.probe_changes)
         requests = sorted(self.requests)
-        return recovered_at(requests, changes, start, self.clock.now() - SETTLE_S, stable_s, self.baseline_rate())
+        settle = self.latency_limit_ms / 1000 + SETTLE_S
+        return recovered_at(requests, changes, start, self.clock.now() - settle, stable_s, self.baseline_rate())
+
+    def first_alarm_since(self, ts: float) -> float | None:
+        return min((a.ts for a in self.alarms_since(ts)), default=None)
 
     def show(self, force: bool = False) -> None:
         now = self.clock.now()

@@ -48,6 +48,7 @@ class ReportModel:
     outcome: Outcome
     headline: str
     subline: str
+    what_happened: str | None  # the incident's cause: what really happened
     complete: bool  # the run finished and wrote its result
     rebuilt: bool  # no result.json: rebuilt from what the run had written
     tiles: tuple[Tile, ...]
@@ -264,7 +265,7 @@ def build_model(run_dir: Path) -> ReportModel:
     )
     return ReportModel(
         run_id=result.run_id, scenario=result.scenario, description=result.description or "",
-        outcome=result.outcome, headline=headline, subline=subline,
+        outcome=result.outcome, headline=headline, subline=subline, what_happened=result.incident.cause,
         complete=result.outcome.finished and not rebuilt, rebuilt=rebuilt, tiles=tiles(result),
         rows=key_rows(result), chart=chart, gaps=result.gaps, steps=result.steps,
         events=shown_events, details=details, result_json=json.dumps(result.to_json(), indent=2),

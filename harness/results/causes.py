@@ -14,21 +14,25 @@ from harness.results.deploylog import DeployStep
 from harness.results.model import Incident
 from harness.results.timeline import Event
 
-# Without a release header: the share of requests that must fail between the swap and the
-# rollback for a release that went live to count as one that could not boot.
+# Without a release header: the share of requests that must fail, with no answer from the
+# app (a gateway error or none at all), between the swap and the rollback, for a release
+# that went live to count as one that could not boot.
 UNBOOTABLE_SHARE = 0.95
+GATEWAY_STATUSES = {0, 502, 503, 504}
 
 
 @dataclass(frozen=True)
 class Story:
-    """The facts `incident` reads: timeline events after t0, deploy steps after t0, and
-    the requests after t0 as (start ts, bad, status, release)."""
+    """The facts `incident` reads: timeline events after t0, deploy steps after t0, the
+    requests after t0 as (start ts, bad, status, release header), and the deployed
+    release's directory (what a release header names) and name."""
 
     events: Sequence[dict[str, Any]]
     steps: Sequence[DeployStep]
     requests: Sequence[tuple[float, bool, int, str]]
     recovered_ts: float | None
     impact_ts: float | None
+    deployed_dir: str | None
     deployed_name: str | None
 
     def first(self, event: Event) -> dict[str, Any] | None:
@@ -89,17 +93,18 @@ def _cause(story: Story, fault_kind: str, fact: Incident, rollback: dict[str, An
         end = None if rollback is None else float(rollback["ts"])
         total, bad, statuses = _span(story, start, end)
         window = [r for r in story.requests if r[0] >= start and (end is None or r[0] < end)]
-        # With a release header, "could not boot" is that the new release answered nothing
-        # while requests kept failing up to the rollback; without one, that nearly all failed.
+        # "Could not boot": with a release header, the new release answered nothing (not
+        # even an error) while requests kept failing up to the rollback; without one,
+        # nearly every request got a gateway error or no answer.
         has_header = any(r[3] for r in story.requests)
-        served = sum(1 for r in window if not r[1] and r[3] == story.deployed_name)
+        answered = sum(1 for r in window if r[3] and r[3] == story.deployed_dir)
         still_failing = bool(window) and window[-1][1]
-        booted_detail = next((s.detail for s in deploy_steps if "could not boot" in s.detail), None)
+        no_answer = bool(statuses) and set(statuses) <= GATEWAY_STATUSES
         if fact.recovered_without_rollback:
             parts.append(f"{name} went live, and service recovered while it was still live, before any rollback: "
                          "the failures came from outside the deploy")
-        elif booted_detail or (has_header and served == 0 and bad >= 3 and still_failing) or (
-                total and bad / total >= UNBOOTABLE_SHARE):
+        elif (has_header and answered == 0 and bad >= 3 and still_failing) or (
+                not has_header and total and bad / total >= UNBOOTABLE_SHARE and no_answer):
             shown = ", ".join(str(code) if code else "no answer" for code in statuses) or "errors"
             parts.append(f"{name} went live and could not boot: it answered no request, and {bad} of {total} "
                          f"failed ({shown}) from the swap to the rollback")

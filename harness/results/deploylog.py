@@ -12,15 +12,11 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
+from harness.results.model import parse_ts
+
 RELEASE_DIR = re.compile(r"^\d{8}T\d{6}Z(-\d+)?$")
-
-
-def parse_ts(value: str) -> float:
-    """Epoch seconds of an RFC 3339 timestamp (`Z` or an offset)."""
-    return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
 
 
 @dataclass(frozen=True)

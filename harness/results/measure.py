@@ -37,7 +37,7 @@ from harness.results.model import (
 from harness.results.model import parse_ts as parse_ts
 from harness.results.model import rfc3339 as rfc3339
 from harness.results.records import Record
-from harness.results.recovery import recovered_at
+from harness.results.recovery import recovered_at, search_start
 from harness.results.timeline import Event
 
 
@@ -70,10 +70,13 @@ def diff(a: float | None, b: float | None) -> float | None:
 
 
 def first_rollback_span(deploy_log: Iterable[DeployStep], t0: float | None) -> tuple[float | None, float | None]:
-    """Start and end of the first rollback command after t0: from its lock to its unlock."""
+    """Start and end of the first rollback command after t0: from its lock to its unlock.
+    A rollback refused at its lock (another deploy held it) did nothing and is skipped."""
     started = done = None
     for entry in deploy_log:
         if t0 is None or entry.ts < t0 or entry.action != "rollback":
+            continue
+        if entry.step == "lock" and not entry.ok:
             continue
         if entry.step == "lock" and started is not None:
             break
@@ -183,9 +186,10 @@ def measure(scenario: Scenario, observed: Observed, records: Iterable[Record]) -
             if e["event"] == Event.PROBE_CHANGED:
                 probe_state[str(e["detector"])] = bool(e["ok"])
                 probe_changes.append((float(e["ts"]), all(probe_state.values())))
+        probe_changes.sort()  # poller threads may record a change a moment out of order
         allowed = baseline_bad / baseline_total if baseline_total else 0.0
-        # The same rule and the same start as the live verify phase (`Watch.recovered_since`).
-        start = impact_ts if impact_ts is not None else t0
+        # The same rule and the same start as the live verify phase (`phases.verify`).
+        start = search_start(t0, impact_ts, min((float(a["ts"]) for a in alarms), default=None))
         end = after[-1][0] if after else observed.finished_at
         recovered_ts = recovered_at(after, probe_changes, start, end, scenario.phases.stable_s, allowed)
 
@@ -209,7 +213,7 @@ def measure(scenario: Scenario, observed: Observed, records: Iterable[Record]) -
     deployed_name = next((s.release for s in observed.deploy_log if s.release_dir == deployed and s.release), None)
     what_happened = incident_of(
         Story(later, [s for s in observed.deploy_log if t0 is not None and s.ts >= t0], story_requests,
-              recovered_ts, impact_ts, deployed_name or scenario.fault.release),
+              recovered_ts, impact_ts, deployed, deployed_name or scenario.fault.release),
         scenario.fault.kind,
     )
     facts = {

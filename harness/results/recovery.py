@@ -45,3 +45,11 @@ def recovered_at(
         if total and bad_count / total <= allowed_rate and probes_green(s, s + stable_s):
             return s
     return None
+
+
+def search_start(t0: float, impact_ts: float | None, first_alarm_ts: float | None) -> float:
+    """Where the search for a stable window begins: the later of the first failed request
+    and the first alarm (t0 when neither happened). A window that closed before anything
+    was noticed cannot be the recovery: a red probe alone (a hung worker) may come later
+    than `stable_s` after t0."""
+    return max([t0] + [ts for ts in (impact_ts, first_alarm_ts) if ts is not None])

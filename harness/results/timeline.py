@@ -36,6 +36,7 @@ class Event(StrEnum):
     LIVE_CHECKED = "live_checked"
     ROLLBACK_STARTED = "rollback_started"
     ROLLBACK_FINISHED = "rollback_finished"
+    ROLLBACK_FAILED = "rollback_failed"
     ROLLBACK_SKIPPED = "rollback_skipped"
     CODE_ROLLBACK_NOT_RECOVERED = "code_rollback_not_recovered"
     ERRORS_PERSIST = "errors_persist"

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -176,7 +177,13 @@ def test_operator_mode_times_the_person(staging: Staging, images: object, tmp_pa
     gameday = [sys.executable, "-m", "harness"]
     # The person looks first, then rolls back.
     subprocess.run([*gameday, "status", "--run", run_id], check=True, capture_output=True, timeout=60)
-    subprocess.run([*gameday, "rollback", "--run", run_id], check=True, capture_output=True, timeout=60)
+    # As a person would: while the deploy still holds its lock, the rollback is refused; try again.
+    for _ in range(60):
+        attempt = subprocess.run([*gameday, "rollback", "--run", run_id], capture_output=True, text=True, timeout=60)
+        if attempt.returncode != 2 or "locked" not in attempt.stderr:
+            break
+        time.sleep(0.5)
+    assert attempt.returncode == 0, attempt.stderr
     proc.wait(timeout=300)
     result = json.loads(next(tmp_path.glob("*/result.json")).read_text())
     assert result["detection"]["first_detector"] == "operator"

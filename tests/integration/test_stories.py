@@ -1,5 +1,5 @@
-"""Three ways a deploy fails that no built-in scenario covers, each told as a story: what
-broke, what gameday did, the cause it named, and which release serves at the end."""
+"""Three ways a deploy fails that the first scenarios did not cover, each told as a story:
+what broke, what gameday did, the cause it named, and which release serves at the end."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.environment.replica import RUN_LABEL, Staging
+from harness.results.records import read_records
 from tests.integration.test_runbook import no_leftovers, run
 
 DETECTORS = """
@@ -25,6 +26,11 @@ def scenario(tmp_path: Path, name: str, body: str) -> str:
     path = tmp_path / f"{name}.toml"
     path.write_text(f'description = "{name}"\n' + body + DETECTORS)
     return str(path)
+
+
+def served_at_end(run_dir: Path) -> set[str]:
+    """The releases (X-Release) that answered the last 50 requests before the load stopped."""
+    return {r.release for r in list(read_records(run_dir / "requests.jsonl"))[-50:] if not r.failed}
 
 
 def events(run_dir: Path, name: str) -> list[dict[str, Any]]:
@@ -47,6 +53,7 @@ def test_an_unbootable_release_without_a_gate_is_rolled_back_on_the_first_alarm(
     assert result["times"]["recovered_s"] is not None
     assert "could not boot" in result["incident"]["cause"]
     assert result["releases"]["after"] == result["releases"]["before"]
+    assert served_at_end(run_dir) == {result["releases"]["before"]}
     assert result["hygiene"]["clean"], result["hygiene"]
     no_leftovers(staging, result)
 
@@ -57,6 +64,7 @@ def test_a_destructive_migration_whose_gate_fails_leaves_a_way_back(
     code, result, run_dir = run("migration-then-failing-gate", tmp_path / "reports")
     assert result["outcome"] in ("met", "gaps"), result["reason"]
     assert result["releases"]["after"] == result["releases"]["before"]
+    assert served_at_end(run_dir) == {result["releases"]["before"]}
     assert result["times"]["recovered_s"] is not None
     assert "aborted after its migration committed" in result["incident"]["cause"]
     # Nothing went live, so there was no code rollback; the schema came back, by the deploy
@@ -104,7 +112,8 @@ stable_s = 3
         window["stopped"] = time.time()
         web.exec_run(["supervisorctl", "stop", "nginx"])
         time.sleep(3.0)
-        web.exec_run(["supervisorctl", "start", "nginx"])
+        window["starting"] = time.time()
+        web.exec_run(["supervisorctl", "start", "nginx"])  # returns once nginx has run startsecs
         window["started"] = time.time()
 
     outage = threading.Thread(target=stop_nginx_for_a_while, daemon=True)
@@ -116,11 +125,12 @@ stable_s = 3
     times = result["times"]
     assert abs(times["impact_s"] - (window["stopped"] - t0)) < 0.5
     assert times["recovered_s"] is not None
-    assert window["started"] - t0 <= times["recovered_s"] < window["started"] - t0 + 2.0
+    assert window["starting"] - t0 <= times["recovered_s"] < window["started"] - t0 + 2.0
     verified = events(run_dir, "recovery_verified")
     assert verified and abs(verified[0]["recovered_ts"] - t0 - times["recovered_s"]) < 0.01
     # v2 was live, then the scheduled rollback put v1 back.
     assert result["recovery"]["actions"] == ["rollback"]
     assert result["releases"]["after"] == result["releases"]["before"]
+    assert served_at_end(run_dir) == {result["releases"]["before"]}
     assert "recovered without" in result["incident"]["cause"] or "outside" in result["incident"]["cause"]
     no_leftovers(staging, result)

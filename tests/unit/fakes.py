@@ -43,6 +43,7 @@ class Host:
     releases: dict[str, str] = field(default_factory=lambda: {"r1": "v1"})
     current: str = "r1"
     unbootable: set[str] = field(default_factory=set)  # release names whose app server cannot start
+    unhealthy: set[str] = field(default_factory=set)  # release names whose /health fails while requests pass
     schema_broken: bool = False  # a destructive migration committed: the old release fails
     outages: list[tuple[float, float]] = field(default_factory=list)  # seconds after t0 when nothing answers
     bad: set[str] = field(default_factory=set)
@@ -72,8 +73,10 @@ class FakeRecords:
         # A request is recorded once it completed, 10 ms after it started.
         while self.next_ts + 0.01 <= now:
             ok = self.host.serving(self.next_ts)
-            name = self.host.releases[self.host.current]
-            record = Record(self.next_ts, 200 if ok else 502, 10.0, not ok, "GET /orders", "" if ok else "502", name)
+            # Like shop's X-Release header: the directory of the release that answered.
+            header = self.host.current if ok else ""
+            record = Record(self.next_ts, 200 if ok else 502, 10.0, not ok, "GET /orders", "" if ok else "502",
+                            header)
             self.pending.append(record)
             self.emitted.append(record)
             self.next_ts += 1 / REQUESTS_PER_S
@@ -87,7 +90,7 @@ def transport(host: Host, clock: FakeClock) -> httpx.MockTransport:
     """Health probes answered from the host model."""
 
     def handler(request: httpx.Request) -> httpx.Response:
-        if host.serving(clock.now()):
+        if host.serving(clock.now()) and host.releases[host.current] not in host.unhealthy:
             return httpx.Response(200, json={"ok": True})
         return httpx.Response(502, text="bad gateway")
 
@@ -149,15 +152,19 @@ class FakeDeploy:
         self.argv = ("deploy", "deploy")
         self.result: CommandResult | None = None
         self.log: list[DeployStep] = []
+        clock.hooks.append(lambda now: self._act())  # the deploy runs whether or not anyone polls it
 
-    def _advance(self) -> None:
+    def _act(self) -> None:
         elapsed = self.clock.now() - self.started
         while self.steps and self.steps[0].at <= elapsed:
             step = self.steps.pop(0)
             step.act(self.host)
             if step.logs:
                 self.log.append(DeployStep(self.clock.now(), "deploy", step.logs, "bad", "r2", True, 0.01, ""))
-        if self.result is None and elapsed >= self.ends_at:
+
+    def _advance(self) -> None:
+        self._act()
+        if self.result is None and self.clock.now() - self.started >= self.ends_at:
             if self.crash:
                 raise HarnessError(self.crash)
             self.result = CommandResult(self.argv, self.exit_status, "", "" if self.exit_status == 0 else "failed")
@@ -184,11 +191,12 @@ class FakeDeployer:
     name = "fake"
 
     def __init__(self, host: Host, clock: FakeClock, plan: Callable[[str, bool], FakeDeploy],
-                 rollback_s: float = 0.3) -> None:
+                 rollback_s: float = 0.3, rollback_fails: bool = False) -> None:
         self.host = host
         self.clock = clock
         self.plan = plan
         self.rollback_s = rollback_s
+        self.rollback_fails = rollback_fails
         self.calls: list[str] = []
         self.deploys: list[FakeDeploy] = []
 
@@ -200,6 +208,8 @@ class FakeDeployer:
     def rollback(self, *, db: bool = False) -> CommandResult:
         self.calls.append("rollback" + (" --db" if db else ""))
         self.clock.sleep(self.rollback_s)
+        if self.rollback_fails:
+            return CommandResult(("deploy", "rollback"), 2, "", "deploy: deploy is locked by deploy (pid 7)")
         ordered = sorted(self.host.releases)
         previous = [r for r in ordered if r < self.host.current and r not in self.host.bad]
         self.host.bad.add(self.host.current)
@@ -225,7 +235,7 @@ class FakeDeployer:
         return [step for deploy in self.deploys for step in deploy.log]
 
     def command_line(self, action: str) -> str:
-        return {"db rollback": "deploy rollback --db-only"}.get(action, f"deploy {action}")
+        return {"db rollback": "rollback --db-only"}.get(action, action)
 
 
 def go_live(release_dir: str, name: str) -> Callable[[Host], None]:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from harness.config.scenario import Scenario, find_scenario
-from harness.rehearsal import faults, phases
+from harness.rehearsal import faults, phases, runbook
 from harness.rehearsal.watch import Watch
 from harness.results.measure import Observed, measure
 from harness.results.model import Result
@@ -75,10 +75,10 @@ def deploys(host: Host, clock: FakeClock, steps: list[Step], ends_at: float, exi
 def rehearse(tmp_path: Path, chosen: Scenario, host: Host,
              plan: Callable[[FakeClock], Callable[[str, bool], FakeDeploy]],
              operator_log: Callable[[], list[dict[str, Any]]] | None = None,
-             clock: FakeClock | None = None) -> Story:
+             clock: FakeClock | None = None, rollback_fails: bool = False) -> Story:
     clock = clock or FakeClock()
     environment = FakeEnvironment(host)
-    deployer = FakeDeployer(host, clock, plan(clock))
+    deployer = FakeDeployer(host, clock, plan(clock), rollback_fails=rollback_fails)
     timeline = Timeline(tmp_path / "timeline.jsonl", clock.now)
     notes = phases.Notes()
     records = FakeRecords(host, clock)
@@ -90,12 +90,8 @@ def rehearse(tmp_path: Path, chosen: Scenario, host: Host,
         with faults.injected(environment, deployer, fault, timeline, clock) as injection:
             t0 = injection.t0
             watch.set_t0(injection.t0)
-            if operator_log is not None:
-                phases.operate(watch, chosen, environment, notes, lambda _: None, operator_log)
-            else:
-                phases.detect(watch, chosen, injection)
-                phases.recover(watch, deployer, chosen, injection, notes, before="r1")
-            phases.verify(watch, chosen, injection.t0)
+            runbook.respond(watch, chosen, environment, deployer, injection, notes, "r1", operator=False,
+                            say=lambda _: None, operator_log=operator_log or list)
     return Story(timeline.events, notes, host, deployer, t0, records.emitted, chosen)
 
 
@@ -173,8 +169,9 @@ def test_a_code_rollback_that_does_not_recover_goes_on_to_the_db_step(tmp_path):
     assert story.notes.code_rollback_recovered is False
     assert story.first("code_rollback_not_recovered") is not None
     assert story.deployer.calls == ["deploy bad-migration", "rollback", "rollback --db-only"]
-    # The gate had not finished when the alarm came: the swap, not the alarm, started the rollback.
-    assert story.at("rollback_started", action="rollback") >= 0.8
+    # The gate had not finished when the alarm came: the deploy's own gate decided until
+    # its swap, and the rollback began at once after it.
+    assert 0.8 <= story.at("rollback_started", action="rollback") < 1.0
     assert not host.schema_broken
     assert story.first("recovery_verified") is not None
 
@@ -224,6 +221,12 @@ def test_operator_mode_takes_the_first_command_as_the_detection(tmp_path):
     assert story.at("alarm_raised", detector="operator") == pytest.approx(2.0)
     assert story.notes.actions == ["rollback"]
     assert story.first("recovery_verified") is not None
+    assert story.deployer.calls == ["deploy bad-health"]  # gameday itself rolled nothing back
+    result = story.measured()
+    assert result.times.impact_s is not None and result.times.impact_s < 0.5
+    # The detectors still watch in operator mode; the person's first command is one more alarm.
+    assert result.times.detect_s is not None and result.times.detect_s <= 2.0
+    assert result.detection.alarms >= 2
 
 
 def test_a_fault_whose_deploy_could_not_run_ends_the_run_as_an_error(tmp_path):
@@ -246,3 +249,54 @@ def test_nobody_rolls_back_what_nobody_detected(tmp_path):
     assert skipped is not None and "nothing detected" in skipped["reason"]
     assert story.deployer.calls == ["deploy v2"]
     assert host.current == "r2"
+
+
+def test_a_deploy_that_hangs_before_its_swap_is_interrupted_and_the_schema_reverted(tmp_path):
+    # The migration commits at 0.2 s, then the deploy hangs (a gate that never answers).
+    host = Host()
+    story = rehearse(tmp_path, scenario(db="if-needed"), host,
+                     lambda clock: deploys(host, clock, [Step(0.2, break_schema, logs="migrate")], 600.0, 0))
+    interrupted = story.at("deploy_interrupted")
+    assert interrupted - story.at("alarm_raised") <= phases.PRE_SWAP_WAIT_S + 0.5
+    assert story.notes.went_live is False
+    assert story.deployer.calls == ["deploy bad-health", "rollback --db-only"]
+    assert story.first("recovery_verified") is not None
+
+
+def test_a_rollback_that_fails_is_not_followed_by_the_db_step(tmp_path):
+    host = Host(unbootable={"unbootable"})
+    story = rehearse(tmp_path, scenario(db="if-needed", code_window_s=2.0), host,
+                     lambda clock: deploys(host, clock, [Step(0.1, go_live("r2", "unbootable"))], 15.0, 1),
+                     rollback_fails=True)
+    assert story.first("rollback_failed") is not None
+    assert story.deployer.calls == ["deploy bad-health", "rollback"]
+    assert story.first("recovery_timed_out") is not None
+    cause = story.measured().incident.cause or ""
+    assert "rollback command failed" in cause and "did not recover" in cause
+
+
+def test_recovery_is_never_found_before_the_incident_was_noticed(tmp_path):
+    # Requests pass; only /health fails once the release is live (a hung worker's shape).
+    # The first stable window after t0 would "recover" before anyone noticed anything.
+    host = Host(unhealthy={"sick"})
+    chosen = dataclasses.replace(scenario(db="never"), phases=dataclasses.replace(
+        find_scenario("failing-health-check-no-gate").phases, stable_s=1.0))
+    story = rehearse(tmp_path, chosen, host,
+                     lambda clock: deploys(host, clock, [Step(1.5, go_live("r2", "sick"))], 2.0, 0))
+    result = story.measured()
+    assert result.times.impact_s is None
+    assert result.times.detect_s is not None and result.times.detect_s > 1.5
+    assert result.times.recovered_s is not None and result.times.recovered_s >= result.times.detect_s
+    verified = story.first("recovery_verified")
+    assert verified is not None
+    assert verified["recovered_ts"] - story.t0 == pytest.approx(result.times.recovered_s, abs=0.001)
+
+
+def test_operator_mode_is_chosen_by_the_scenario_file(tmp_path):
+    host = Host(unbootable={"unbootable"})
+    story = rehearse(tmp_path, scenario(mode="operator"), host,
+                     lambda clock: deploys(host, clock, [Step(0.1, go_live("r2", "unbootable"))], 0.5, 0))
+    # Nobody typed anything: gameday neither detected nor rolled back on its own.
+    assert story.first("phase_started", phase="operator") is not None
+    assert story.deployer.calls == ["deploy bad-health"]
+    assert story.first("recovery_timed_out") is not None
