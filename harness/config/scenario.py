@@ -237,7 +237,9 @@ def load_scenario(path: Path) -> Scenario:
     description = top.string("description", required=False) or ""
     target_value = top.string("target", required=False) or "shop"
     try:
-        target = find_target(str(path.parent / target_value) if "/" in target_value else target_value)
+        # A path (it names a .toml file or has a slash) is relative to the scenario's directory.
+        as_path = target_value.endswith(".toml") or "/" in target_value
+        target = find_target(str(path.parent / target_value) if as_path else target_value)
     except InputError as exc:
         raise top.error("target", exc.problem) from None
     start_release = top.string("start_release", required=False, pattern=NAME) or target.first_release

@@ -146,9 +146,11 @@ def measure(scenario: Scenario, observed: Observed, records: Iterable[Record]) -
     impact_end_ts: float | None = None
     deployed = observed.releases.get("deployed")
     served_by_deployed = 0
+    release_header = False  # whether the app names the release that answered (shop's X-Release)
     for record in records:
         total += 1
         served_by_deployed += bool(deployed) and record.release == deployed
+        release_header = release_header or bool(record.release)
         failed += record.failed
         bad = record.failed or record.latency_ms > limit_ms
         if t0 is None or record.ts < t0:
@@ -230,11 +232,14 @@ def measure(scenario: Scenario, observed: Observed, records: Iterable[Record]) -
     }
     objectives, gaps = [], []
     finished = observed.outcome is None
+    not_applicable = set() if scenario.target.queue is not None else {"lost_jobs"}
     for name, objective in scenario.objectives.items():
         value = measured.get(name)
         met: bool | None
         if value is not None:
             met = value <= objective
+        elif name in not_applicable:
+            met = None  # the target has no such part (no queue): null, and not judged
         elif not finished:
             met = None  # a run that stopped early cannot say; unknown is not missed
         else:
@@ -271,7 +276,7 @@ def measure(scenario: Scenario, observed: Observed, records: Iterable[Record]) -
         durations=durations,
         requests=Requests(
             total=total, failed=failed, failed_in_incident=failed_after_t0,
-            served_by_deployed=served_by_deployed if deployed else None,
+            served_by_deployed=served_by_deployed if deployed and release_header else None,
             baseline_error_rate=round(baseline_bad / baseline_total, 4) if baseline_total else None,
             bad_by_window=BadByWindow(**by_window),
         ),

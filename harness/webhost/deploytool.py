@@ -35,6 +35,7 @@ from types import FrameType
 from typing import Any
 
 EXIT_FAILED = 1
+APP_USER = "app"  # the user the process manager runs the app as (the web image's supervisord.conf)
 EXIT_USAGE = 2
 STALE_LOCK_S = 600.0
 GATE_TIMEOUT_S = 15.0
@@ -642,9 +643,13 @@ class Host:
         unhealthy = 0
         try:
             with INTERRUPTS.shielded():  # an interrupt must not orphan the server
+                # As the process manager will run it: a release that works only as root
+                # must fail here, not after the swap.
+                user = APP_USER if os.geteuid() == 0 else None
                 proc = subprocess.Popen(
                     argv, cwd=release_dir, env=self.env(), stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL, start_new_session=True,
+                    stderr=subprocess.DEVNULL, start_new_session=True, user=user, group=user,
+                    extra_groups=[] if user else None,
                 )
             while time.monotonic() < deadline:
                 if proc.poll() is not None:

@@ -1,3 +1,4 @@
+import dataclasses
 import json
 from datetime import UTC, datetime
 
@@ -138,3 +139,20 @@ def test_write_json_replaces_atomically(tmp_path):
     write_json(path, {"a": 2})
     assert json.loads(path.read_text()) == {"a": 2}
     assert [p.name for p in tmp_path.iterdir()] == ["result.json"]
+
+
+def test_parts_a_target_does_not_have_are_null_and_not_judged():
+    # A target without a job queue and without a release header, in a run with an incident.
+    shop = find_scenario("failing-health-check-no-gate")
+    scenario = dataclasses.replace(shop, target=dataclasses.replace(shop.target, queue=None))
+    records = [r._replace(release="") for r in traffic(-5, 30, bad_from=0.5, bad_until=1.5)]
+    timeline = [{"ts": T0 + 0.7, "event": "alarm_raised", "detector": "error_rate", "detail": "3/3"}]
+    result = measure(scenario, observed([], timeline, jobs=None), records)
+    lost_jobs = result.objective("lost_jobs")
+    assert lost_jobs is not None and lost_jobs.measured is None and lost_jobs.met is None
+    assert "lost_jobs" not in {g.name for g in result.gaps}
+    assert result.jobs is None
+    # Without a release header nobody can say which release answered: null, not 0.
+    assert result.requests.served_by_deployed is None
+    with_header = measure(scenario, observed([], timeline, jobs=None), traffic(-5, 30, bad_from=0.5, bad_until=1.5))
+    assert with_header.requests.served_by_deployed == 0

@@ -1,3 +1,4 @@
+import shutil
 from pathlib import Path
 
 import pytest
@@ -136,3 +137,15 @@ def test_the_cli_prints_the_note_once(tmp_path, capsys, monkeypatch):
     assert cli.main(["run", str(path), "--reports", str(tmp_path / "reports")]) == 2
     err = capsys.readouterr().err
     assert err.count("[targets] is now [objectives]; it still loads") == 1
+
+
+def test_a_target_file_named_in_a_scenario_is_found_beside_the_scenario(tmp_path, monkeypatch):
+    app = tmp_path / "team-app"
+    shutil.copytree(Path(__file__).parents[2] / "harness" / "targets" / "shop", app)
+    scenario_file = app / "deploy-v2.toml"
+    scenario_file.write_text('target = "target.toml"\n' + MINIMAL)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # the target file must not be looked for here
+    scenario = load_scenario(scenario_file)
+    assert scenario.target.root == app.resolve()
