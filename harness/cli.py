@@ -110,8 +110,10 @@ def rehearse_and_show(scenario: Scenario, args: argparse.Namespace, reports: Pat
     images = ensure_images(client, scenario.target, args.base_image, say)
     stack = docker_stack(Staging(client, say), scenario.target, images)
     say(f"rehearsing {scenario.name}: {scenario.description}")
+    # The operator prompt names gameday as it was started here, so it can be pasted.
+    program = sys.argv[0] if Path(sys.argv[0]).name == "gameday" else f"{sys.executable} -m harness"
     run_dir, result = rehearse(
-        scenario, stack, reports, operator=getattr(args, "operator", False),
+        scenario, stack, reports, operator=getattr(args, "operator", False), program=program,
         budget=budget_of(args), allow_remote=args.allow_remote_host, say=echo,
         progress=None if args.quiet else say,
     )
@@ -369,9 +371,11 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_deploy)
 
     p = command("rollback", "swap back to the previous release (or the one named)")
-    p.add_argument("release", nargs="?")
-    p.add_argument("--db", action="store_true", help="also revert the abandoned release's schema")
-    p.add_argument("--db-only", action="store_true", help="only revert the schema of the release last rolled back from")
+    p.add_argument("release", nargs="?", help="an older release to go back to (default: the previous good one)")
+    schema = p.add_mutually_exclusive_group()
+    schema.add_argument("--db", action="store_true", help="also revert the abandoned release's schema")
+    schema.add_argument("--db-only", action="store_true",
+                        help="only revert the schema of the release last rolled back from (or aborted)")
     p.set_defaults(func=cmd_rollback)
 
     p = command("releases", "list the replica's releases; * marks current")

@@ -21,11 +21,13 @@ from harness.errors import HarnessError
 from harness.rehearsal.clock import Clock
 from harness.rehearsal.faults import Injection
 from harness.rehearsal.load import check_host
-from harness.rehearsal.watch import Watch
+from harness.rehearsal.watch import Stats, Watch
 from harness.results.recovery import search_start
 from harness.results.timeline import Event, Timeline
 
 DEPLOY_WAIT_S = 120.0
+# The share of failed requests at the end of a run that hygiene reports as a leftover.
+STILL_FAILING_RATE = 0.01
 # How long an alarmed deploy that has not swapped yet may go on (its gate deciding) before
 # it is interrupted.
 PRE_SWAP_WAIT_S = 10.0
@@ -143,7 +145,7 @@ def errors_stop(watch: Watch, scenario: Scenario, since: float) -> bool:
     """Whether service holds for a short window within the scenario's code window."""
     window = scenario.recovery.code_window_s
     check = min(CODE_RECOVERY_CHECK_S, window)
-    return watch.wait_for(lambda: watch.recovered_since(since, check) is not None, window + check)
+    return watch.wait_for(lambda: watch.recovered_since(since, check) is not None, window)
 
 
 def run_recovery(watch: Watch, action: str, command: Callable[[], CommandResult], notes: Notes,
@@ -161,22 +163,38 @@ def operate(
     watch: Watch,
     scenario: Scenario,
     environment: Environment,
+    deployer: Deployer,
     injection: Injection,
     notes: Notes,
+    before: str | None,
     tell: Callable[[str], None],
     operator_log: Callable[[], list[dict[str, Any]]],
+    program: str = "gameday",
 ) -> None:
-    """Operator mode: a person notices and rolls back; their first command is the detection."""
+    """Operator mode: a person notices and rolls back; their first command is the detection.
+
+    `operator_log` gives the person's commands against the replica (`ts` started, `ended`,
+    `command`, `exit_status`), as the CLI notes them; their rollbacks are timed from those,
+    by the same clock as gameday's own.
+    """
     watch.set_phase("operator")
     db = " --db" if scenario.recovery.db == "always" else ""
     tell(f"The fault is in. When you notice it, roll back with:\n\n"
-         f"    gameday rollback --run {environment.run_id}{db}\n")
+         f"    {program} rollback --run {environment.run_id}{db}\n"
+         + ("" if scenario.recovery.db != "if-needed" else
+            f"\nIf errors go on after it, revert the schema too:\n\n"
+            f"    {program} rollback --run {environment.run_id} --db-only\n"))
     seen = 0
     check = min(CODE_RECOVERY_CHECK_S, scenario.phases.stable_s)
 
     def rolled_back() -> bool:
         nonlocal seen
-        injection.poll()  # a deploy that could not run ends the run as an error
+        if injection.poll() is not None and notes.went_live is None:
+            # What the deploy left live, read once it ended (before anyone rolled back).
+            notes.live_release = deployer.current()
+            notes.went_live = notes.live_release != before
+            watch.timeline.record(Event.LIVE_CHECKED, current=notes.live_release, before=before,
+                                  went_live=notes.went_live)
         entries = operator_log()
         for index in range(seen, len(entries)):
             entry = entries[index]
@@ -187,6 +205,11 @@ def operate(
                                   exit_status=entry.get("exit_status"))
             if entry["command"].startswith("rollback") and entry.get("exit_status", 0) == 0:
                 notes.actions.append(entry["command"])
+                action = "db rollback" if "--db-only" in entry["command"] else "rollback"
+                watch.timeline.record(Event.ROLLBACK_STARTED, ts=entry["ts"], action=action,
+                                      command=entry["command"], by="operator")
+                watch.timeline.record(Event.ROLLBACK_FINISHED, ts=entry.get("ended", entry["ts"]), action=action,
+                                      command=entry["command"], exit_status=0, by="operator")
         seen = len(entries)
         first = next((e["ts"] for e in entries if e["command"].startswith("rollback") and e.get("exit_status", 0) == 0),
                      None)
@@ -240,9 +263,17 @@ def drain(environment: Environment, scenario: Scenario, since: float, timeline: 
 
 
 def hygiene(environment: Environment, processes: ProcessManager, scenario: Scenario, timeline: Timeline,
-            allow_remote: bool = False, transport: httpx.BaseTransport | None = None) -> dict[str, Any]:
-    """After the run, before teardown: is every fault gone? Chaos tools often leave some."""
+            at_end: Stats | None = None, allow_remote: bool = False,
+            transport: httpx.BaseTransport | None = None) -> dict[str, Any]:
+    """After the run, before teardown: is every fault gone? Chaos tools often leave some.
+
+    `at_end` is the request stream's last `stable_s` before the load stopped: a broken
+    schema shows there even while `/health` is green.
+    """
     findings = environment.hygiene()
+    if at_end is not None and at_end.failed and at_end.error_rate > STILL_FAILING_RATE:
+        findings.append(f"requests were still failing when the load stopped: {at_end.failed} of {at_end.total} "
+                        f"in the last {scenario.phases.stable_s:g}s")
     for program, state in processes.states().items():
         if not processes.running(state):
             findings.append(f"{processes.name} program {program} is {state}")
@@ -257,7 +288,8 @@ def hygiene(environment: Environment, processes: ProcessManager, scenario: Scena
             findings.append(f"{path} answers {resp.status_code}: {resp.text[:200]}")
     except httpx.HTTPError as exc:
         findings.append(f"{path} does not answer: {type(exc).__name__}")
-    checks = ["containers running, none paused", "no stopped (SIGSTOP) process", f"{processes.name} programs running",
+    checks = ["requests succeeding when the load stopped",
+              "containers running, none paused", "no stopped (SIGSTOP) process", f"{processes.name} programs running",
               "no deploy lock held", "no stray release", "error switch cleared", f"{path} healthy (worker alive)"]
     timeline.record(Event.HYGIENE_CHECKED, clean=not findings, findings=findings)
     return {"clean": not findings, "findings": findings, "checks": checks}

@@ -18,7 +18,7 @@ from harness.environment import Environment, ProcessManager
 from harness.errors import HarnessError, StagingError
 from harness.rehearsal import faults, load, phases
 from harness.rehearsal.clock import Clock, SystemClock
-from harness.rehearsal.watch import Watch
+from harness.rehearsal.watch import Stats, Watch
 from harness.reporting.report import write_report
 from harness.results import junit
 from harness.results.budget import Budget, history
@@ -62,6 +62,7 @@ class Run:
     deploy_log: list[DeployStep] = field(default_factory=list)
     jobs: dict[str, int] | None = None
     hygiene: dict[str, Any] | None = None
+    at_end: Stats | None = None  # the requests of the last stable_s before the load stopped
     allow_remote: bool = False
     outcome: str | None = None
     reason: str | None = None
@@ -82,6 +83,7 @@ def rehearse(
     say: Callable[[str], None] = print,
     progress: Callable[[str], None] | None = None,
     clock: Clock | None = None,
+    program: str = "gameday",
 ) -> tuple[Path, Result]:
     """Run `scenario` once; returns the run directory and its result, always written.
 
@@ -104,12 +106,14 @@ def rehearse(
                     run.t0 = injection.t0
                     watch.set_t0(injection.t0)
                     respond(watch, scenario, environment, deployer, injection, run.notes, run.releases["before"],
-                            operator=operator, say=say, operator_log=operator_log(run))
+                            operator=operator, say=say, operator_log=operator_log(run), program=program)
+                run.at_end = watch.stats(scenario.phases.stable_s)
             run.jobs = phases.drain(environment, scenario, run.started, run.timeline, clock)
     except phases.BaselineFailed as exc:
         run.outcome, run.reason = "aborted", str(exc)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         run.outcome, run.reason = "aborted", "interrupted"
+        run.timeline.record(Event.RUN_INTERRUPTED, signal=str(exc) or "SIGINT")
         raise
     except HarnessError as exc:
         run.outcome, run.reason = "error", str(exc)
@@ -133,12 +137,13 @@ def respond(
     operator: bool,
     say: Callable[[str], None],
     operator_log: Callable[[], list[dict[str, Any]]],
+    program: str = "gameday",
 ) -> None:
     """From the fault to verified recovery: gameday detects and recovers, or, in operator
     mode (`--operator` or `[recovery] mode = "operator"`), a person does while gameday
     times them."""
     if operator or scenario.recovery.mode == "operator":
-        phases.operate(watch, scenario, environment, injection, notes, say, operator_log)
+        phases.operate(watch, scenario, environment, deployer, injection, notes, before, say, operator_log, program)
     else:
         phases.detect(watch, scenario, injection)
         phases.recover(watch, deployer, scenario, injection, notes, before)
@@ -164,7 +169,7 @@ def environment_for(run: Run, stack: Stack) -> Iterator[tuple[Environment, Deplo
                 run.releases["deployed"] = deployed_release(run.deploy_log, run.t0, run.notes)
                 run.releases["after"] = deployer.current()
                 run.hygiene = phases.hygiene(environment, stack.processes(environment), scenario, run.timeline,
-                                             run.allow_remote)
+                                             run.at_end, run.allow_remote)
             except HarnessError as exc:
                 run.timeline.record(Event.REPLICA_UNREADABLE, detail=str(exc))
             run.timeline.record(Event.REPLICA_REMOVING)

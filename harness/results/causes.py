@@ -107,7 +107,7 @@ def _cause(story: Story, fault_kind: str, fact: Incident, rollback: dict[str, An
                 not has_header and total and bad / total >= UNBOOTABLE_SHARE and no_answer):
             shown = ", ".join(str(code) if code else "no answer" for code in statuses) or "errors"
             parts.append(f"{name} went live and could not boot: it answered no request, and {bad} of {total} "
-                         f"failed ({shown}) from the swap to the rollback")
+                         f"requests failed ({shown}) between the swap and the start of the rollback")
         elif story.first(Event.CODE_ROLLBACK_NOT_RECOVERED) is not None:
             parts.append(f"{name} went live; its migration removed what the previous release needs, so the "
                          "code rollback alone did not recover")

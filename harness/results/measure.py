@@ -171,7 +171,9 @@ def measure(scenario: Scenario, observed: Observed, records: Iterable[Record]) -
     false_alarms = [e for e in events if e["event"] == Event.ALARM_RAISED and (t0 is None or e["ts"] < t0)]
     gate_aborts = [e.ts for e in observed.deploy_log
                    if e.action == "deploy" and e.step == "gate" and not e.ok and t0 is not None and e.ts >= t0]
-    detections = [(float(a["ts"]), str(a.get("detector"))) for a in alarms]
+    # In operator mode the person's first command is the detection; the detectors only advise.
+    by_operator = [a for a in alarms if a.get("detector") == "operator"]
+    detections = [(float(a["ts"]), str(a.get("detector"))) for a in (by_operator or alarms)]
     detections += [(ts, "deploy gate") for ts in gate_aborts]
     detect_ts, first_detector = min(detections) if detections else (None, None)
 

@@ -47,6 +47,7 @@ class Event(StrEnum):
     JOBS_COUNTED = "jobs_counted"
     HYGIENE_CHECKED = "hygiene_checked"
     RESULT_WRITTEN = "result_written"
+    RUN_INTERRUPTED = "run_interrupted"
 
 
 class Timeline:

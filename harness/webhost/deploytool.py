@@ -878,6 +878,16 @@ def abort(host: Host, ref: ReleaseRef, migration: Migration) -> None:
     host.log.write("abort", ref, ok, time.monotonic() - started, "; ".join(notes))
 
 
+def rollback_refusal(target: str, current: str, target_bad: bool) -> str | None:
+    """Why a rollback to `target` must not run, or None: a rollback goes back to an older
+    release that was not rolled back from; anything else is a deploy."""
+    if release_sort_key(target) > release_sort_key(current):
+        return f"{target} is newer than the current {current}: that is a deploy, not a rollback"
+    if target_bad:
+        return f"{target} is marked bad (it was rolled back from); deploy it again if you mean to"
+    return None
+
+
 def resolve(host: Host, wanted: str) -> str:
     ids = host.release_ids()
     if wanted in ids:
@@ -911,6 +921,9 @@ def rollback(host: Host, wanted: str | None, db: bool, db_only: bool) -> int:
         target = found
     if target == current:
         raise DeployError(f"{target} is already current", EXIT_USAGE)
+    refusal = rollback_refusal(target, current, target in host.bad())
+    if refusal:
+        raise DeployError(refusal, EXIT_USAGE)
     ref = host.ref(target)
     with locked(host, "rollback", ref):
         with host.log.step("swap", ref) as detail:

@@ -405,3 +405,11 @@ def test_installed_handlers_raise_in_the_main_thread_and_are_restored():
 def test_summarize_health_names_the_failed_check():
     body = json.dumps({"failed": ["db"], "checks": {"db": {"ok": False, "detail": "database \"x\" does not exist"}}})
     assert deploytool.summarize_health(body) == 'failed db: database "x" does not exist'
+
+
+def test_a_rollback_goes_back_to_an_older_good_release_only():
+    assert deploytool.rollback_refusal("20261129T100000Z", "20261129T110000Z", False) is None
+    newer = deploytool.rollback_refusal("20261129T120000Z", "20261129T110000Z", False)
+    assert newer is not None and "not a rollback" in newer
+    bad = deploytool.rollback_refusal("20261129T100000Z", "20261129T110000Z", True)
+    assert bad is not None and "marked bad" in bad

@@ -224,9 +224,13 @@ def test_operator_mode_takes_the_first_command_as_the_detection(tmp_path):
     assert story.deployer.calls == ["deploy bad-health"]  # gameday itself rolled nothing back
     result = story.measured()
     assert result.times.impact_s is not None and result.times.impact_s < 0.5
-    # The detectors still watch in operator mode; the person's first command is one more alarm.
-    assert result.times.detect_s is not None and result.times.detect_s <= 2.0
+    # The detectors still watch and advise; the person's first command is the detection.
     assert result.detection.alarms >= 2
+    assert result.detection.first_detector == "operator"
+    assert result.times.detect_s == pytest.approx(2.0, abs=0.01)
+    assert result.times.rollback_started_s == pytest.approx(2.0, abs=0.01)
+    assert result.incident.went_live is True
+    assert result.incident.recovered_without_rollback is False
 
 
 def test_a_fault_whose_deploy_could_not_run_ends_the_run_as_an_error(tmp_path):
