@@ -72,7 +72,8 @@ def main() -> None:
             for i in range(args.runs):
                 workdir = Path(tmp) / f"{label[:8]}-{i}"
                 workdir.mkdir()
-                plan = load.plan(settings, replica.url, workdir, args.seconds)
+                plan = load.plan(settings, replica.url, workdir, args.seconds,
+                                 release_header=scenario.target.run.release_header)
                 at = plan.argv.index("--run-time")
                 harness_argv = list(plan.argv[:at] + plan.argv[at + 2:])
                 env = {**os.environ, **dict(plan.env)}

@@ -18,10 +18,11 @@ TARGETS_DIR = Path(__file__).resolve().parent.parent / "targets"
 @dataclass(frozen=True)
 class RunCommands:
     web: str
-    worker: str
+    worker: str | None  # no background worker: none is run or restarted
     health_path: str
     gate_path: str
-    version_path: str
+    version_path: str | None  # no version endpoint: the served release is not checked
+    release_header: str | None  # the response header naming the release that answered
     migrate: str
     down_migrate: str | None
     error_switch: str | None
@@ -74,10 +75,11 @@ def load_target(path: Path) -> Target:
     run = top.table("run")
     commands = RunCommands(
         web=str(run.string("web")),
-        worker=str(run.string("worker")),
+        worker=run.string("worker", required=False),
         health_path=str(run.string("health_path")),
         gate_path=str(run.string("gate_path", required=False) or run.data.get("health_path", "")),
-        version_path=str(run.string("version_path")),
+        version_path=run.string("version_path", required=False),
+        release_header=run.string("release_header", required=False),
         migrate=str(run.string("migrate")),
         down_migrate=run.string("down_migrate", required=False),
         error_switch=run.string("error_switch", required=False),
@@ -95,7 +97,7 @@ def load_target(path: Path) -> Target:
     paths = {"run.health_path": commands.health_path, "run.gate_path": commands.gate_path,
              "run.version_path": commands.version_path}
     for key, value in paths.items():
-        if not value.startswith("/"):
+        if value is not None and not value.startswith("/"):
             raise InputError(source, key, f"must be a URL path starting with '/', got {value!r}")
     for key in ("{release}", "{socket}"):
         if key not in commands.web:

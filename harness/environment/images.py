@@ -54,6 +54,21 @@ class Images:
     db: str
 
 
+WORKER_PROGRAM = """
+[program:worker]
+command={worker}
+directory={current}
+user=app
+autostart=false
+startsecs=0
+autorestart=true
+stopsignal=TERM
+stopwaitsecs=5
+stdout_logfile=/srv/app/shared/log/worker.log
+redirect_stderr=true
+"""
+
+
 def supervisord_conf(target: Target) -> str:
     """supervisord runs nginx, the app server and the worker from `current`.
 
@@ -95,19 +110,7 @@ stopsignal=TERM
 stopwaitsecs=15
 stdout_logfile=/srv/app/shared/log/web.log
 redirect_stderr=true
-
-[program:worker]
-command={target.run.worker}
-directory={CURRENT}
-user=app
-autostart=false
-startsecs=0
-autorestart=true
-stopsignal=TERM
-stopwaitsecs=5
-stdout_logfile=/srv/app/shared/log/worker.log
-redirect_stderr=true
-"""
+""" + ("" if target.run.worker is None else WORKER_PROGRAM.format(worker=target.run.worker, current=CURRENT))
 
 
 def read_tree(root: Path, prefix: str) -> dict[str, bytes]:

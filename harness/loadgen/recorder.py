@@ -14,6 +14,8 @@ from typing import Any
 from locust import events
 
 _path = os.environ.get("GAMEDAY_RECORDS")
+# The response header that names the release that answered (shop's X-Release); unset: none.
+_release_header = os.environ.get("GAMEDAY_RELEASE_HEADER", "")
 _out = open(_path, "a", buffering=1) if _path else None  # noqa: SIM115 - lives as long as Locust
 
 
@@ -33,7 +35,7 @@ def record(
     started = start_time if start_time is not None else time.time() - latency_ms / 1000
     status = getattr(response, "status_code", 0) or 0
     headers = getattr(response, "headers", None)
-    release = headers.get("X-Release", "") if headers is not None else ""
+    release = headers.get(_release_header, "") if headers is not None and _release_header else ""
     error = ""
     if exception is not None:
         error = (str(exception).splitlines() or [type(exception).__name__])[0][:160]

@@ -38,8 +38,10 @@ def check_host(url: str, allow_remote: bool = False) -> str:
     return url
 
 
-def plan(load: Load, url: str, run_dir: Path, run_time_s: float, allow_remote: bool = False) -> LoadPlan:
-    """Locust's command line and environment, as data."""
+def plan(load: Load, url: str, run_dir: Path, run_time_s: float, allow_remote: bool = False,
+         release_header: str | None = None) -> LoadPlan:
+    """Locust's command line and environment, as data; `release_header` is the response
+    header the recorder reads the answering release from (none when None)."""
     check_host(url, allow_remote)
     argv = (
         sys.executable, "-m", "locust",
@@ -55,7 +57,9 @@ def plan(load: Load, url: str, run_dir: Path, run_time_s: float, allow_remote: b
         "--loglevel", "WARNING",
     )
     records = run_dir / "requests.jsonl"
-    return LoadPlan(argv, (("GAMEDAY_RECORDS", str(records)),), records, run_dir / "locust.log")
+    env = (("GAMEDAY_RECORDS", str(records)),) + (
+        (("GAMEDAY_RELEASE_HEADER", release_header),) if release_header else ())
+    return LoadPlan(argv, env, records, run_dir / "locust.log")
 
 
 def die_with_parent() -> None:

@@ -209,7 +209,8 @@ def watching(run: Run, environment: Environment, progress: Callable[[str], None]
 def load_plan(run: Run, environment: Environment) -> load.LoadPlan:
     p = run.scenario.phases
     budget = p.baseline_s + p.detect_timeout_s + p.recover_timeout_s + p.stable_s + 300
-    return load.plan(run.scenario.load, environment.url, run.run_dir, budget, run.allow_remote)
+    return load.plan(run.scenario.load, environment.url, run.run_dir, budget, run.allow_remote,
+                     run.scenario.target.run.release_header)
 
 
 def fault_plan(run: Run) -> faults.FaultPlan:

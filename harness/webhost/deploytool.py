@@ -188,10 +188,10 @@ class TargetCommands:
     """The commands a target runs, as baked into the image at build time."""
 
     web: str
-    worker: str
+    worker: str | None  # None: the target has no background worker
     health_path: str
     gate_path: str
-    version_path: str
+    version_path: str | None  # None: the served release cannot be asked, only its health
     migrate: str
     down_migrate: str | None
 
@@ -200,10 +200,10 @@ class TargetCommands:
         data = json.loads(path.read_text())
         return cls(
             web=data["web"],
-            worker=data["worker"],
+            worker=data.get("worker"),
             health_path=data["health_path"],
             gate_path=data.get("gate_path") or data["health_path"],
-            version_path=data["version_path"],
+            version_path=data.get("version_path"),
             migrate=data["migrate"],
             down_migrate=data.get("down_migrate"),
         )
@@ -697,6 +697,8 @@ class Host:
             # ALREADY_STARTED: supervisord is restarting it, from `current` too
             tolerate(FAULT_ALREADY_STARTED, supervisor.startProcess, "web", True)
             notes.append(f"web: {state}, started")
+        if self.target.worker is None:
+            return "; ".join(notes)
         if self.running("worker"):
             started = time.monotonic()
             tolerate(FAULT_NOT_RUNNING, supervisor.stopProcess, "worker", True)
@@ -716,10 +718,15 @@ class Host:
         deadline = time.monotonic() + VERIFY_TIMEOUT_S
         seen = "no answer"
         watch = ServerWatch(reloaded_at)
+        # Without a version path the best evidence is a healthy answer from the new server.
+        path, wanted = (self.target.version_path, rid) if self.target.version_path else (self.target.health_path, "200")
         while True:
             try:
-                status, body = http_get(sock, self.target.version_path)
-                seen = json.loads(body).get("release", body) if status == 200 else f"{status}"
+                status, body = http_get(sock, path)
+                if self.target.version_path:
+                    seen = json.loads(body).get("release", body) if status == 200 else f"{status}"
+                else:
+                    seen = str(status)
             except (OSError, ValueError) as exc:
                 seen = f"no answer ({exc.__class__.__name__})"
             try:
@@ -731,12 +738,12 @@ class Host:
                 lines = self.web_log_tail()
                 log_note = f" (last log lines: {' | '.join(lines)})" if lines else ""
                 raise DeployError(f"{why}: the release could not boot{log_note}")
-            if seen == rid and watch.settled(time.monotonic()):
-                return f"{self.target.version_path} serves {rid}"
+            if seen == wanted and watch.settled(time.monotonic()):
+                return f"{path} serves {rid}" if self.target.version_path else f"{path} answers 200 (no version path)"
             if time.monotonic() >= deadline:
                 break
             time.sleep(0.05)
-        raise DeployError(f"after the swap {self.target.version_path} serves {seen}, not {rid}")
+        raise DeployError(f"after the swap {path} answers {seen}, not {wanted}")
 
     def revert_db(self, abandoned: str, target: str) -> str:
         """Undo the abandoned release's schema: its down migration, else its snapshot."""

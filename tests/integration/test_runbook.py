@@ -169,7 +169,7 @@ def test_operator_mode_times_the_person(staging: Staging, images: object, tmp_pa
     assert proc.stdout is not None
     command = ""
     for line in proc.stdout:
-        if "gameday rollback --run" in line:
+        if " rollback --run " in line:
             command = line.strip()
             break
     assert command, proc.stderr.read() if proc.stderr else ""
