@@ -296,8 +296,8 @@ def cmd_down(args: argparse.Namespace) -> int:
         print("no gameday resources to remove")
     for run_id in runs:
         counts = staging.remove(run_id)
-        print(f"removed {run_id}: {counts['containers']} containers, "
-              f"{counts['networks']} networks, {counts['volumes']} volumes")
+        print(f"removed {run_id}: " + ", ".join(f"{n} {kind if n == 1 else kind + 's'}" for kind, n in (
+            ("container", counts["containers"]), ("network", counts["networks"]), ("volume", counts["volumes"]))))
     return 0
 
 

@@ -244,7 +244,8 @@ def load_scenario(path: Path) -> Scenario:
         raise top.error("target", exc.problem) from None
     start_release = top.string("start_release", required=False, pattern=NAME) or target.first_release
     if start_release not in target.releases:
-        raise top.error("start_release", f"{start_release!r} is not a release of {target.name}")
+        raise top.error("start_release",
+                        f"{start_release!r} is not a release of {target.name} ({', '.join(target.releases)})")
     fault = _fault(top.table("fault"), target)
     load = _load(section("load"), path.parent, target)
     detectors_table = top.optional_table("detectors")

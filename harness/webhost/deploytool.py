@@ -828,7 +828,7 @@ def deploy(host: Host, name: str, gate: bool, keep: int) -> int:
             with INTERRUPTS.shielded(), host.log.step("swap", ref) as detail:
                 before = host.current()
                 swap(host.layout, rid)
-                detail.append(f"current: {before} -> {rid}")
+                detail.append(f"current: {before or '(none yet)'} -> {rid}")
             reloaded_at = time.time()
             with host.log.step("reload", ref) as detail:
                 detail.append(host.reload())
