@@ -54,28 +54,31 @@ class Images:
     db: str
 
 
-WORKER_PROGRAM = """
-[program:worker]
-command={worker}
-directory={current}
+def app_program(name: str, command: str, stopwaitsecs: int) -> str:
+    """A supervisord program run as `app` from `current`, started by the first deploy.
+
+    `stopwaitsecs` is how long a stop waits before SIGKILL (supervisord's default is 10).
+    """
+    return f"""
+[program:{name}]
+command={command}
+directory={CURRENT}
 user=app
 autostart=false
 startsecs=0
 autorestart=true
 stopsignal=TERM
-stopwaitsecs=5
-stdout_logfile=/srv/app/shared/log/worker.log
+stopwaitsecs={stopwaitsecs}
+stdout_logfile=/srv/app/shared/log/{name}.log
 redirect_stderr=true
 """
 
 
 def supervisord_conf(target: Target) -> str:
-    """supervisord runs nginx, the app server and the worker from `current`.
-
-    The app server and the worker do not start on boot: the first deploy starts them.
-    """
+    """supervisord runs nginx, the app server and the worker (when the target has one)."""
     web = target.run.web.format(release=CURRENT, socket=WEB_SOCKET)
-    return f"""\
+    worker = "" if target.run.worker is None else app_program("worker", target.run.worker, 5)
+    return """\
 [supervisord]
 nodaemon=true
 user=root
@@ -98,19 +101,7 @@ autostart=true
 autorestart=true
 stdout_logfile=/srv/app/shared/log/nginx.log
 redirect_stderr=true
-
-[program:web]
-command={web}
-directory={CURRENT}
-user=app
-autostart=false
-startsecs=0
-autorestart=true
-stopsignal=TERM
-stopwaitsecs=15
-stdout_logfile=/srv/app/shared/log/web.log
-redirect_stderr=true
-""" + ("" if target.run.worker is None else WORKER_PROGRAM.format(worker=target.run.worker, current=CURRENT))
+""" + app_program("web", web, 15) + worker
 
 
 def read_tree(root: Path, prefix: str) -> dict[str, bytes]:
