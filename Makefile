@@ -6,10 +6,8 @@ STAMP := $(VENV)/.installed
 SCENARIO ?= bad-migration
 SCENARIOS ?=
 NIGHTLY_FLAGS ?=
-# The report tests open each page in Debian's Chromium, driven by Playwright.
-CHROMIUM := /usr/bin/chromium
 
-.PHONY: help gameday nightly list up down test unit integration check bench clean
+.PHONY: help gameday nightly list up down test test-packages unit integration check bench clean
 
 help:
 	@echo "make gameday SCENARIO=bad-migration   rehearse a scenario (see make list)"
@@ -18,17 +16,24 @@ help:
 	@echo "make up          start a replica of the reference app (gameday up)"
 	@echo "make down        remove it (gameday down)"
 	@echo "make test        lint, type-check, unit and Docker integration tests"
-	@echo "make bench       build and rollback benchmarks"
+	@echo "make bench       build, rollback (built-in and Capistrano) and rehearsal benchmarks"
 
-# As root, install Debian's chromium the way gameday installs mmdebstrap; otherwise stop
-# before the tests with the one command that installs it. Nothing to do once it is there.
-$(CHROMIUM):
-	@if [ "$$(id -u)" != 0 ]; then \
-	  echo "make test needs Debian's chromium; install it with: sudo apt-get install chromium" >&2; exit 1; fi
-	@echo "chromium is missing; installing it from Debian's packages"
-	DEBIAN_FRONTEND=noninteractive apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
-	@test -x $@ || { echo "apt-get installed chromium but $@ is missing" >&2; exit 1; }
+# The Debian packages the tests use, as `program:package`: the report tests open pages in
+# Debian's chromium (driven by Playwright), the examples deploy with Capistrano and over
+# ssh, and a target may take its releases from git. As root, install what is missing the
+# way gameday installs mmdebstrap; otherwise stop before the tests with the one command
+# that installs it. Nothing to do once they are there.
+TEST_PACKAGES := /usr/bin/chromium:chromium /usr/bin/cap:capistrano /usr/bin/ssh-keygen:openssh-client /usr/bin/git:git
+
+test-packages:
+	@missing=""; for pair in $(TEST_PACKAGES); do \
+	  [ -x "$${pair%%:*}" ] || missing="$$missing $${pair#*:}"; done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" != 0 ]; then \
+	  echo "make test needs Debian's$$missing; install with: sudo apt-get install$$missing" >&2; exit 1; fi; \
+	echo "installing$$missing from Debian's packages"; \
+	DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -61,10 +66,10 @@ check: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest -q tests/unit
 
-integration: $(STAMP) $(CHROMIUM)
+integration: $(STAMP) test-packages
 	$(BIN)/pytest -q -m docker tests/integration
 
-test: $(CHROMIUM) check
+test: test-packages check
 	$(BIN)/pytest -q tests
 
 bench: $(STAMP)
@@ -75,6 +80,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/scenarios.py
 	$(BIN)/python bench/report.py
 	$(BIN)/python bench/nightly.py
+	$(BIN)/python bench/team_rollback.py
+	$(BIN)/python bench/wagtail_upgrade.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -21,6 +21,8 @@ from harness.errors import HarnessError
 if TYPE_CHECKING:
     from harness.config.scenario import Scenario
     from harness.config.target import Target
+    from harness.deploy import Deployer
+    from harness.environment import CommandResult
     from harness.environment.images import Images
     from harness.environment.replica import Replica, Staging
     from harness.rehearsal.runbook import Stack
@@ -49,8 +51,13 @@ def echo(line: str) -> None:
 
 def cmd_up(args: argparse.Namespace) -> int:
     from harness.config.target import find_target
+    from harness.deploy.deployers import deployer_for
+    from harness.environment import buildcache
     from harness.environment.images import ensure_images
-    from harness.environment.replica import new_run_id, owner_labels
+    from harness.environment.processes import PROCESS_MANAGERS
+    from harness.environment.replica import ReplicaEnvironment, new_run_id, owner_labels
+    from harness.rehearsal.clock import SystemClock
+    from harness.rehearsal.runbook import bring_up
 
     target = find_target(args.target)
     release = args.release or target.first_release
@@ -58,14 +65,19 @@ def cmd_up(args: argparse.Namespace) -> int:
         raise HarnessError(f"--release: {release!r} is not a release of {target.name} ({', '.join(target.releases)})")
     staging = staging_here()
     images = ensure_images(staging.client, target, args.base_image, say)
+    buildcache.prefetch(target, say)
     run_id = new_run_id("up", datetime.now(UTC))
     replica = staging.create(target, images, run_id, "up", owner_labels("up"))
     try:
-        staging.deploy_tool_checked(replica, ["deploy", release], echo)
+        environment = ReplicaEnvironment(staging, replica)
+        bring_up(target, environment, deployer_for(target)(environment), PROCESS_MANAGERS["supervisord"](environment),
+                 release, SystemClock())
     except BaseException:
         staging.remove(run_id)
         raise
     print(f"replica {replica.run_id} is up with {release}: {replica.url}")
+    if environment.access is not None:
+        print(f"  ssh -F {environment.access.ssh_config} gameday   (the deploy user, with this replica's own key)")
     return 0
 
 
@@ -92,22 +104,25 @@ def budget_of(args: argparse.Namespace) -> Budget | None:
 
 
 def docker_stack(staging: Staging, target: Target, images: Images) -> Stack:
-    """The reference stack: a Docker replica per run, the built-in deploy tool, supervisord."""
-    from harness.deploy.deployers import DEPLOYERS
+    """A Docker replica per run, the target's deployer, supervisord."""
+    from harness.deploy.deployers import deployer_for
     from harness.environment.processes import PROCESS_MANAGERS
     from harness.environment.replica import DockerStage
     from harness.rehearsal.runbook import Stack
 
     stage = DockerStage(staging, target, images)
-    return Stack(stage.provision, DEPLOYERS["builtin"], PROCESS_MANAGERS["supervisord"], stage.describe())
+    return Stack(stage.provision, deployer_for(target), PROCESS_MANAGERS["supervisord"],
+                 {**stage.describe(), "deployer": target.deploy.tool})
 
 
 def rehearse_and_show(scenario: Scenario, args: argparse.Namespace, reports: Path, client: Any) -> Result:
+    from harness.environment import buildcache
     from harness.environment.images import ensure_images
     from harness.environment.replica import Staging
     from harness.rehearsal.runbook import rehearse
 
     images = ensure_images(client, scenario.target, args.base_image, say)
+    buildcache.prefetch(scenario.target, say)
     stack = docker_stack(Staging(client, say), scenario.target, images)
     say(f"rehearsing {scenario.name}: {scenario.description}")
     # The operator prompt names gameday as it was started here, so it can be pasted.
@@ -244,11 +259,42 @@ def acting_on(args: argparse.Namespace, staging: Staging, *command: str) -> Iter
         note_operator(replica, command, started, exit_status)
 
 
+def team_deployer(staging: Staging, replica: Replica) -> Deployer | None:
+    """The team's own deployer for a replica whose target has `[deploy]` commands, else None
+    (the built-in deploy tool in the web host)."""
+    from harness.config.target import load_target
+    from harness.deploy.deployers import deployer_for
+    from harness.environment.replica import TARGET_FILE_LABEL, ReplicaEnvironment
+
+    path = replica.labels.get(TARGET_FILE_LABEL)
+    if not path or not Path(path).is_file():
+        return None
+    target = load_target(Path(path))
+    if target.deploy.tool == "builtin":
+        return None
+    return deployer_for(target)(ReplicaEnvironment(staging, replica))
+
+
+def run_team_command(result: CommandResult) -> None:
+    """Show a team command's output; its failure becomes gameday's (exit 1)."""
+    print(result.stdout, end="")
+    print(result.stderr, end="", file=sys.stderr)
+    if not result.ok:
+        raise HarnessError(f"`{' '.join(result.argv)}` exited {result.exit_status}: {result.last_line()}")
+
+
 def cmd_deploy(args: argparse.Namespace) -> int:
     staging = staging_here()
     tool_args = ["deploy", args.release] + (["--no-gate"] if args.no_gate else [])
     with acting_on(args, staging, *tool_args) as replica:
-        staging.deploy_tool_checked(replica, tool_args, echo)
+        team = team_deployer(staging, replica)
+        if team is None:
+            staging.deploy_tool_checked(replica, tool_args, echo)
+        else:
+            running = team.start_deploy(args.release, gate=not args.no_gate)
+            while (result := running.poll()) is None:
+                time.sleep(0.05)
+            run_team_command(result)
     return 0
 
 
@@ -257,7 +303,13 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     tool_args = ["rollback"] + ([args.release] if args.release else [])
     tool_args += (["--db"] if args.db else []) + (["--db-only"] if args.db_only else [])
     with acting_on(args, staging, *tool_args) as replica:
-        staging.deploy_tool_checked(replica, tool_args, echo)
+        team = team_deployer(staging, replica)
+        if team is None:
+            staging.deploy_tool_checked(replica, tool_args, echo)
+        elif args.release:
+            raise HarnessError("rollback RELEASE: the target's own rollback command takes no release")
+        else:
+            run_team_command(team.db_rollback() if args.db_only else team.rollback(db=args.db))
     return 0
 
 

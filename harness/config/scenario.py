@@ -241,6 +241,8 @@ def load_scenario(path: Path) -> Scenario:
         as_path = target_value.endswith(".toml") or "/" in target_value
         target = find_target(str(path.parent / target_value) if as_path else target_value)
     except InputError as exc:
+        if exc.key is not None:
+            raise  # a problem inside the target file: it names that file and key
         raise top.error("target", exc.problem) from None
     start_release = top.string("start_release", required=False, pattern=NAME) or target.first_release
     if start_release not in target.releases:

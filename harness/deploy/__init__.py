@@ -61,6 +61,7 @@ class Deployer(Protocol):
     """Deploy, rollback, db rollback and releases, as the team would run them."""
 
     name: str
+    gates: bool  # whether a deploy health-checks the release before the swap (`gate=True`)
 
     def start_deploy(self, release: str, *, gate: bool) -> RunningCommand:
         """Start deploying `release`; `gate=False` skips a health gate where there is one."""

@@ -4,13 +4,13 @@ environment seam. The tool itself is `harness/webhost/deploytool.py`."""
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Sequence
 
 from harness.deploy import Release, Releases
 from harness.environment import CommandResult, Environment
-from harness.errors import HarnessError, StagingError
+from harness.environment.background import Background
+from harness.errors import StagingError
 from harness.results.deploylog import DeployStep, parse_deploy_log
 
 DEPLOY_LOG = "/srv/app/shared/log/deploy.jsonl"
@@ -25,45 +25,31 @@ class BuiltinDeploy:
     def __init__(self, environment: Environment, args: Sequence[str]) -> None:
         self.environment = environment
         self.argv = ("deploy", *args)
-        self._result: CommandResult | None = None
-        self._error: HarnessError | None = None
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="deploy", daemon=True)
-        self._thread.start()
+        self._running = Background("the deploy", self._run)
 
-    def _run(self) -> None:
+    def _run(self) -> CommandResult:
         script = f'echo $$ > {PID_FILE}; exec "$@"'
-        try:
-            result = self.environment.exec(["sh", "-c", script, "deploy", *self.argv])
-            self._result = CommandResult(self.argv, result.exit_status, result.stdout, result.stderr)
-        except HarnessError as exc:
-            self._error = exc
-        except Exception as exc:  # a crash in the thread must reach the rehearsal, not vanish
-            self._error = HarnessError(f"the deploy could not run: {type(exc).__name__}: {exc}")
-        finally:
-            self._done.set()
+        result = self.environment.exec(["sh", "-c", script, "deploy", *self.argv])
+        return CommandResult(self.argv, result.exit_status, result.stdout, result.stderr)
 
     def poll(self) -> CommandResult | None:
-        if not self._done.is_set():
-            return None
-        if self._error is not None:
-            raise self._error
-        return self._result
+        return self._running.poll()
 
     def stop(self) -> str:
-        if self._done.is_set():
+        if self._running.done:
             return "the deploy had already ended"
         started = time.monotonic()
         script = f'pid=$(cat {PID_FILE} 2>/dev/null) && kill -TERM "$pid" && echo "$pid"'
         sent = self.environment.exec(["sh", "-c", script])
         if not sent.ok:
-            self._done.wait(STOP_WAIT_S)
+            self._running.wait(STOP_WAIT_S)
             return "the deploy ended before it could be interrupted"
-        self._done.wait(STOP_WAIT_S)
+        self._running.wait(STOP_WAIT_S)
         waited = time.monotonic() - started
-        if not self._done.is_set():
+        if not self._running.done:
             return f"sent SIGTERM to the running deploy (pid {sent.stdout.strip()}); still running after {waited:.1f}s"
-        status = self._result.exit_status if self._result is not None else None
+        result = self._running.poll()
+        status = result.exit_status if result is not None else None
         return (f"sent SIGTERM to the running deploy (pid {sent.stdout.strip()}); it exited {status} "
                 f"after {waited:.2f}s")
 
@@ -72,6 +58,7 @@ class BuiltinDeployer:
     """Deploy, rollback and releases with the deploy tool baked into the web host."""
 
     name = "builtin"
+    gates = True
 
     def __init__(self, environment: Environment) -> None:
         self.environment = environment

@@ -26,6 +26,14 @@ class CommandResult:
     def ok(self) -> bool:
         return self.exit_status == 0
 
+    def tail(self, count: int) -> list[str]:
+        """The last `count` non-empty lines of stderr (else stdout), for a message or a report."""
+        for text in (self.stderr, self.stdout):
+            lines = [ln.rstrip() for ln in text.splitlines() if ln.strip()]
+            if lines:
+                return lines[-count:]
+        return []
+
     def last_line(self) -> str:
         """The last non-empty line of stderr (else stdout): what a person reads first."""
         for text in (self.stderr, self.stdout):
@@ -33,6 +41,32 @@ class CommandResult:
             if lines:
                 return lines[-1]
         return f"exited {self.exit_status}"
+
+
+@dataclass(frozen=True)
+class Access:
+    """How a team's deploy commands reach the web host, as they would reach their VM: SSH
+    on loopback as the deploy user with the run's own key, the deploy path, and a git URL
+    the host can clone (the target's releases, one tag each)."""
+
+    ssh_host: str
+    ssh_port: int
+    ssh_user: str
+    ssh_key: str  # private key file on this machine
+    known_hosts: str  # holds the web host's key, so host keys are checked
+    ssh_config: str  # `ssh -F FILE gameday` reaches the host with all of the above
+    deploy_to: str
+    repo_url: str
+    url: str
+
+    def env(self) -> dict[str, str]:
+        """The environment variables a team's commands get (README, "Your deploy tool")."""
+        return {
+            "GAMEDAY_SSH_HOST": self.ssh_host, "GAMEDAY_SSH_PORT": str(self.ssh_port),
+            "GAMEDAY_SSH_USER": self.ssh_user, "GAMEDAY_SSH_KEY": self.ssh_key,
+            "GAMEDAY_SSH_KNOWN_HOSTS": self.known_hosts, "GAMEDAY_SSH_CONFIG": self.ssh_config,
+            "GAMEDAY_DEPLOY_TO": self.deploy_to, "GAMEDAY_REPO_URL": self.repo_url, "GAMEDAY_URL": self.url,
+        }
 
 
 class Environment(Protocol):
@@ -67,6 +101,11 @@ class Environment(Protocol):
         """Rows of `query` (psql `-At` output split on tabs); raises `StagingError` on failure."""
         ...
 
+    @property
+    def access(self) -> Access | None:
+        """How the team's own deploy commands reach the web host, or None where they cannot."""
+        ...
+
     def hygiene(self) -> list[str]:
         """What the environment itself shows wrong after a run (paused or stopped containers,
         SIGSTOPped processes), one line each; empty when clean."""
@@ -93,4 +132,4 @@ class ProcessManager(Protocol):
         ...
 
 
-__all__ = ["CommandResult", "Environment", "ProcessManager"]
+__all__ = ["Access", "CommandResult", "Environment", "ProcessManager"]

@@ -75,7 +75,11 @@ redirect_stderr=true
 
 
 def supervisord_conf(target: Target) -> str:
-    """supervisord runs nginx, the app server and the worker (when the target has one)."""
+    """supervisord runs nginx, sshd, the app server and the worker (when the target has one).
+
+    Its socket is open to the `deploy` group, so a team's deploy commands can reload the app
+    over SSH (`supervisorctl signal HUP web`) as they would on their VM.
+    """
     web = target.run.web.format(release=CURRENT, socket=WEB_SOCKET)
     worker = "" if target.run.worker is None else app_program("worker", target.run.worker, 5)
     return """\
@@ -87,7 +91,8 @@ pidfile=/run/supervisord.pid
 
 [unix_http_server]
 file=/run/supervisor.sock
-chmod=0700
+chmod=0770
+chown=root:deploy
 
 [rpcinterface:supervisor]
 supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
@@ -101,24 +106,23 @@ autostart=true
 autorestart=true
 stdout_logfile=/srv/app/shared/log/nginx.log
 redirect_stderr=true
+
+[program:sshd]
+command=/usr/sbin/sshd -D -e
+autostart=true
+autorestart=true
+stdout_logfile=/srv/app/shared/log/sshd.log
+redirect_stderr=true
 """ + app_program("web", web, 15) + worker
 
 
-def read_tree(root: Path, prefix: str) -> dict[str, bytes]:
-    return {
-        f"{prefix}/{path.relative_to(root).as_posix()}": path.read_bytes()
-        for path in sorted(root.rglob("*"))
-        if path.is_file() and "__pycache__" not in path.parts
-    }
-
-
 def release_builds(target: Target) -> dict[str, bytes]:
-    """Each release as the deploy tool will copy it: the common files, then its own."""
+    """Each release's files as the deploy tool will copy them, and `builds/ORDER`: the
+    release names in deploy order, one a line, for the published git repository."""
     files: dict[str, bytes] = {}
     for release in target.releases:
-        prefix = f"builds/{release}"
-        files.update(read_tree(target.common, prefix))
-        files.update(read_tree(target.releases_dir / release, prefix))
+        files.update({f"builds/{release}/{name}": data for name, data in target.source.files(release).items()})
+    files["builds/ORDER"] = "".join(f"{release}\n" for release in target.releases).encode()
     return files
 
 
@@ -132,11 +136,14 @@ def web_spec(target: Target, base_image: str) -> ImageSpec:
         "version_path": target.run.version_path,
         "migrate": target.run.migrate,
         "down_migrate": target.run.down_migrate,
+        "build": list(target.build.commands),
     }
     files = {
         "Dockerfile": (here / "Dockerfile").read_bytes(),
         "nginx.conf": (here / "nginx.conf").read_bytes(),
         "entrypoint.sh": (here / "entrypoint.sh").read_bytes(),
+        "publish-releases.sh": (here / "publish-releases.sh").read_bytes(),
+        "sshd.conf": (here / "sshd.conf").read_bytes(),
         "supervisord.conf": supervisord_conf(target).encode(),
         "deploytool.py": DEPLOY_TOOL.read_bytes(),
         "target.json": json.dumps(commands, indent=2).encode(),
@@ -158,7 +165,9 @@ def tar_context(files: Files) -> io.BytesIO:
         for name in sorted(files):
             info = tarfile.TarInfo(name)
             info.size = len(files[name])
-            info.mode = 0o755 if name.endswith(".sh") else 0o644
+            # Scripts stay runnable in a release (a team's bin/build, manage.py): a file that
+            # starts with #! is executable, as a checkout would have it.
+            info.mode = 0o755 if name.endswith(".sh") or files[name].startswith(b"#!") else 0o644
             tar.addfile(info, io.BytesIO(files[name]))
     buf.seek(0)
     return buf

@@ -20,14 +20,16 @@ import docker.errors
 from docker.models.containers import Container
 
 from harness.config.target import Target
-from harness.environment import CommandResult
-from harness.environment.images import Images
+from harness.environment import Access, CommandResult, buildcache, ssh
+from harness.environment.images import CURRENT, Images
 from harness.errors import DeployToolError, DockerUnavailable, StagingError
 from harness.results.runid import new_run_id as new_run_id  # re-exported for the CLI and tests
 
 RUN_LABEL = "gameday.run"
 SCENARIO_LABEL = "gameday.scenario"
 TARGET_LABEL = "gameday.target"
+# The target file, so `gameday rollback` on a replica runs that target's own deploy tool.
+TARGET_FILE_LABEL = "gameday.target_file"
 ROLE_LABEL = "gameday.role"
 OWNER_LABEL = "gameday.owner"
 PID_LABEL = "gameday.pid"
@@ -36,6 +38,9 @@ HOST_LABEL = "gameday.host"
 REPORTS_LABEL = "gameday.reports"
 DB_USER = "app"
 READY_TIMEOUT_S = 60.0
+DEPLOY_TO = str(Path(CURRENT).parent)
+REPO_URL = "/srv/git/releases.git"  # published in the web image, one tag per release
+HOST_KEY = "/etc/ssh/ssh_host_ed25519_key.pub"
 
 Say = Callable[[str], None]
 
@@ -73,6 +78,7 @@ class Replica:
     db: str
     url: str
     db_port: int | None = None
+    ssh_port: int | None = None
     labels: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -110,6 +116,9 @@ class Staging:
     ) -> Replica:
         password = secrets.token_urlsafe(18)
         net_name = f"gameday-{run_id}"
+        keys = ssh.generate(run_id)
+        cache = buildcache.directory(target) if target.build.fetch or target.build.commands else None
+        mounts = {str(cache): {"bind": buildcache.BUILD_CACHE, "mode": "ro"}} if cache else {}
         try:
             network = self.client.networks.create(
                 net_name, driver="bridge", labels={**labels(run_id, scenario, target.name), **extra_labels}
@@ -132,13 +141,16 @@ class Staging:
                 images.web,
                 name=f"gameday-{run_id}-web",
                 detach=True,
-                labels={**labels(run_id, scenario, target.name, "web"), **extra_labels},
+                labels={**labels(run_id, scenario, target.name, "web"), **extra_labels,
+                        TARGET_FILE_LABEL: str(target.path or "")},
                 environment={
                     # Container names resolve on a user-defined network.
                     "PGHOST": db.name, "PGPORT": "5432", "PGUSER": DB_USER,
                     "PGPASSWORD": password, "PGDATABASE": target.database,
+                    "GAMEDAY_AUTHORIZED_KEY": keys.public.read_text().strip() if keys else "",
                 },
-                ports={"80/tcp": ("127.0.0.1", None)},
+                ports={"80/tcp": ("127.0.0.1", None), "22/tcp": ("127.0.0.1", None)},
+                volumes=mounts,
                 network=network.name,
                 privileged=False,
             )
@@ -146,7 +158,11 @@ class Staging:
             raise StagingError(f"could not start the replica: {exc.explanation or exc}") from exc
         self.wait_ready(db, ["pg_isready", "-q", "-h", "127.0.0.1"], "PostgreSQL")
         self.wait_ready(web, ["supervisorctl", "status", "nginx"], "supervisord", expect="RUNNING")
-        return self.find(run_id)
+        replica = self.find(run_id)
+        if keys is not None and replica.ssh_port is not None:
+            self.wait_ready(web, ["supervisorctl", "status", "sshd"], "sshd", expect="RUNNING")
+            ssh.write_client_files(keys, replica.ssh_port, self.exec(web.name, ["cat", HOST_KEY]))
+        return replica
 
     def wait_ready(self, container: Container, argv: list[str], what: str, expect: str = "") -> None:
         deadline = time.monotonic() + READY_TIMEOUT_S
@@ -206,6 +222,7 @@ class Staging:
             db=db.name,
             url=f"http://127.0.0.1:{port}",
             db_port=published_port(db, "5432/tcp"),
+            ssh_port=published_port(web, "22/tcp"),
             labels=dict(web.labels),
         )
 
@@ -387,6 +404,7 @@ class Staging:
         """Remove every container, network and volume labelled with `run_id`, nothing else."""
         if not run_id:
             raise StagingError("refusing to remove resources without a run id")
+        ssh.remove(run_id)
         counts = {"containers": 0, "networks": 0, "volumes": 0}
         for container in self.containers(run_id):
             try:
@@ -439,8 +457,24 @@ class ReplicaEnvironment:
     def sql(self, database: str, query: str) -> list[list[str]]:
         return self.staging.sql(self.replica, database, query)
 
+    @property
+    def access(self) -> Access | None:
+        return access(self.replica)
+
     def hygiene(self) -> list[str]:
         return self.staging.hygiene(self.replica)
+
+
+def access(replica: Replica) -> Access | None:
+    """SSH access to a replica's web host, when it has a port and the run's key is here."""
+    keys = ssh.files_of(replica.run_id)
+    if replica.ssh_port is None or not keys.config.exists():
+        return None
+    return Access(
+        ssh_host="127.0.0.1", ssh_port=replica.ssh_port, ssh_user=ssh.DEPLOY_USER, ssh_key=str(keys.private),
+        known_hosts=str(keys.known_hosts), ssh_config=str(keys.config), deploy_to=DEPLOY_TO,
+        repo_url=REPO_URL, url=replica.url,
+    )
 
 
 @dataclass(frozen=True)

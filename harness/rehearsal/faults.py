@@ -20,6 +20,8 @@ from harness.results.timeline import Event, Timeline
 
 # How far ahead an error window is scheduled, so the switch is in place before it opens.
 SWITCH_LEAD_S = 0.5
+# The last lines of a command's output the timeline keeps, for the report.
+OUTPUT_LINES = 12
 # How long teardown waits for a deploy that is still running before interrupting it.
 DEPLOY_END_WAIT_S = 120.0
 
@@ -78,7 +80,7 @@ class Injection:
         if result is not None:
             self.result = result
             self.timeline.record(Event.DEPLOY_FINISHED, exit_status=result.exit_status,
-                                 detail=result.last_line()[-300:])
+                                 detail=result.last_line()[-300:], output=result.tail(OUTPUT_LINES))
         return result
 
     def running(self) -> bool:
@@ -115,7 +117,7 @@ def _deploying(deployer: Deployer, fault: FaultPlan, timeline: Timeline, clock: 
     t0 = clock.now()
     running = deployer.start_deploy(fault.release, gate=fault.gate)
     timeline.record(Event.FAULT_INJECTED, ts=t0, kind="deploy", command=" ".join(running.argv),
-                    release=fault.release, gate=fault.gate)
+                    release=fault.release, gate=fault.gate and deployer.gates)
     injection = Injection(fault, t0, timeline, deploy=running)
     try:
         yield injection

@@ -3,7 +3,6 @@ the request records it writes, read back as they grow."""
 
 from __future__ import annotations
 
-import ctypes
 import os
 import signal
 import subprocess
@@ -15,10 +14,10 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from harness.config.scenario import Load
+from harness.environment.local import die_with_parent
 from harness.errors import HarnessError, InputError
 
 RECORDER = Path(__file__).resolve().parent.parent / "loadgen" / "recorder.py"
-PR_SET_PDEATHSIG = 1
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
@@ -60,14 +59,6 @@ def plan(load: Load, url: str, run_dir: Path, run_time_s: float, allow_remote: b
     env = (("GAMEDAY_RECORDS", str(records)),) + (
         (("GAMEDAY_RELEASE_HEADER", release_header),) if release_header else ())
     return LoadPlan(argv, env, records, run_dir / "locust.log")
-
-
-def die_with_parent() -> None:
-    """In the child: ask Linux for SIGTERM when gameday dies, even by SIGKILL."""
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    except OSError:
-        pass
 
 
 class LoadProcess:

@@ -19,7 +19,7 @@ from harness.deploy import Deployer
 from harness.environment import CommandResult, Environment, ProcessManager
 from harness.errors import HarnessError
 from harness.rehearsal.clock import Clock
-from harness.rehearsal.faults import Injection
+from harness.rehearsal.faults import OUTPUT_LINES, Injection
 from harness.rehearsal.load import check_host
 from harness.rehearsal.watch import Stats, Watch
 from harness.results.recovery import search_start
@@ -73,11 +73,13 @@ def detect(watch: Watch, scenario: Scenario, injection: Injection) -> None:
     """
     watch.set_phase("detect")
     if scenario.recovery.trigger == "after":
+        # A planned round trip: the release is live for after_s once its deploy has ended.
         assert scenario.recovery.after_s is not None
         def never() -> bool:
             injection.poll()  # a deploy that could not run ends the run as an error
             return False
 
+        watch.wait_for(lambda: not injection.running(), DEPLOY_WAIT_S)
         watch.wait_for(never, scenario.recovery.after_s)
         return
 
@@ -155,7 +157,7 @@ def run_recovery(watch: Watch, action: str, command: Callable[[], CommandResult]
     result = command()
     notes.actions.append(shown)
     ended = watch.timeline.record(Event.ROLLBACK_FINISHED, action=action, command=shown, exit_status=result.exit_status,
-                                  detail=result.last_line()[-300:])
+                                  detail=result.last_line()[-300:], output=result.tail(OUTPUT_LINES))
     return float(ended["ts"]), result
 
 
@@ -204,12 +206,14 @@ def operate(
             watch.timeline.record(Event.OPERATOR_COMMAND, ts=entry["ts"], command=entry["command"],
                                   exit_status=entry.get("exit_status"))
             if entry["command"].startswith("rollback") and entry.get("exit_status", 0) == 0:
-                notes.actions.append(entry["command"])
                 action = "db rollback" if "--db-only" in entry["command"] else "rollback"
+                # As the deployer words it: with a team's tool, their own command ran.
+                shown = deployer.command_line(action if action == "db rollback" else entry["command"])
+                notes.actions.append(shown)
                 watch.timeline.record(Event.ROLLBACK_STARTED, ts=entry["ts"], action=action,
-                                      command=entry["command"], by="operator")
+                                      command=shown, by="operator")
                 watch.timeline.record(Event.ROLLBACK_FINISHED, ts=entry.get("ended", entry["ts"]), action=action,
-                                      command=entry["command"], exit_status=0, by="operator")
+                                      command=shown, exit_status=0, by="operator")
         seen = len(entries)
         first = next((e["ts"] for e in entries if e["command"].startswith("rollback") and e.get("exit_status", 0) == 0),
                      None)

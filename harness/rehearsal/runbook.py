@@ -3,6 +3,7 @@ is in the stack's seams, load, faults, watch, phases and results."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
@@ -13,10 +14,11 @@ from typing import Any
 
 from harness import __version__
 from harness.config.scenario import Scenario
+from harness.config.target import Target
 from harness.deploy import Deployer
 from harness.environment import Environment, ProcessManager
 from harness.errors import HarnessError, StagingError
-from harness.rehearsal import faults, load, phases
+from harness.rehearsal import contracts, faults, load, phases
 from harness.rehearsal.clock import Clock, SystemClock
 from harness.rehearsal.watch import Stats, Watch
 from harness.reporting.report import write_report
@@ -98,6 +100,7 @@ def rehearse(
               allow_remote=allow_remote)
     write_json(run_dir / "run.json", {"run_id": run_id, "scenario": scenario.name,
                                       "scenario_path": str(scenario.path), "started": run.started})
+    bad_input = False
     try:
         with environment_for(run, stack) as (environment, deployer):
             with load.running(load_plan(run, environment)), watching(run, environment, progress) as watch:
@@ -109,6 +112,9 @@ def rehearse(
                             operator=operator, say=say, operator_log=operator_log(run), program=program)
                 run.at_end = watch.stats(scenario.phases.stable_s)
             run.jobs = phases.drain(environment, scenario, run.started, run.timeline, clock)
+    except contracts.ContractBroken:
+        bad_input = True  # one line and exit 2, as for any bad input: no run is left behind
+        raise
     except phases.BaselineFailed as exc:
         run.outcome, run.reason = "aborted", str(exc)
     except KeyboardInterrupt as exc:
@@ -121,7 +127,11 @@ def rehearse(
         run.outcome, run.reason = "error", f"gameday failed: {type(exc).__name__}: {exc}"
         raise
     finally:
-        result = finish(run, stack, budget)
+        if bad_input:
+            run.timeline.close()
+            shutil.rmtree(run_dir, ignore_errors=True)
+        else:
+            result = finish(run, stack, budget)
     return run_dir, result
 
 
@@ -157,7 +167,8 @@ def environment_for(run: Run, stack: Stack) -> Iterator[tuple[Environment, Deplo
     scenario = run.scenario
     with stack.provision(run.run_id, scenario.name, run.run_dir) as environment:
         deployer = stack.deployer(environment)
-        first_deploy(deployer, scenario.start_release, run.clock)
+        bring_up(scenario.target, environment, deployer, stack.processes(environment), scenario.start_release,
+                 run.clock, allow_remote=run.allow_remote)
         run.timeline.record(Event.REPLICA_STARTED, url=environment.url, release=scenario.start_release)
         run.releases["before"] = deployer.current()
         try:
@@ -175,8 +186,27 @@ def environment_for(run: Run, stack: Stack) -> Iterator[tuple[Environment, Deplo
             run.timeline.record(Event.REPLICA_REMOVING)
 
 
-def first_deploy(deployer: Deployer, release: str, clock: Clock) -> None:
-    """Deploy the scenario's start release, gated, and wait for it; raises `StagingError`."""
+def bring_up(target: Target, environment: Environment, deployer: Deployer, processes: ProcessManager,
+             release: str, clock: Clock, *, allow_remote: bool = False) -> None:
+    """Deploy the first release and check the target's contracts against it (`gameday up`,
+    and every rehearsal before its baseline); raises `ContractBroken` for either."""
+    try:
+        first_deploy(target, deployer, release, clock)
+    except contracts.ContractBroken:
+        # A deploy that went live and then failed its own checks: a broken contract names
+        # the key to change, which says more than the deploy's last line.
+        if deployer.current() is not None:
+            contracts.check(target, environment, deployer, processes, release, allow_remote=allow_remote)
+        raise
+    contracts.check(target, environment, deployer, processes, release, allow_remote=allow_remote)
+
+
+def first_deploy(target: Target, deployer: Deployer, release: str, clock: Clock) -> None:
+    """Deploy the start release, gated, and wait for it.
+
+    A start release that does not deploy (its build fails, it cannot boot) is bad input:
+    `ContractBroken` names the target file, the release, the command and its last lines.
+    """
     running = deployer.start_deploy(release, gate=True)
     deadline = clock.now() + FIRST_DEPLOY_TIMEOUT_S
     while (result := running.poll()) is None:
@@ -185,8 +215,10 @@ def first_deploy(deployer: Deployer, release: str, clock: Clock) -> None:
                                command=running.argv, log_tail=[running.stop()])
         clock.sleep(0.1)
     if not result.ok:
-        raise StagingError(f"could not deploy the start release {release}: {result.last_line()}",
-                           command=result.argv, exit_status=result.exit_status)
+        output = " | ".join(result.tail(3)) or f"exited {result.exit_status}"
+        raise contracts.ContractBroken(str(target.path or target.name), None,
+                                       f"the start release {release} did not deploy: `{' '.join(result.argv)}` "
+                                       f"exited {result.exit_status}: {output}")
 
 
 def deployed_release(steps: list[DeployStep], t0: float | None, notes: phases.Notes) -> str | None:

@@ -41,6 +41,37 @@ class Tile:
 
 
 @dataclass(frozen=True)
+class CommandRun:
+    """A command the rehearsal ran (the fault's deploy, a rollback), as it saw it."""
+
+    command: str
+    started_s: float | None  # seconds after t0
+    took_s: float | None
+    exit_status: int | None
+    output: tuple[str, ...]  # its last lines (stderr first), for a failure's reason
+
+
+def command_runs(timeline: list[dict[str, Any]], t0: float) -> tuple[CommandRun, ...]:
+    """Each deploy and recovery command from its start and finish events."""
+    runs: list[CommandRun] = []
+    started: dict[str, Any] | None = None
+    for event in timeline:
+        name = event["event"]
+        if name in (Event.FAULT_INJECTED, Event.ROLLBACK_STARTED) and event.get("command"):
+            started = event
+        elif name in (Event.DEPLOY_FINISHED, Event.ROLLBACK_FINISHED) and started is not None:
+            runs.append(CommandRun(
+                command=str(started["command"]), started_s=float(started["ts"]) - t0,
+                took_s=float(event["ts"]) - float(started["ts"]),
+                exit_status=event.get("exit_status"), output=tuple(event.get("output") or ()),
+            ))
+            started = None
+    if started is not None:
+        runs.append(CommandRun(str(started["command"]), float(started["ts"]) - t0, None, None, ()))
+    return tuple(runs)
+
+
+@dataclass(frozen=True)
 class ReportModel:
     run_id: str
     scenario: str
@@ -56,6 +87,7 @@ class ReportModel:
     chart: Chart
     gaps: tuple[Gap, ...]
     steps: tuple[Step, ...]
+    commands: tuple[CommandRun, ...]
     events: tuple[tuple[str, str, str], ...]
     details: tuple[tuple[str, str], ...]
     result_json: str
@@ -260,7 +292,8 @@ def build_model(run_dir: Path) -> ReportModel:
     )
     shown_events = tuple(
         (f"{float(e['ts']) - t0:+.2f} s", str(e["event"]).replace("_", " "),
-         ", ".join(f"{k} {v}" for k, v in e.items() if k not in ("ts", "event")))
+         # A command's output is shown once, in the Commands table.
+         ", ".join(f"{k} {v}" for k, v in e.items() if k not in ("ts", "event", "output")))
         for e in timeline
     )
     return ReportModel(
@@ -268,7 +301,8 @@ def build_model(run_dir: Path) -> ReportModel:
         outcome=result.outcome, headline=headline, subline=subline, what_happened=result.incident.cause,
         complete=result.outcome.finished and not rebuilt, rebuilt=rebuilt, tiles=tiles(result),
         rows=key_rows(result), chart=chart, gaps=result.gaps, steps=result.steps,
-        events=shown_events, details=details, result_json=json.dumps(result.to_json(), indent=2),
+        commands=command_runs(timeline, t0), events=shown_events, details=details,
+        result_json=json.dumps(result.to_json(), indent=2),
     )
 
 

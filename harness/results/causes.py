@@ -39,6 +39,11 @@ class Story:
         return next((e for e in self.events if e["event"] == event), None)
 
 
+# Failures that start within this long of the deploy's end are the deploy's own doing (its
+# reload or restart), not an outside cause.
+DEPLOY_EFFECT_S = 1.0
+
+
 def _span(story: Story, start: float, end: float | None) -> tuple[int, int, list[int]]:
     window = [r for r in story.requests if r[0] >= start and (end is None or r[0] < end)]
     return len(window), sum(r[1] for r in window), sorted({r[2] for r in window if r[1]})
@@ -100,7 +105,18 @@ def _cause(story: Story, fault_kind: str, fact: Incident, rollback: dict[str, An
         answered = sum(1 for r in window if r[3] and r[3] == story.deployed_dir)
         still_failing = bool(window) and window[-1][1]
         no_answer = bool(statuses) and set(statuses) <= GATEWAY_STATUSES
-        if fact.recovered_without_rollback:
+        finished = story.first(Event.DEPLOY_FINISHED)
+        during_deploy = (story.impact_ts is not None and finished is not None
+                         and story.impact_ts <= float(finished["ts"]) + DEPLOY_EFFECT_S)
+        if fact.recovered_without_rollback and during_deploy:
+            # The deploy itself hurt (its reload, a lock) and service came back on its own.
+            total, bad, _ = _span(story, story.impact_ts or 0.0, story.recovered_ts)
+            window = [r for r in story.requests if (story.impact_ts or 0.0) <= r[0] < (story.recovered_ts or 0.0)]
+            failed = sum(1 for r in window if r[1] and not 200 <= r[2] < 400)
+            parts.append(f"{name} went live; while its deploy ran, {failed} requests failed and {bad - failed} were "
+                         "slower than the latency limit (its reload stalled service), and service recovered while "
+                         "it was still live, before any rollback")
+        elif fact.recovered_without_rollback:
             parts.append(f"{name} went live, and service recovered while it was still live, before any rollback: "
                          "the failures came from outside the deploy")
         elif (has_header and answered == 0 and bad >= 3 and still_failing) or (
@@ -112,7 +128,13 @@ def _cause(story: Story, fault_kind: str, fact: Incident, rollback: dict[str, An
             parts.append(f"{name} went live; its migration removed what the previous release needs, so the "
                          "code rollback alone did not recover")
         elif bad:
-            parts.append(f"{name} went live and failed {bad} of {total} requests before the rollback")
+            failed = sum(1 for r in window if r[1] and not 200 <= r[2] < 400)
+            if failed == bad:
+                parts.append(f"{name} went live and failed {bad} of {total} requests before the rollback")
+            else:
+                # Answered, but slower than the latency limit: a stall (a reload, a lock), not errors.
+                parts.append(f"{name} went live; before the rollback {failed} of {total} requests failed and "
+                             f"{bad - failed} were slower than the latency limit")
         else:
             parts.append(f"{name} went live")
         if fact.deploy_interrupted:

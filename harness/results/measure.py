@@ -224,7 +224,9 @@ def measure(scenario: Scenario, observed: Observed, records: Iterable[Record]) -
         "incident": what_happened,
         **times.to_json(), **durations.to_json(), "first_detector": first_detector, "by_window": by_window,
         "code_rollback_recovered": observed.code_rollback_recovered,
-        "ungated": scenario.fault.kind == "deploy" and not scenario.fault.gate,
+        # As the deploy ran: a team's tool with no gate is ungated whatever the scenario asked.
+        "ungated": scenario.fault.kind == "deploy" and not next(
+            (bool(e.get("gate")) for e in later if e["event"] == Event.FAULT_INJECTED), scenario.fault.gate),
     }
     jobs = None if observed.jobs is None else Jobs.from_json(observed.jobs)
     measured: dict[str, float | None] = {

@@ -44,6 +44,9 @@ VERIFY_TIMEOUT_S = 15.0
 VERIFY_EXITS = 2  # app server exits since the reload that mean it cannot boot
 VERIFY_DOWN_S = 1.0  # EXITED or STOPPED this long: supervisord did not restart it
 WEB_LOG_LINES = 3
+BUILD_CACHE = "/var/cache/gameday"  # the target's build cache, mounted read-only
+BUILD_TIMEOUT_S = 900.0  # one build command
+BUILD_LOG_LINES = 3
 RECENT_EXIT_S = 5  # an app server that exited this recently may be crash-looping
 VERIFY_SETTLE_S = 1.0  # then one pid RUNNING this long before an answer counts
 # supervisord's XML-RPC fault codes (supervisor/xmlrpc.py)
@@ -194,6 +197,7 @@ class TargetCommands:
     version_path: str | None  # None: the served release cannot be asked, only its health
     migrate: str
     down_migrate: str | None
+    build: tuple[str, ...] = ()  # shell commands run in a new release directory, in order
 
     @classmethod
     def load(cls, path: Path) -> TargetCommands:
@@ -206,6 +210,7 @@ class TargetCommands:
             version_path=data.get("version_path"),
             migrate=data["migrate"],
             down_migrate=data.get("down_migrate"),
+            build=tuple(data.get("build") or ()),
         )
 
 
@@ -625,6 +630,22 @@ class Host:
                 linked.append(entry)
         return linked
 
+    def build(self, rid: str) -> str:
+        """Run the target's build commands in the new release directory, in order; the
+        build cache is read-only at $GAMEDAY_BUILD_CACHE. Fails on the first that fails,
+        with its last lines of output."""
+        env = {**self.env(), "GAMEDAY_BUILD_CACHE": BUILD_CACHE, "GAMEDAY_RELEASE_DIR": str(self.layout.releases / rid)}
+        done = []
+        for command in self.target.build:
+            started = time.monotonic()
+            proc = subprocess.run(["sh", "-c", command], cwd=self.layout.releases / rid, env=env,
+                                  capture_output=True, text=True, timeout=BUILD_TIMEOUT_S, check=False)
+            if proc.returncode != 0:
+                last = tail_lines(proc.stdout + proc.stderr, BUILD_LOG_LINES)
+                raise DeployError(f"build: `{command}` exited {proc.returncode}: {' | '.join(last)}")
+            done.append(f"{command.split()[0]} {time.monotonic() - started:.1f}s")
+        return ", ".join(done)
+
     def snapshot(self, rid: str) -> Path:
         self.layout.snapshots.mkdir(parents=True, exist_ok=True)
         path = self.layout.snapshots / f"{rid}.dump"
@@ -813,6 +834,9 @@ def deploy(host: Host, name: str, gate: bool, keep: int) -> int:
                 detail.append(f"{name} -> releases/{rid}")
             with host.log.step("shared", ref) as detail:
                 detail.append("linked " + ", ".join(host.link_shared(rid)))
+            if host.target.build:
+                with host.log.step("build", ref) as detail:
+                    detail.append(host.build(rid))
             with host.log.step("snapshot", ref) as detail:
                 detail.append(host.snapshot(rid).name)
             migration = Migration.STARTED

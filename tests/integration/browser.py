@@ -48,9 +48,10 @@ def open_in_chromium(page_path: Path, name: str, selectors: tuple[str, ...]) -> 
 def check_report(run_dir: Path, name: str) -> PageCheck:
     """The report opens with no console error, with its verdict, chart and gap table."""
     check = open_in_chromium(run_dir / "report.html", name,
-                             ("#verdict", "#timeline-chart polyline", "#gap-table", "#key-times", "#steps"))
+                             ("#verdict", "#timeline-chart polyline", "#gap-table", "#key-times", "#steps",
+                              "#commands"))
     assert check.errors == []
-    assert check.present["#verdict"] == 1 and check.present["#gap-table"] == 1
+    assert check.present["#verdict"] == 1 and check.present["#gap-table"] == 1 and check.present["#commands"] == 1
     assert check.present["#timeline-chart polyline"] >= 2
     assert check.screenshot.stat().st_size > 10_000
     return check

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import httpx
 
 from harness.deploy import Release, Releases
-from harness.environment import CommandResult
+from harness.environment import Access, CommandResult
 from harness.errors import HarnessError
 from harness.results.deploylog import DeployStep
 from harness.results.records import Record
@@ -105,6 +105,7 @@ class FakeEnvironment:
 
     run_id = "fake-run"
     url = "http://127.0.0.1:8080"
+    access: Access | None = None
 
     def exec(self, argv: Sequence[str], env: Mapping[str, str] | None = None) -> CommandResult:
         self.commands.append(tuple(argv))
@@ -189,6 +190,7 @@ class FakeDeployer:
     """Deploys follow `plan`; rollback swaps back to the previous release, db rollback mends the schema."""
 
     name = "fake"
+    gates = True
 
     def __init__(self, host: Host, clock: FakeClock, plan: Callable[[str, bool], FakeDeploy],
                  rollback_s: float = 0.3, rollback_fails: bool = False) -> None:

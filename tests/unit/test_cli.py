@@ -50,3 +50,27 @@ def test_list_shows_every_built_in_scenario(capsys):
     assert [line.split()[0] for line in out] == [
         "bad-migration", "clean-deploy", "failing-health-check-no-gate", "failing-health-check", "hung-worker",
         "migration-then-failing-gate", "unbootable-release"]
+
+
+def test_a_deploy_command_that_is_not_installed_stops_before_anything_starts(capsys, tmp_path, monkeypatch):
+    (tmp_path / "target.toml").write_text('extends = "shop"\nname = "mine"\n[deploy]\n'
+                                          'deploy = "capistrano-not-here deploy {release}"\nrollback = "true"\n')
+    scenario = tmp_path / "clean.toml"
+    scenario.write_text('target = "target.toml"\n[fault]\nrelease = "v2"\n[detectors.error_rate]\n')
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/none.sock")  # never asked
+    assert cli.main(["run", str(scenario), "--reports", str(tmp_path / "reports")]) == 2
+    err = one_line(capsys.readouterr().err)
+    assert "target.toml: deploy.deploy: 'capistrano-not-here' is not installed" in err
+    assert not (tmp_path / "reports").exists()
+
+
+def test_a_missing_git_ref_stops_before_anything_starts(capsys, tmp_path):
+    import subprocess
+
+    repo = tmp_path / "repo"
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    (tmp_path / "target.toml").write_text(
+        'name = "mine"\ndatabase = "mine"\nfirst_release = "v1"\n[build]\ngit = "repo"\nrefs = ["v1"]\n'
+        '[run]\nweb = "app {release} {socket}"\nhealth_path = "/"\nmigrate = "true"\n')
+    assert cli.main(["up", "--target", str(tmp_path / "target.toml")]) == 2
+    assert "build.refs: 'v1' is not a tag, branch or commit" in one_line(capsys.readouterr().err)

@@ -197,6 +197,19 @@ def test_a_self_healing_outage_counts_as_recovered_without_any_rollback(tmp_path
     assert "outside the deploy" in (result.incident.cause or "")
 
 
+def test_an_outage_that_the_deploy_itself_caused_is_named_as_the_deploys(tmp_path):
+    # The deploy's reload (at its end, 1.0 s) stops service until 1.8 s; it comes back on
+    # its own, before the planned rollback: the deploy did it, not something outside.
+    host = Host(outages=[(0.9, 1.8)])
+    chosen = scenario("clean-deploy", trigger="after", after_s=8.0)
+    story = rehearse(tmp_path, chosen, host,
+                     lambda clock: deploys(host, clock, [Step(0.1, go_live("r2", "v2"))], 1.0, 0))
+    result = story.measured()
+    assert result.incident.recovered_without_rollback is True
+    cause = result.incident.cause or ""
+    assert "while its deploy ran" in cause and "outside" not in cause, cause
+
+
 def test_operator_mode_takes_the_first_command_as_the_detection(tmp_path):
     host = Host(unbootable={"unbootable"})
     clock = FakeClock()

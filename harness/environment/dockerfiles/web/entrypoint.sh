@@ -12,8 +12,15 @@ umask 077
 } > /srv/app/shared/.env
 umask 022
 chgrp app /srv/app/shared/.env && chmod 0640 /srv/app/shared/.env
-mkdir -p /run/app /srv/app/shared/log
+mkdir -p /run/app /srv/app/shared/log /run/sshd
 chown app:app /run/app
+# The run's public key lets the team's deploy commands in as `deploy` over SSH.
+if [ -n "${GAMEDAY_AUTHORIZED_KEY:-}" ]; then
+  install -d -m 0700 -o deploy -g deploy /home/deploy/.ssh
+  printf '%s\n' "$GAMEDAY_AUTHORIZED_KEY" > /home/deploy/.ssh/authorized_keys
+  chown deploy:deploy /home/deploy/.ssh/authorized_keys
+  chmod 0600 /home/deploy/.ssh/authorized_keys
+fi
 for _ in $(seq 1 300); do
   pg_isready -q -h "$PGHOST" -p "${PGPORT:-5432}" && break
   sleep 0.1

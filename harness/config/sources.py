@@ -1,0 +1,119 @@
+"""Where a target's releases come from: a directory of overlays, or a git repository.
+
+A source names its releases (in deploy order) and gives each one's files as
+`{relative path: bytes}`. Both kinds are read on the user's machine; the image bakes the
+files in, and the web host publishes them again as a git repository (one tag per release)
+for deploy tools that clone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import subprocess
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from harness.errors import InputError
+
+Files = dict[str, bytes]
+GIT_TIMEOUT_S = 300.0
+
+
+def cache_root() -> Path:
+    """gameday's cache on this machine: `$GAMEDAY_CACHE_DIR`, else `$XDG_CACHE_HOME/gameday`
+    (default `~/.cache/gameday`). Holds git mirrors and build caches; safe to delete."""
+    explicit = os.environ.get("GAMEDAY_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "gameday"
+
+
+class ReleaseSource(Protocol):
+    """A target's releases: their names in deploy order, and each one's files."""
+
+    def names(self) -> tuple[str, ...]: ...
+
+    def files(self, release: str) -> Files: ...
+
+
+def read_tree(root: Path) -> Files:
+    return {
+        path.relative_to(root).as_posix(): path.read_bytes()
+        for path in sorted(root.rglob("*"))
+        if path.is_file() and "__pycache__" not in path.parts
+    }
+
+
+@dataclass(frozen=True)
+class OverlaySource:
+    """`common` holds the files of every release; `releases/<name>/` the ones a release adds
+    or replaces. Releases deploy in name order."""
+
+    common: Path
+    releases_dir: Path
+
+    def names(self) -> tuple[str, ...]:
+        return tuple(sorted(p.name for p in self.releases_dir.iterdir() if p.is_dir()))
+
+    def files(self, release: str) -> Files:
+        return {**read_tree(self.common), **read_tree(self.releases_dir / release)}
+
+
+def _git(args: list[str], cwd: Path | None = None) -> subprocess.CompletedProcess[bytes]:
+    try:
+        return subprocess.run(["git", *args], cwd=cwd, capture_output=True, timeout=GIT_TIMEOUT_S, check=False)
+    except FileNotFoundError:
+        raise InputError("git", None, "is not installed; a target with build.git needs it") from None
+
+
+@dataclass(frozen=True)
+class GitSource:
+    """Releases are refs (tags, branches or commits) of a git repository, deployed in the
+    order listed. `repository` is a local path or any URL git can clone; a remote one is
+    mirrored into gameday's cache."""
+
+    repository: str
+    refs: tuple[str, ...]
+    local: Path  # the repository, or its mirror in the cache
+
+    def names(self) -> tuple[str, ...]:
+        return self.refs
+
+    def files(self, release: str) -> Files:
+        archive = _git(["archive", "--format=tar", f"{release}^{{commit}}"], cwd=self.local)
+        if archive.returncode != 0:
+            raise InputError(self.repository, release, archive.stderr.decode(errors="replace").strip())
+        found: Files = {}
+        with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+            for member in tar.getmembers():
+                handle = tar.extractfile(member) if member.isfile() else None
+                if handle is not None:
+                    found[member.name] = handle.read()
+        return found
+
+
+def open_git(source: str, key: str, repository: str, root: Path, refs: tuple[str, ...]) -> GitSource:
+    """The repository checked for every ref; raises `InputError` naming the first one missing."""
+    path = (root / repository).expanduser()
+    if path.exists():
+        local = path.resolve()
+        if _git(["rev-parse", "--git-dir"], cwd=local).returncode != 0:
+            raise InputError(source, key, f"{repository!r} is not a git repository")
+    else:
+        local = cache_root() / "git" / hashlib.sha256(repository.encode()).hexdigest()[:16]
+        if local.exists():
+            fetched = _git(["fetch", "--quiet", "--prune", "--tags", "origin"], cwd=local)
+        else:
+            local.parent.mkdir(parents=True, exist_ok=True)
+            fetched = _git(["clone", "--quiet", "--mirror", repository, str(local)])
+        if fetched.returncode != 0:
+            last = fetched.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["failed"]
+            raise InputError(source, key, f"cannot clone {repository!r}: {last[0]}")
+    for ref in refs:
+        if _git(["rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], cwd=local).returncode != 0:
+            raise InputError(source, "build.refs", f"{ref!r} is not a tag, branch or commit of {repository}")
+    return GitSource(repository, refs, local)

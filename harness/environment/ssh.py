@@ -1,0 +1,80 @@
+"""The run's SSH key and client files: a fresh ed25519 key per replica, and a known_hosts
+and ssh_config naming the web host's loopback port, so a team's commands reach it with host
+keys checked. They live in gameday's state directory and go with the replica."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.errors import StagingError
+
+HOST_ALIAS = "gameday"
+DEPLOY_USER = "deploy"
+
+
+def state_root() -> Path:
+    """`$GAMEDAY_STATE_DIR`, else `$XDG_STATE_HOME/gameday` (default `~/.local/state/gameday`)."""
+    explicit = os.environ.get("GAMEDAY_STATE_DIR")
+    if explicit:
+        return Path(explicit)
+    return Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state") / "gameday"
+
+
+@dataclass(frozen=True)
+class KeyFiles:
+    directory: Path
+
+    @property
+    def private(self) -> Path:
+        return self.directory / "id_ed25519"
+
+    @property
+    def public(self) -> Path:
+        return self.directory / "id_ed25519.pub"
+
+    @property
+    def known_hosts(self) -> Path:
+        return self.directory / "known_hosts"
+
+    @property
+    def config(self) -> Path:
+        return self.directory / "ssh_config"
+
+
+def files_of(run_id: str) -> KeyFiles:
+    return KeyFiles(state_root() / "runs" / run_id)
+
+
+def generate(run_id: str) -> KeyFiles | None:
+    """A new key pair for the run, or None when ssh-keygen is not installed."""
+    if shutil.which("ssh-keygen") is None:
+        return None
+    keys = files_of(run_id)
+    keys.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    keys.private.unlink(missing_ok=True)
+    keys.public.unlink(missing_ok=True)
+    made = subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"gameday-{run_id}",
+                           "-f", str(keys.private)], capture_output=True, text=True, check=False)
+    if made.returncode != 0:
+        raise StagingError(f"ssh-keygen could not make the run's key: {made.stderr.strip()}")
+    return keys
+
+
+def write_client_files(keys: KeyFiles, port: int, host_key: str) -> None:
+    """known_hosts with the web host's key at 127.0.0.1:PORT, and an ssh_config for it."""
+    keys.known_hosts.write_text(f"[127.0.0.1]:{port} {host_key.strip()}\n")
+    keys.config.write_text(
+        f"Host {HOST_ALIAS}\n"
+        f"  HostName 127.0.0.1\n  Port {port}\n  User {DEPLOY_USER}\n"
+        f"  IdentityFile {keys.private}\n  IdentitiesOnly yes\n"
+        f"  UserKnownHostsFile {keys.known_hosts}\n  StrictHostKeyChecking yes\n"
+        f"  BatchMode yes\n  ConnectTimeout 10\n"
+    )
+
+
+def remove(run_id: str) -> None:
+    shutil.rmtree(files_of(run_id).directory, ignore_errors=True)

@@ -1,0 +1,147 @@
+"""A team's own stack: the example deploy tools (Capistrano, a bash script over SSH) deploy
+and roll back shop in the replica, timed by the rehearsal; and a team's bad input (a build
+that fails, a version path that names no release) stops before anything runs."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.environment.replica import Staging
+from tests.integration.browser import open_in_chromium
+from tests.integration.test_runbook import no_leftovers, run
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+TINY = Path(__file__).resolve().parents[1] / "targets" / "tiny"
+TOOLS = {"capistrano": "cap staging deploy:rollback", "ssh-script": "./deploy.sh rollback"}
+
+
+def ends_where_it_started(result: dict[str, Any]) -> None:
+    releases = result["releases"]
+    assert releases["after"] == releases["before"] != releases["deployed"], releases
+
+
+@pytest.mark.parametrize("example", sorted(TOOLS))
+def test_the_teams_clean_deploy_and_rollback_drop_no_request(example: str, staging: Staging, tmp_path: Path) -> None:
+    code, result, run_dir = run(str(EXAMPLES / example / "clean-deploy.toml"), tmp_path)
+    assert code == 0, (result["outcome"], result["reason"], result["gaps"])
+    assert result["requests"]["total"] > 200 and result["requests"]["failed"] == 0
+    assert result["recovery"]["actions"] == [TOOLS[example]]
+    ends_where_it_started(result)
+    assert result["incident"]["went_live"] is True and result["incident"]["deploy_exit_status"] == 0
+    assert result["hygiene"]["clean"], result["hygiene"]
+    no_leftovers(staging, result)
+
+
+@pytest.mark.parametrize("example", sorted(TOOLS))
+def test_a_failing_release_goes_live_without_a_gate_and_the_teams_rollback_recovers(
+    example: str, staging: Staging, tmp_path: Path
+) -> None:
+    code, result, run_dir = run(str(EXAMPLES / example / "failing-release.toml"), tmp_path)
+    assert result["outcome"] in ("met", "gaps"), result["reason"]
+    assert code == (0 if result["outcome"] == "met" else 1)
+    assert result["incident"]["went_live"] is True
+    assert result["recovery"]["actions"] == [TOOLS[example]]
+    times = result["times"]
+    assert times["impact_s"] is not None and times["detect_s"] is not None
+    assert times["rollback_started_s"] <= times["rollback_done_s"] <= times["recovered_s"] + 60
+    assert times["recovered_s"] is not None
+    assert result["requests"]["failed"] > 0
+    ends_where_it_started(result)
+    no_leftovers(staging, result)
+
+
+def tiny_copy(tmp_path: Path, **changes: str) -> Path:
+    """The tiny target in `tmp_path` with `key = value` lines replaced or added under [run]/[build]."""
+    target = tmp_path / "tiny"
+    shutil.copytree(TINY, target)
+    text = (target / "target.toml").read_text()
+    for key, line in changes.items():
+        section, _, name = key.partition("__")
+        text = text.replace(f"[{section}]\n", f"[{section}]\n{line}\n", 1)
+    (target / "target.toml").write_text(text)
+    return target / "clean-deploy.toml"
+
+
+def gameday(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "harness", *args], capture_output=True, text=True, timeout=600,
+                          check=False)
+
+
+def test_a_start_release_whose_build_fails_is_one_line_and_exit_2(staging: Staging, tmp_path: Path) -> None:
+    scenario = tiny_copy(tmp_path, build__commands='commands = ["echo compiling", "echo no such module >&2; exit 3"]')
+    before = staging.run_ids()
+    proc = gameday("run", str(scenario), "--reports", str(tmp_path / "reports"), "--quiet")
+    assert proc.returncode == 2, proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    assert "target.toml" in last and "v1" in last and "exit 3" in last and "no such module" in last, last
+    assert staging.run_ids() == before
+    assert not list((tmp_path / "reports").iterdir())
+
+
+def test_a_version_path_that_names_no_release_is_one_line_and_exit_2(staging: Staging, tmp_path: Path) -> None:
+    scenario = tiny_copy(tmp_path)
+    target = scenario.parent / "target.toml"
+    target.write_text(target.read_text().replace('version_path = "/version"', 'version_path = "/health"'))
+    before = staging.run_ids()
+    proc = gameday("up", "--target", str(target))
+    assert proc.returncode == 2, proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    assert "run.version_path" in last and "did not name release v1" in last, last
+    assert staging.run_ids() == before
+
+
+def test_a_failing_team_rollback_is_a_result_with_its_output_in_the_report(staging: Staging, tmp_path: Path) -> None:
+    example = tmp_path / "refused"
+    shutil.copytree(EXAMPLES / "ssh-script", example)
+    target = example / "target.toml"
+    # SSH to a port nothing listens on: the rollback is refused, as when the host is down.
+    target.write_text(target.read_text().replace(
+        'rollback = "./deploy.sh rollback"',
+        'rollback = "ssh -F $GAMEDAY_SSH_CONFIG -p 1 gameday true"'))
+    scenario = example / "failing-release.toml"
+    scenario.write_text(scenario.read_text().replace("[phases]\n", "[phases]\nrecover_timeout_s = 5\n"))
+    (tmp_path / "reports").mkdir()
+    code, result, run_dir = run(str(scenario), tmp_path / "reports")
+    assert code == 1 and result["outcome"] == "gaps", result["reason"]
+    finished = [json.loads(line) for line in (run_dir / "timeline.jsonl").read_text().splitlines()
+                if '"rollback_finished"' in line]
+    assert finished and finished[0]["exit_status"] == 255
+    assert any("refused" in line for line in finished[0]["output"]), finished[0]
+    page = open_in_chromium(run_dir / "report.html", "refused-rollback", ("#commands pre.output",))
+    assert page.errors == [] and page.present["#commands pre.output"] == 1
+    assert "Connection refused" in (run_dir / "report.html").read_text()
+    no_leftovers(staging, result)
+
+
+def test_a_target_whose_releases_are_git_tags_is_rehearsed(staging: Staging, tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t", *args], check=True,
+                       capture_output=True)
+
+    git("init", "-q", "-b", "main")
+    shutil.copy(TINY / "app" / "tiny.py", repo / "tiny.py")
+    for release in ("v1", "v2"):
+        shutil.copy(TINY / "releases" / release / "greeting.txt", repo / "greeting.txt")
+        git("add", "-A")
+        git("commit", "-q", "-m", release)
+        git("tag", release)
+    scenario = tiny_copy(tmp_path)
+    target = scenario.parent / "target.toml"
+    target.write_text(target.read_text().replace('common = "app"\nreleases = "releases"\n',
+                                                 f'git = "{repo}"\nrefs = ["v1", "v2"]\n'))
+    (tmp_path / "reports").mkdir()
+    code, result, run_dir = run(str(scenario), tmp_path / "reports")
+    assert code == 0, (result["outcome"], result["reason"], result["gaps"])
+    assert result["requests"]["failed"] == 0 and result["requests"]["total"] > 100
+    ends_where_it_started(result)
+    no_leftovers(staging, result)
