@@ -63,7 +63,7 @@ check: $(STAMP)
 	$(BIN)/mypy harness
 	$(BIN)/lint-imports
 
-unit: $(STAMP)
+unit: $(STAMP) test-packages
 	$(BIN)/pytest -q tests/unit
 
 integration: $(STAMP) test-packages

@@ -75,9 +75,10 @@ def cmd_up(args: argparse.Namespace) -> int:
     except BaseException:
         staging.remove(run_id)
         raise
-    print(f"replica {replica.run_id} is up with {release}: {replica.url}")
     if environment.access is not None:
-        print(f"  ssh -F {environment.access.ssh_config} gameday   (the deploy user, with this replica's own key)")
+        say(f"the web host over SSH, as the deploy user with this replica's own key: "
+            f"ssh -F {environment.access.ssh_config} gameday")
+    print(f"replica {replica.run_id} is up with {release}: {replica.url}")
     return 0
 
 
@@ -267,20 +268,27 @@ def team_deployer(staging: Staging, replica: Replica) -> Deployer | None:
     from harness.environment.replica import TARGET_FILE_LABEL, ReplicaEnvironment
 
     path = replica.labels.get(TARGET_FILE_LABEL)
-    if not path or not Path(path).is_file():
+    if not path:
         return None
+    if not Path(path).is_file():
+        raise HarnessError(f"{path}: the target file of replica {replica.run_id} is gone, so its deploy tool is "
+                           "unknown; restore it, or `gameday down --run` the replica")
     target = load_target(Path(path))
     if target.deploy.tool == "builtin":
         return None
     return deployer_for(target)(ReplicaEnvironment(staging, replica))
 
 
-def run_team_command(result: CommandResult) -> None:
-    """Show a team command's output; its failure becomes gameday's (exit 1)."""
+def team_command(result: CommandResult) -> None:
+    """Show a team command's output; its failure is gameday's, with its exit status as the
+    deploy tool's would be (1 for a failure)."""
+    from harness.errors import DeployToolError
+
     print(result.stdout, end="")
     print(result.stderr, end="", file=sys.stderr)
     if not result.ok:
-        raise HarnessError(f"`{' '.join(result.argv)}` exited {result.exit_status}: {result.last_line()}")
+        raise DeployToolError(f"`{' '.join(result.argv)}` exited {result.exit_status}: {result.last_line()}",
+                              command=result.argv, exit_status=1)
 
 
 def cmd_deploy(args: argparse.Namespace) -> int:
@@ -290,11 +298,15 @@ def cmd_deploy(args: argparse.Namespace) -> int:
         team = team_deployer(staging, replica)
         if team is None:
             staging.deploy_tool_checked(replica, tool_args, echo)
-        else:
-            running = team.start_deploy(args.release, gate=not args.no_gate)
+            return 0
+        running = team.start_deploy(args.release, gate=not args.no_gate)
+        try:
             while (result := running.poll()) is None:
                 time.sleep(0.05)
-            run_team_command(result)
+        finally:
+            if running.poll() is None:  # interrupted here: the team's command goes too
+                say(running.stop())
+        team_command(result)
     return 0
 
 
@@ -309,7 +321,7 @@ def cmd_rollback(args: argparse.Namespace) -> int:
         elif args.release:
             raise HarnessError("rollback RELEASE: the target's own rollback command takes no release")
         else:
-            run_team_command(team.db_rollback() if args.db_only else team.rollback(db=args.db))
+            team_command(team.db_rollback() if args.db_only else team.rollback(db=args.db))
     return 0
 
 

@@ -23,13 +23,19 @@ Files = dict[str, bytes]
 GIT_TIMEOUT_S = 300.0
 
 
-def cache_root() -> Path:
-    """gameday's cache on this machine: `$GAMEDAY_CACHE_DIR`, else `$XDG_CACHE_HOME/gameday`
-    (default `~/.cache/gameday`). Holds git mirrors and build caches; safe to delete."""
-    explicit = os.environ.get("GAMEDAY_CACHE_DIR")
+def user_dir(override: str, xdg: str, fallback: str) -> Path:
+    """gameday's directory of one kind on this machine: `$override` if set, else
+    `$xdg/gameday`, else `~/fallback/gameday` (the XDG base directory convention)."""
+    explicit = os.environ.get(override)
     if explicit:
         return Path(explicit)
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "gameday"
+    return Path(os.environ.get(xdg) or Path.home() / fallback) / "gameday"
+
+
+def cache_root() -> Path:
+    """gameday's cache: `$GAMEDAY_CACHE_DIR`, else `$XDG_CACHE_HOME/gameday` (default
+    `~/.cache/gameday`). Holds git mirrors and build caches; safe to delete."""
+    return user_dir("GAMEDAY_CACHE_DIR", "XDG_CACHE_HOME", ".cache")
 
 
 class ReleaseSource(Protocol):
@@ -64,10 +70,21 @@ class OverlaySource:
 
 
 def _git(args: list[str], cwd: Path | None = None) -> subprocess.CompletedProcess[bytes]:
+    """git, run here; a git that is missing, cannot start in `cwd` or hangs is `InputError`."""
     try:
         return subprocess.run(["git", *args], cwd=cwd, capture_output=True, timeout=GIT_TIMEOUT_S, check=False)
-    except FileNotFoundError:
-        raise InputError("git", None, "is not installed; a target with build.git needs it") from None
+    except FileNotFoundError as exc:
+        if cwd is not None and not cwd.is_dir():
+            raise InputError(str(cwd), None, "is not a directory, so not a git repository") from None
+        raise InputError("git", None, f"is not installed; a target with build.git needs it ({exc})") from None
+    except NotADirectoryError:
+        raise InputError(str(cwd), None, "is not a directory, so not a git repository") from None
+    except subprocess.TimeoutExpired:
+        raise InputError("git", None, f"`git {' '.join(args)}` ran over {GIT_TIMEOUT_S:g}s") from None
+
+
+def _text(result: subprocess.CompletedProcess[bytes]) -> str:
+    return result.stdout.decode(errors="replace").strip()
 
 
 @dataclass(frozen=True)
@@ -88,21 +105,28 @@ class GitSource:
         if archive.returncode != 0:
             raise InputError(self.repository, release, archive.stderr.decode(errors="replace").strip())
         found: Files = {}
-        with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
-            for member in tar.getmembers():
-                handle = tar.extractfile(member) if member.isfile() else None
-                if handle is not None:
-                    found[member.name] = handle.read()
+        try:
+            with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+                for member in tar.getmembers():
+                    handle = tar.extractfile(member) if member.isfile() else None
+                    if handle is not None:
+                        found[member.name] = handle.read()
+        except tarfile.TarError as exc:
+            raise InputError(self.repository, release, f"git archive gave no readable tree: {exc}") from None
         return found
 
 
 def open_git(source: str, key: str, repository: str, root: Path, refs: tuple[str, ...]) -> GitSource:
     """The repository checked for every ref; raises `InputError` naming the first one missing."""
-    path = (root / repository).expanduser()
+    path = root / Path(repository).expanduser()
     if path.exists():
         local = path.resolve()
-        if _git(["rev-parse", "--git-dir"], cwd=local).returncode != 0:
+        if not local.is_dir() or _git(["rev-parse", "--git-dir"], cwd=local).returncode != 0:
             raise InputError(source, key, f"{repository!r} is not a git repository")
+        bare = _text(_git(["rev-parse", "--is-bare-repository"], cwd=local)) == "true"
+        top = local if bare else Path(_text(_git(["rev-parse", "--show-toplevel"], cwd=local)) or "/").resolve()
+        if top != local:
+            raise InputError(source, key, f"{repository!r} is inside the repository {top}; name its top directory")
     else:
         local = cache_root() / "git" / hashlib.sha256(repository.encode()).hexdigest()[:16]
         if local.exists():

@@ -99,8 +99,17 @@ def _directory(source: str, root: Path, key: str, value: str) -> Path:
     return path
 
 
+def _absolute(value: str, root: Path) -> str:
+    """A path value as an absolute path (`~` expanded, relative ones against `root`);
+    a URL (`https://…`, `git@host:…`) stays as it is."""
+    if "://" in value or ":" in value.split("/")[0]:
+        return value
+    path = Path(value).expanduser()
+    return str(path if path.is_absolute() else (root / path).resolve())
+
+
 def _absolute_paths(data: dict[str, Any], root: Path) -> dict[str, Any]:
-    """`data` with its path keys made absolute against `root`; URLs and absolute paths stay."""
+    """`data` with its path keys made absolute against `root`."""
     data = {key: dict(value) if isinstance(value, dict) else value for key, value in data.items()}
     for keys in PATH_KEYS:
         holder: dict[str, Any] = data
@@ -108,27 +117,47 @@ def _absolute_paths(data: dict[str, Any], root: Path) -> dict[str, Any]:
             inner = holder.get(key)
             holder = inner if isinstance(inner, dict) else {}
         value = holder.get(keys[-1])
-        if isinstance(value, str) and value and "://" not in value and ":" not in value.split("/")[0]:
-            holder[keys[-1]] = str((root / value).expanduser().resolve())
+        if isinstance(value, str) and value:
+            holder[keys[-1]] = _absolute(value, root)
     return data
 
 
+# Keys that are one choice: setting either side in a file that extends another replaces
+# the other side's keys too (releases from git instead of directories, and back).
+EXCLUSIVE = {"build": (("git", "refs"), ("common", "releases"))}
+# Tables that are one choice as a whole: a file's own table replaces the base's.
+WHOLE_TABLES = ("deploy",)
+
+
 def _merged(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-    """`over` on top of `base`, table by table (a key in a table replaces the base's)."""
+    """`over` on top of `base`, table by table: a key in a table replaces the base's; a
+    table in WHOLE_TABLES replaces it whole; one side of an EXCLUSIVE pair drops the other."""
     merged = dict(base)
     for key, value in over.items():
-        if isinstance(value, dict) and isinstance(base.get(key), dict):
-            merged[key] = {**base[key], **value}
+        if isinstance(value, dict) and isinstance(base.get(key), dict) and key not in WHOLE_TABLES:
+            kept = dict(base[key])
+            for one, other in _pairs(key):
+                if any(k in value for k in one):
+                    for k in other:
+                        kept.pop(k, None)
+            merged[key] = {**kept, **value}
         else:
             merged[key] = value
     return merged
 
 
+def _pairs(table: str) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
+    found = EXCLUSIVE.get(table)
+    return [] if found is None else [(found[0], found[1]), (found[1], found[0])]
+
+
 def _target_path(name_or_path: str, relative_to: Path | None = None) -> Path:
-    candidate = Path(name_or_path)
+    """The target file a name or path means: a path (it ends in .toml, holds a slash, or
+    is a directory, relative to `relative_to` when given), else a bundled target."""
+    candidate = Path(name_or_path).expanduser()
+    if relative_to is not None and not candidate.is_absolute():
+        candidate = relative_to / candidate
     if candidate.suffix == ".toml" or "/" in name_or_path or candidate.is_dir():
-        if relative_to is not None and not candidate.is_absolute():
-            candidate = relative_to / candidate
         return candidate / "target.toml" if candidate.is_dir() else candidate
     path = TARGETS_DIR / name_or_path / "target.toml"
     if not path.exists():
@@ -137,7 +166,7 @@ def _target_path(name_or_path: str, relative_to: Path | None = None) -> Path:
     return path
 
 
-def _read_with_extends(path: Path, depth: int = 0) -> dict[str, Any]:
+def _read_with_extends(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     """The file's tables over those of the target it `extends` (a bundled name or a path
     relative to it), with every path made absolute."""
     data = _absolute_paths(read_toml(path), path.parent.resolve())
@@ -146,13 +175,18 @@ def _read_with_extends(path: Path, depth: int = 0) -> dict[str, Any]:
         return data
     if not isinstance(base_name, str) or not base_name:
         raise InputError(str(path), "extends", f"must name a target or a target file, got {base_name!r}")
-    if depth >= MAX_EXTENDS:
-        raise InputError(str(path), "extends", f"targets extend each other more than {MAX_EXTENDS} deep")
     try:
-        base = _read_with_extends(_target_path(base_name, path.parent), depth + 1)
+        base_path = _target_path(base_name, path.parent)
     except InputError as exc:
-        raise InputError(str(path), "extends", exc.problem if exc.key is None else str(exc)) from None
-    return _merged(base, data)
+        raise InputError(str(path), "extends", exc.problem) from None
+    chain = (*seen, path.resolve())
+    if base_path.resolve() in chain:
+        raise InputError(str(path), "extends", f"{base_name!r} extends this file again: a loop")
+    if len(chain) > MAX_EXTENDS:
+        raise InputError(str(path), "extends", f"targets extend each other more than {MAX_EXTENDS} deep")
+    if not base_path.is_file():
+        raise InputError(str(path), "extends", f"{base_name!r}: there is no target file {base_path}")
+    return _merged(_read_with_extends(base_path, chain), data)
 
 
 def _source(build: Table, source: str, root: Path) -> ReleaseSource:
@@ -168,6 +202,9 @@ def _source(build: Table, source: str, root: Path) -> ReleaseSource:
         bad = [r for r in refs if not NAME.match(r)]
         if bad:
             raise build.error("refs", f"{bad[0]!r} is not a valid release name (lower case, digits, . _ -)")
+        twice = sorted({r for r in refs if refs.count(r) > 1})
+        if twice:
+            raise build.error("refs", f"{twice[0]!r} is listed twice; each release is deployed by its name")
         return open_git(source, "build.git", git, root, refs)
     if refs:
         raise build.error("refs", "needs build.git, the repository they are refs of")
@@ -185,18 +222,22 @@ def _source(build: Table, source: str, root: Path) -> ReleaseSource:
 def _deploy(table: Table | None, root: Path) -> DeployCommands:
     if table is None:
         return DeployCommands()
-    tool = table.choice("tool", DEPLOY_TOOLS, "commands" if table.has("deploy") else "builtin")
+    given = any(table.has(key) for key in ("deploy", "rollback", "db_rollback"))
+    tool = table.choice("tool", DEPLOY_TOOLS, "commands" if given else "builtin")
     commands = {key: table.string(key, required=tool == "commands" and key != "db_rollback")
                 for key in ("deploy", "rollback", "db_rollback")}
     cwd_value = table.string("cwd", required=False)
     timeout_s = float(table.number("timeout_s", 600.0, positive=True, maximum=3600) or 600.0)
     table.finish()
     if tool == "builtin":
-        given = [key for key, value in commands.items() if value is not None]
-        if given:
-            raise table.error(given[0], 'is for tool = "commands"; the built-in tool has its own')
+        extra = [key for key, value in commands.items() if value is not None]
+        if extra:
+            raise table.error(extra[0], 'is for tool = "commands"; the built-in tool has its own')
         return DeployCommands()
     cwd = _directory(table.source, root, "deploy.cwd", cwd_value) if cwd_value else root
+    if shutil.which("ssh-keygen") is None:
+        raise table.error("tool", "needs ssh-keygen (Debian's openssh-client) to give your commands SSH access "
+                          "to the replica with a key of their own")
     for key, line in commands.items():
         if line is None:
             continue
@@ -207,24 +248,33 @@ def _deploy(table: Table | None, root: Path) -> DeployCommands:
                           timeout_s)
 
 
+# Shell builtins and keywords a command line may start with: the shell itself runs them.
+SHELL_WORDS = frozenset(
+    "! { . : [ alias break case cd command continue echo eval exec exit export false for if printf pwd read "
+    "return set shift source test times trap true type ulimit umask unset until wait while".split()
+)
+
+
 def missing_program(line: str, cwd: Path) -> str | None:
     """Why a command line cannot start here (its program is not installed), else None.
 
-    The program is the first word after any `NAME=value` assignments, found on PATH, or
-    relative to `cwd` when it holds a slash.
+    The program is the first word after any leading `NAME=value` assignments: found on
+    PATH, or relative to `cwd` when it holds a slash. Shell builtins and keywords, and a
+    program named by a variable or in a subshell, are left to the shell.
     """
     try:
         words = shlex.split(line)
     except ValueError as exc:
         return f"is not a valid command line: {exc}"
-    words = [w for w in words if not ("=" in w.split("/")[0] and w.split("=")[0].isidentifier())] or [""]
+    while words and "=" in words[0] and words[0].split("=", 1)[0].isidentifier():
+        words = words[1:]
+    if not words:
+        return "names no command"
     program = words[0]
-    if not program:
-        return "is empty"
-    if "{" in program:
-        return None  # chosen per release; checked when it runs
+    if program in SHELL_WORDS or program[0] in "($`" or "$" in program or "{" in program:
+        return None
     if "/" in program:
-        path = cwd / program
+        path = (cwd / program).expanduser()
         return None if path.is_file() and path.stat().st_mode & 0o111 else \
             f"{program!r} is not an executable file (relative to {cwd})"
     if shutil.which(program) is None:
@@ -268,6 +318,9 @@ def load_target(path: Path) -> Target:
     locustfile_value = top.string("locustfile", required=False)
     deploy = _deploy(top.optional_table("deploy"), root)
     top.finish()
+    if deploy.tool == "commands" and build.commands:
+        raise InputError(source, "build.commands", "are run by the built-in deploy tool; with your own deploy "
+                         "commands, build in them (the build cache is at $GAMEDAY_BUILD_CACHE on the host)")
     paths = {"run.health_path": commands.health_path, "run.gate_path": commands.gate_path,
              "run.version_path": commands.version_path}
     for key, value in paths.items():

@@ -38,6 +38,11 @@ class Releases:
         return next((r.name for r in self.releases if r.release_dir == release_dir), None)
 
 
+def release_dir_of(link: str) -> str | None:
+    """The release directory a `readlink current` names (`/srv/app/releases/X` → `X`), or None."""
+    return link.strip().rstrip("/").rsplit("/", 1)[-1] or None
+
+
 class RunningCommand(Protocol):
     """A deploy in progress: the rehearsal polls it, and may stop it as an operator would."""
 
@@ -61,7 +66,7 @@ class Deployer(Protocol):
     """Deploy, rollback, db rollback and releases, as the team would run them."""
 
     name: str
-    gates: bool  # whether a deploy health-checks the release before the swap (`gate=True`)
+    has_gate: bool  # whether a deploy health-checks the release before the swap (`gate=True`)
 
     def start_deploy(self, release: str, *, gate: bool) -> RunningCommand:
         """Start deploying `release`; `gate=False` skips a health gate where there is one."""
@@ -92,4 +97,4 @@ class Deployer(Protocol):
         ...
 
 
-__all__ = ["Deployer", "Release", "Releases", "RunningCommand"]
+__all__ = ["Deployer", "Release", "Releases", "RunningCommand", "release_dir_of"]

@@ -7,7 +7,7 @@ import json
 import time
 from collections.abc import Sequence
 
-from harness.deploy import Release, Releases
+from harness.deploy import Release, Releases, release_dir_of
 from harness.environment import CommandResult, Environment
 from harness.environment.background import Background
 from harness.errors import StagingError
@@ -58,7 +58,7 @@ class BuiltinDeployer:
     """Deploy, rollback and releases with the deploy tool baked into the web host."""
 
     name = "builtin"
-    gates = True
+    has_gate = True
 
     def __init__(self, environment: Environment) -> None:
         self.environment = environment
@@ -90,7 +90,7 @@ class BuiltinDeployer:
 
     def current(self) -> str | None:
         result = self.environment.exec(["readlink", CURRENT])
-        return result.stdout.strip().rsplit("/", 1)[-1] or None if result.ok else None
+        return release_dir_of(result.stdout) if result.ok else None
 
     def steps(self) -> list[DeployStep]:
         return parse_deploy_log(self.environment.read_file(DEPLOY_LOG))

@@ -15,7 +15,7 @@ import shlex
 from collections.abc import Sequence
 
 from harness.config.target import DeployCommands
-from harness.deploy import Release, Releases
+from harness.deploy import Release, Releases, release_dir_of
 from harness.environment import Access, CommandResult, Environment
 from harness.environment.local import LocalCommand
 from harness.errors import HarnessError, StagingError
@@ -51,7 +51,7 @@ def parse_listing(text: str) -> Releases:
         elif kind == "tag" and len(fields) == 2:
             tags[fields[0]] = fields[1].removeprefix("refs/tags/")
         elif kind == "current":
-            current = rest.strip().rstrip("/").rsplit("/", 1)[-1] or None
+            current = release_dir_of(rest)
     releases = tuple(
         Release(release_dir, tags.get(revision, revision if revision != "-" else "?"), release_dir == current, bad)
         for release_dir, revision, bad in sorted(rows)
@@ -63,7 +63,7 @@ class CommandsDeployer:
     """Deploy, rollback and db rollback with the team's command lines."""
 
     name = "commands"
-    gates = False  # whatever the team's tool checks, gameday cannot switch it on or off
+    has_gate = False  # whatever the team's tool checks, gameday cannot switch it on or off
 
     def __init__(self, environment: Environment, commands: DeployCommands) -> None:
         assert commands.deploy and commands.rollback and commands.cwd is not None
@@ -114,7 +114,7 @@ class CommandsDeployer:
 
     def current(self) -> str | None:
         result = self.environment.exec(["readlink", f"{self._access().deploy_to}/current"])
-        return result.stdout.strip().rstrip("/").rsplit("/", 1)[-1] or None if result.ok else None
+        return release_dir_of(result.stdout) if result.ok else None
 
     def steps(self) -> Sequence[DeployStep]:
         return ()  # the team's tool keeps no log gameday reads; times come from the rehearsal

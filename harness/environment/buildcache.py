@@ -2,7 +2,8 @@
 so that builds on the web host run offline and a second rehearsal downloads nothing.
 
 Each release's files are written to a scratch directory and the fetch commands run there,
-with `{cache}` replaced by the target's cache directory. A stamp per release (a hash of
+with `{cache}` replaced by the target's cache directory and $GAMEDAY_WEB_ARCH set to the
+web host's architecture (so wheels can be fetched for it, not for this machine's Python). A stamp per release (a hash of
 its files and the commands) skips releases already fetched. The web host sees the cache
 read-only at `BUILD_CACHE` (`$GAMEDAY_BUILD_CACHE` in build commands).
 """
@@ -11,7 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-import subprocess
+import platform
+import shlex
 import sys
 import tempfile
 import time
@@ -20,6 +22,7 @@ from pathlib import Path
 
 from harness.config.sources import cache_root
 from harness.config.target import Target
+from harness.environment.local import LocalCommand
 from harness.errors import InputError
 
 BUILD_CACHE = "/var/cache/gameday"  # where the web host sees it; the deploy tool agrees
@@ -66,7 +69,7 @@ def prefetch(target: Target, say: Callable[[str], None]) -> Path | None:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_bytes(data)
             for command in target.build.fetch:
-                run(command.replace("{cache}", str(cache)), Path(scratch), release, target)
+                run(command.replace("{cache}", shlex.quote(str(cache))), Path(scratch), release, target)
         readable(cache)
         done.write_text(f"{time.monotonic() - started:.1f}s\n")
     return cache
@@ -74,18 +77,20 @@ def prefetch(target: Target, say: Callable[[str], None]) -> Path | None:
 
 def run(command: str, cwd: Path, release: str, target: Target) -> None:
     """One fetch command, with gameday's own Python first on PATH (so `python3 -m pip` works
-    wherever gameday does)."""
+    wherever gameday does); interrupted, with what it started, after FETCH_TIMEOUT_S."""
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
-    try:
-        proc = subprocess.run(["sh", "-c", command], cwd=cwd, capture_output=True, text=True,
-                              env={**os.environ, "PATH": path}, timeout=FETCH_TIMEOUT_S, check=False)
-    except subprocess.TimeoutExpired:
+    result = LocalCommand(command, cwd, {"PATH": path, "GAMEDAY_WEB_ARCH": web_arch()}, FETCH_TIMEOUT_S).wait()
+    if not result.ok:
+        last = " | ".join(line.strip() for line in result.tail(OUTPUT_LINES))
         raise InputError(str(target.path), "build.fetch",
-                         f"release {release}: `{command}` ran over {FETCH_TIMEOUT_S:g}s") from None
-    if proc.returncode != 0:
-        last = [ln.strip() for ln in (proc.stdout + proc.stderr).splitlines() if ln.strip()][-OUTPUT_LINES:]
-        raise InputError(str(target.path), "build.fetch",
-                         f"release {release}: `{command}` exited {proc.returncode}: {' | '.join(last)}")
+                         f"release {release}: `{command}` exited {result.exit_status}: {last}")
+
+
+def web_arch() -> str:
+    """The web host's machine architecture as Linux names it (`x86_64`, `aarch64`): the
+    local Docker engine runs this machine's. Fetch commands get it as $GAMEDAY_WEB_ARCH."""
+    machine = platform.machine().lower()
+    return {"amd64": "x86_64", "arm64": "aarch64"}.get(machine, machine)
 
 
 def readable(cache: Path) -> None:

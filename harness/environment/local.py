@@ -62,7 +62,12 @@ class LocalCommand:
         return self._running.poll()
 
     def wait(self) -> CommandResult:
-        self._running.wait()
+        """Its result; an interrupt while waiting (Ctrl-C) stops the command too."""
+        try:
+            self._running.wait()
+        except BaseException:
+            self.stop()
+            raise
         result = self.poll()
         assert result is not None
         return result

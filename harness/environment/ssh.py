@@ -4,12 +4,12 @@ keys checked. They live in gameday's state directory and go with the replica."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.config.sources import user_dir
 from harness.errors import StagingError
 
 HOST_ALIAS = "gameday"
@@ -18,10 +18,7 @@ DEPLOY_USER = "deploy"
 
 def state_root() -> Path:
     """`$GAMEDAY_STATE_DIR`, else `$XDG_STATE_HOME/gameday` (default `~/.local/state/gameday`)."""
-    explicit = os.environ.get("GAMEDAY_STATE_DIR")
-    if explicit:
-        return Path(explicit)
-    return Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state") / "gameday"
+    return user_dir("GAMEDAY_STATE_DIR", "XDG_STATE_HOME", ".local/state")
 
 
 @dataclass(frozen=True)
@@ -70,8 +67,8 @@ def write_client_files(keys: KeyFiles, port: int, host_key: str) -> None:
     keys.config.write_text(
         f"Host {HOST_ALIAS}\n"
         f"  HostName 127.0.0.1\n  Port {port}\n  User {DEPLOY_USER}\n"
-        f"  IdentityFile {keys.private}\n  IdentitiesOnly yes\n"
-        f"  UserKnownHostsFile {keys.known_hosts}\n  StrictHostKeyChecking yes\n"
+        f'  IdentityFile "{keys.private}"\n  IdentitiesOnly yes\n'
+        f'  UserKnownHostsFile "{keys.known_hosts}"\n  StrictHostKeyChecking yes\n'
         f"  BatchMode yes\n  ConnectTimeout 10\n"
     )
 

@@ -34,8 +34,10 @@ class ContractBroken(InputError):
 
 
 def check(target: Target, environment: Environment, deployer: Deployer, processes: ProcessManager, release: str,
-          *, allow_remote: bool = False, transport: httpx.BaseTransport | None = None) -> None:
-    """Raise `ContractBroken` for the first contract the live `release` breaks."""
+          *, allow_remote: bool = False, transport: httpx.BaseTransport | None = None,
+          settle_s: float = SETTLE_S) -> None:
+    """Raise `ContractBroken` for the first contract the live `release` breaks; an answer
+    of 500 or more (or none) is asked again for up to `settle_s` seconds."""
     source = str(target.path or target.name)
     live = deployer.current()
     if live is None:
@@ -44,13 +46,13 @@ def check(target: Target, environment: Environment, deployer: Deployer, processe
     names = {live, release}
     with httpx.Client(base_url=check_host(environment.url, allow_remote), timeout=TIMEOUT_S,
                       transport=transport) as http:
-        health = get(http, target.run.health_path)
+        health = get(http, target.run.health_path, settle_s)
         if health.status_code != 200:
             raise ContractBroken(source, "run.health_path",
                                  f"GET {target.run.health_path} answered {health.status_code} with {release} live "
                                  f"({health.text.strip()[:80]!r}); it must answer 200 while the release is healthy")
         if target.run.version_path is not None:
-            answer = get(http, target.run.version_path)
+            answer = get(http, target.run.version_path, settle_s)
             if named(answer) not in names:
                 raise ContractBroken(source, "run.version_path",
                                      f"GET {target.run.version_path} answered {answer.status_code} but did not name "
@@ -76,9 +78,9 @@ def check(target: Target, environment: Environment, deployer: Deployer, processe
                 raise ContractBroken(source, key, f"does not run against {target.database}: {exc}") from None
 
 
-def get(http: httpx.Client, path: str) -> httpx.Response:
+def get(http: httpx.Client, path: str, settle_s: float) -> httpx.Response:
     """GET `path`, retried while the app server settles; the last answer (or a 599 stand-in)."""
-    deadline = time.monotonic() + SETTLE_S
+    deadline = time.monotonic() + settle_s
     while True:
         try:
             answer = http.get(path)

@@ -117,7 +117,7 @@ def _deploying(deployer: Deployer, fault: FaultPlan, timeline: Timeline, clock: 
     t0 = clock.now()
     running = deployer.start_deploy(fault.release, gate=fault.gate)
     timeline.record(Event.FAULT_INJECTED, ts=t0, kind="deploy", command=" ".join(running.argv),
-                    release=fault.release, gate=fault.gate and deployer.gates)
+                    release=fault.release, gate=fault.gate and deployer.has_gate)
     injection = Injection(fault, t0, timeline, deploy=running)
     try:
         yield injection

@@ -51,24 +51,32 @@ class CommandRun:
     output: tuple[str, ...]  # its last lines (stderr first), for a failure's reason
 
 
+# Each command's start event and the event that ends it.
+COMMAND_EVENTS = {Event.FAULT_INJECTED: Event.DEPLOY_FINISHED, Event.ROLLBACK_STARTED: Event.ROLLBACK_FINISHED}
+
+
 def command_runs(timeline: list[dict[str, Any]], t0: float) -> tuple[CommandRun, ...]:
-    """Each deploy and recovery command from its start and finish events."""
-    runs: list[CommandRun] = []
-    started: dict[str, Any] | None = None
+    """Each deploy and recovery command from its start and finish events, in start order;
+    a deploy's finish pairs with the deploy even when a rollback ran meanwhile."""
+    runs: list[tuple[dict[str, Any], dict[str, Any] | None]] = []
+    open_by_end: dict[str, int] = {}
     for event in timeline:
         name = event["event"]
-        if name in (Event.FAULT_INJECTED, Event.ROLLBACK_STARTED) and event.get("command"):
-            started = event
-        elif name in (Event.DEPLOY_FINISHED, Event.ROLLBACK_FINISHED) and started is not None:
-            runs.append(CommandRun(
-                command=str(started["command"]), started_s=float(started["ts"]) - t0,
-                took_s=float(event["ts"]) - float(started["ts"]),
-                exit_status=event.get("exit_status"), output=tuple(event.get("output") or ()),
-            ))
-            started = None
-    if started is not None:
-        runs.append(CommandRun(str(started["command"]), float(started["ts"]) - t0, None, None, ()))
-    return tuple(runs)
+        if name in COMMAND_EVENTS and event.get("command"):
+            open_by_end[COMMAND_EVENTS[name]] = len(runs)
+            runs.append((event, None))
+        elif name in open_by_end:
+            index = open_by_end.pop(name)
+            runs[index] = (runs[index][0], event)
+    return tuple(
+        CommandRun(
+            command=str(start["command"]), started_s=float(start["ts"]) - t0,
+            took_s=None if end is None else float(end["ts"]) - float(start["ts"]),
+            exit_status=None if end is None else end.get("exit_status"),
+            output=() if end is None else tuple(end.get("output") or ()),
+        )
+        for start, end in runs
+    )
 
 
 @dataclass(frozen=True)

@@ -44,9 +44,23 @@ class Story:
 DEPLOY_EFFECT_S = 1.0
 
 
-def _span(story: Story, start: float, end: float | None) -> tuple[int, int, list[int]]:
+@dataclass(frozen=True)
+class Span:
+    """The requests that started in a window: how many, how many were bad (failed or
+    slower than the latency limit), how many of those failed outright, and the statuses
+    of the bad ones."""
+
+    total: int
+    bad: int
+    failed: int
+    statuses: list[int]
+
+
+def _span(story: Story, start: float, end: float | None) -> Span:
     window = [r for r in story.requests if r[0] >= start and (end is None or r[0] < end)]
-    return len(window), sum(r[1] for r in window), sorted({r[2] for r in window if r[1]})
+    return Span(total=len(window), bad=sum(r[1] for r in window),
+                failed=sum(1 for r in window if r[1] and not 200 <= r[2] < 400),
+                statuses=sorted({r[2] for r in window if r[1]}))
 
 
 def incident(story: Story, fault_kind: str) -> Incident:
@@ -96,7 +110,8 @@ def _cause(story: Story, fault_kind: str, fact: Incident, rollback: dict[str, An
         swap = next((s.ts for s in deploy_steps if s.step == "swap" and s.ok), None)
         start = swap if swap is not None else (story.impact_ts or 0.0)
         end = None if rollback is None else float(rollback["ts"])
-        total, bad, statuses = _span(story, start, end)
+        span = _span(story, start, end)
+        total, bad, statuses = span.total, span.bad, span.statuses
         window = [r for r in story.requests if r[0] >= start and (end is None or r[0] < end)]
         # "Could not boot": with a release header, the new release answered nothing (not
         # even an error) while requests kept failing up to the rollback; without one,
@@ -110,10 +125,9 @@ def _cause(story: Story, fault_kind: str, fact: Incident, rollback: dict[str, An
                          and story.impact_ts <= float(finished["ts"]) + DEPLOY_EFFECT_S)
         if fact.recovered_without_rollback and during_deploy:
             # The deploy itself hurt (its reload, a lock) and service came back on its own.
-            total, bad, _ = _span(story, story.impact_ts or 0.0, story.recovered_ts)
-            window = [r for r in story.requests if (story.impact_ts or 0.0) <= r[0] < (story.recovered_ts or 0.0)]
-            failed = sum(1 for r in window if r[1] and not 200 <= r[2] < 400)
-            parts.append(f"{name} went live; while its deploy ran, {failed} requests failed and {bad - failed} were "
+            stall = _span(story, story.impact_ts or 0.0, story.recovered_ts)
+            parts.append(f"{name} went live; while its deploy ran, {stall.failed} requests failed and "
+                         f"{stall.bad - stall.failed} were "
                          "slower than the latency limit (its reload stalled service), and service recovered while "
                          "it was still live, before any rollback")
         elif fact.recovered_without_rollback:
@@ -128,7 +142,7 @@ def _cause(story: Story, fault_kind: str, fact: Incident, rollback: dict[str, An
             parts.append(f"{name} went live; its migration removed what the previous release needs, so the "
                          "code rollback alone did not recover")
         elif bad:
-            failed = sum(1 for r in window if r[1] and not 200 <= r[2] < 400)
+            failed = span.failed
             if failed == bad:
                 parts.append(f"{name} went live and failed {bad} of {total} requests before the rollback")
             else:

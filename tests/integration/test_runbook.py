@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from harness.environment import ssh
 from harness.environment.replica import Staging
 from harness.results.records import read_records
 from tests.integration.browser import check_report
@@ -30,6 +31,7 @@ def run(scenario: str, reports: Path, *extra: str) -> tuple[int, dict[str, Any],
 
 def no_leftovers(staging: Staging, result: dict[str, Any]) -> None:
     assert result["run_id"] not in staging.run_ids()
+    assert not ssh.files_of(result["run_id"]).directory.exists()  # the run's SSH key went with it
 
 
 def report_checks_out(run_dir: Path, result: dict[str, Any]) -> None:

@@ -190,7 +190,7 @@ class FakeDeployer:
     """Deploys follow `plan`; rollback swaps back to the previous release, db rollback mends the schema."""
 
     name = "fake"
-    gates = True
+    has_gate = True
 
     def __init__(self, host: Host, clock: FakeClock, plan: Callable[[str, bool], FakeDeploy],
                  rollback_s: float = 0.3, rollback_fails: bool = False) -> None:

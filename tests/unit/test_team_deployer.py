@@ -14,6 +14,7 @@ from harness.config.target import DeployCommands, find_target
 from harness.deploy.commands import CommandsDeployer, parse_listing
 from harness.environment import Access
 from harness.environment.local import LocalCommand
+from harness.errors import StagingError
 from harness.rehearsal import contracts
 from harness.reporting.report import command_runs
 from harness.results.timeline import Event
@@ -101,13 +102,18 @@ def app(version: dict[str, str] | None, header: str | None, health: int = 200) -
     return httpx.MockTransport(handler)
 
 
+class BrokenSql(FakeEnvironment):
+    def sql(self, database: str, query: str) -> list[list[str]]:
+        raise StagingError("command failed", log_tail=['ERROR:  relation "jobs" does not exist'])
+
+
 def check(transport: httpx.MockTransport, current: str | None = "20261129T1", states: dict[str, str] | None = None,
-          ) -> None:
+          environment: FakeEnvironment | None = None) -> None:
     processes = FakeProcesses()
     if states is not None:
         processes.states = lambda: states  # type: ignore[method-assign]
-    contracts.check(find_target("shop"), FakeEnvironment(Host()), Live(current), processes, "v1",  # type: ignore[arg-type]
-                    transport=transport)
+    contracts.check(find_target("shop"), environment or FakeEnvironment(Host()), Live(current),  # type: ignore[arg-type]
+                    processes, "v1", transport=transport, settle_s=0.0)
 
 
 def test_shops_contracts_hold_when_it_names_its_release() -> None:
@@ -125,6 +131,13 @@ def test_a_broken_contract_is_one_line_naming_the_key(transport: httpx.MockTrans
         check(transport)
     assert caught.value.key == key and words in str(caught.value)
     assert str(caught.value).startswith(str(find_target("shop").path))
+
+
+def test_an_unhealthy_release_and_queries_that_do_not_run_break_contracts() -> None:
+    with pytest.raises(contracts.ContractBroken, match=r"run.health_path: GET /health answered 503 .*'db down'"):
+        check(app({"release": "20261129T1"}, "20261129T1", health=503))
+    with pytest.raises(contracts.ContractBroken, match=r'queue.lag_sql: does not run against shop: .*"jobs" does not'):
+        check(app({"release": "20261129T1"}, "20261129T1"), environment=BrokenSql(Host()))
 
 
 def test_a_stopped_worker_and_nothing_live_break_contracts() -> None:

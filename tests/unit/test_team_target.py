@@ -33,10 +33,15 @@ def test_a_target_extends_shop_and_changes_only_how_releases_go_live(tmp_path: P
     assert target.deploy.rollback == "sh deploy.sh rollback" and target.deploy.db_rollback is None
 
 
-@pytest.mark.parametrize("example", ["capistrano", "ssh-script", "wagtail"])
-def test_the_examples_load(example: str) -> None:
+@pytest.mark.parametrize(("example", "tool", "rollback"), [
+    ("capistrano", "commands", "cap staging deploy:rollback"),
+    ("ssh-script", "commands", "./deploy.sh rollback"),
+    ("wagtail", "builtin", None),
+])
+def test_the_examples_say_how_their_releases_go_live(example: str, tool: str, rollback: str | None) -> None:
     target = find_target(str(EXAMPLES / example / "target.toml"))
-    assert target.first_release in target.releases
+    assert (target.deploy.tool, target.deploy.rollback) == (tool, rollback)
+    assert target.deploy.cwd == (None if tool == "builtin" else (EXAMPLES / example).resolve())
 
 
 def test_a_deploy_command_that_is_not_installed_is_named_with_its_key(tmp_path: Path) -> None:
@@ -141,3 +146,80 @@ def test_fetch_runs_once_per_release_and_names_a_failure(tmp_path: Path, monkeyp
     assert caught.value.key == "build.fetch"
     assert "release v1" in caught.value.problem and "exited 4" in caught.value.problem
     assert "no route to index" in caught.value.problem
+
+
+def test_extends_is_found_beside_the_file_wherever_gameday_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                                                ) -> None:
+    base = write(tmp_path / "sib" / "target.toml", (TINY / "target.toml").read_text().replace(
+        'common = "app"\nreleases = "releases"', f'common = "{TINY / "app"}"\nreleases = "{TINY / "releases"}"')
+        .replace('locustfile = "locustfile.py"', f'locustfile = "{TINY / "locustfile.py"}"'))
+    child = write(tmp_path / "child" / "target.toml", 'extends = "../sib"\nname = "child"\n')
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "sib").mkdir(parents=True)  # a same-named directory where gameday runs must not be taken
+    monkeypatch.chdir(elsewhere)
+    target = load_target(child)
+    assert target.name == "child" and target.releases == load_target(base).releases
+
+
+def test_an_extends_loop_and_a_missing_base_are_named(tmp_path: Path) -> None:
+    write(tmp_path / "a.toml", 'extends = "b.toml"\nname = "a"\n')
+    write(tmp_path / "b.toml", 'extends = "a.toml"\nname = "b"\n')
+    with pytest.raises(InputError, match="a loop"):
+        load_target(tmp_path / "a.toml")
+    write(tmp_path / "c.toml", 'extends = "nowhere/target.toml"\nname = "c"\n')
+    with pytest.raises(InputError) as caught:
+        load_target(tmp_path / "c.toml")
+    assert caught.value.key == "extends" and "nowhere/target.toml" in caught.value.problem
+
+
+def test_a_file_that_extends_shop_can_take_its_releases_from_git_instead(tmp_path: Path) -> None:
+    tiny_repository(tmp_path)
+    path = write(tmp_path / "target.toml", 'extends = "shop"\nname = "mine"\nfirst_release = "v1"\n'
+                 '[build]\ngit = "repo"\nrefs = ["v1", "v2"]\n')
+    target = load_target(path)
+    assert target.releases == ("v1", "v2") and target.run == find_target("shop").run
+
+
+def test_a_home_relative_repository_path_is_expanded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    tiny_repository(tmp_path)
+    text = (TINY / "target.toml").read_text().replace('common = "app"\nreleases = "releases"\n',
+                                                       'git = "~/repo"\nrefs = ["v1"]\n')
+    (tmp_path / "t").mkdir()
+    (tmp_path / "t" / "locustfile.py").write_text("")
+    assert load_target(write(tmp_path / "t" / "target.toml", text)).releases == ("v1",)
+
+
+def test_a_repository_path_must_be_the_top_of_a_repository(tmp_path: Path) -> None:
+    repo = tiny_repository(tmp_path)
+    (repo / "sub").mkdir()
+    path = git_target(tmp_path, '["v1"]')
+    path.write_text(path.read_text().replace('git = "repo"', 'git = "repo/sub"'))
+    with pytest.raises(InputError, match="is inside the repository"):
+        load_target(path)
+    path.write_text(path.read_text().replace('git = "repo/sub"', 'git = "repo/tiny.py"'))
+    with pytest.raises(InputError, match="is not a git repository"):
+        load_target(path)
+
+
+def test_a_ref_listed_twice_is_named(tmp_path: Path) -> None:
+    tiny_repository(tmp_path)
+    with pytest.raises(InputError, match="'v1' is listed twice"):
+        load_target(git_target(tmp_path, '["v1", "v2", "v1"]'))
+
+
+@pytest.mark.parametrize("line", ["cd deploy && ./run.sh {release}", "set -e; true", ". ./env && true",
+                                  '"$HOME/bin/deploy" {release}', "(cd sub && make)", "A=1 B=2 true"])
+def test_shell_lines_that_start_with_a_builtin_or_a_variable_are_left_to_the_shell(line: str, tmp_path: Path
+                                                                                   ) -> None:
+    from harness.config.target import missing_program
+
+    assert missing_program(line, tmp_path) is None
+
+
+def test_a_team_deploy_with_build_commands_is_told_to_build_in_its_own_commands(tmp_path: Path) -> None:
+    path = write(tmp_path / "target.toml", 'extends = "shop"\nname = "mine"\n[build]\ncommands = ["make"]\n'
+                 '[deploy]\ndeploy = "true"\nrollback = "true"\n')
+    with pytest.raises(InputError) as caught:
+        load_target(path)
+    assert caught.value.key == "build.commands" and "build in them" in caught.value.problem

@@ -14,7 +14,8 @@ git init --quiet --initial-branch=main "$work"
 while read -r release; do
   find "$work" -mindepth 1 -maxdepth 1 ! -name .git -exec rm -rf {} +
   cp -a "$builds/$release/." "$work/"
-  git -C "$work" add --all
+  # --force: a release's own .gitignore must not drop files it was built with
+  git -C "$work" add --all --force
   git -C "$work" commit --quiet --allow-empty --message "release $release"
   git -C "$work" tag "$release"
 done < "$builds/ORDER"
