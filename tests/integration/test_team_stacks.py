@@ -115,7 +115,8 @@ def test_a_failing_team_rollback_is_a_result_with_its_output_in_the_report(stagi
     assert finished and finished[0]["exit_status"] == 255
     assert any("refused" in line for line in finished[0]["output"]), finished[0]
     page = open_in_chromium(run_dir / "report.html", "refused-rollback", ("#commands pre.output",))
-    assert page.errors == [] and page.present["#commands pre.output"] == 1
+    # The refused rollback's output is shown (so is the deploy's, when it was interrupted).
+    assert page.errors == [] and page.present["#commands pre.output"] >= 1
     assert "Connection refused" in (run_dir / "report.html").read_text()
     no_leftovers(staging, result)
 
