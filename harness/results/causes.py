@@ -203,6 +203,10 @@ def advice_for(name: str, facts: dict[str, Any], scenario: Scenario) -> tuple[st
         return (facts["incident"].cause or "requests failed between the fault and recovery",
                 "detect and roll back sooner; every second of detection costs requests")
     if name == "time_to_rollback_s":
+        if facts["time_to_rollback_s"] is None and facts["rollback_started_s"] is not None:
+            return (f"the rollback did not finish: {facts['incident'].cause or 'its command failed'}",
+                    "a rollback must work when the host is in trouble: rehearse the command itself, "
+                    "and keep a second way back (another path to the host, or a release switch)")
         return ("the rollback command took longer than the target",
                 "keep the previous release warm and reload gracefully; avoid slow steps in rollback")
     if name == "time_to_recover_s":

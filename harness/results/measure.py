@@ -87,13 +87,17 @@ def first_rollback_span(deploy_log: Iterable[DeployStep], t0: float | None) -> t
 
 
 def first_recovery_span(events: Iterable[dict[str, Any]], t0: float | None) -> tuple[float | None, float | None]:
-    """Start and end of the first recovery command the rehearsal ran after t0, by its own clock."""
+    """Start and end of the first recovery command the rehearsal ran after t0, by its own
+    clock; the end is None when the command failed."""
     if t0 is None:
         return None, None
     started = next((e for e in events if e["event"] == Event.ROLLBACK_STARTED and e["ts"] >= t0), None)
     if started is None:
         return None, None
     done = next((e for e in events if e["event"] == Event.ROLLBACK_FINISHED and e["ts"] >= started["ts"]), None)
+    # A rollback command that failed did not roll back: it has no end to time.
+    if done is not None and done.get("exit_status", 0) != 0:
+        done = None
     return float(started["ts"]), None if done is None else float(done["ts"])
 
 

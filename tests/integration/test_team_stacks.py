@@ -113,6 +113,8 @@ def test_a_failing_team_rollback_is_a_result_with_its_output_in_the_report(stagi
     finished = [json.loads(line) for line in (run_dir / "timeline.jsonl").read_text().splitlines()
                 if '"rollback_finished"' in line]
     assert finished and finished[0]["exit_status"] == 255
+    assert result["durations"]["time_to_rollback_s"] is None
+    assert "time_to_rollback_s" in {gap["name"] for gap in result["gaps"]}
     assert any("refused" in line for line in finished[0]["output"]), finished[0]
     page = open_in_chromium(run_dir / "report.html", "refused-rollback", ("#commands pre.output",))
     # The refused rollback's output is shown (so is the deploy's, when it was interrupted).

@@ -288,8 +288,13 @@ def test_a_rollback_that_fails_is_not_followed_by_the_db_step(tmp_path):
     assert story.first("rollback_failed") is not None
     assert story.deployer.calls == ["deploy bad-health", "rollback"]
     assert story.first("recovery_timed_out") is not None
-    cause = story.measured().incident.cause or ""
+    result = story.measured()
+    cause = result.incident.cause or ""
     assert "rollback command failed" in cause and "did not recover" in cause
+    # A rollback that failed has no end to time: not "met" for taking no time at all.
+    assert result.times.rollback_started_s is not None and result.durations.time_to_rollback_s is None
+    gap = next(g for g in result.gaps if g.name == "time_to_rollback_s")
+    assert gap.measured is None and gap.cause.startswith("the rollback did not finish")
 
 
 def test_recovery_is_never_found_before_the_incident_was_noticed(tmp_path):
