@@ -247,6 +247,10 @@ def phases_and_events(result: Result, timeline: list[dict[str, Any]], t0: float,
         events.append(("rollback", times.rollback_started_s))
     if times.rollback_done_s is not None:
         events.append(("rollback done", times.rollback_done_s))
+    swaps = [step.started_s for step in result.steps if step.name == "swap" and step.started_s is not None]
+    if not swaps and times.deployed_serving_s is not None:
+        # No step log (a team's own tool): the first answer from the new release marks the swap.
+        events.append(("new release serving", times.deployed_serving_s))
     for step in result.steps:
         if step.name == "swap" and step.started_s is not None:
             events.append(("swap", step.started_s))

@@ -148,6 +148,7 @@ def measure(scenario: Scenario, observed: Observed, records: Iterable[Record]) -
     story_requests: list[tuple[float, bool, int, str]] = []
     impact_ts: float | None = None
     impact_end_ts: float | None = None
+    deployed_serving_ts: float | None = None
     deployed = observed.releases.get("deployed")
     served_by_deployed = 0
     release_header = False  # whether the app names the release that answered (shop's X-Release)
@@ -164,6 +165,8 @@ def measure(scenario: Scenario, observed: Observed, records: Iterable[Record]) -
         failed_after_t0 += record.failed
         after.append((record.ts, bad))
         story_requests.append((record.ts, bad, record.status, record.release))
+        if deployed and record.release == deployed and (deployed_serving_ts is None or record.ts < deployed_serving_ts):
+            deployed_serving_ts = record.ts
         if bad and (impact_ts is None or record.ts < impact_ts):
             impact_ts = record.ts
         if bad and (impact_end_ts is None or record.ts > impact_end_ts):
@@ -209,6 +212,7 @@ def measure(scenario: Scenario, observed: Observed, records: Iterable[Record]) -
         rollback_done_s=rel(rollback_done, t0),
         recovered_s=rel(recovered_ts, t0),
         impact_end_s=rel(impact_end_ts, t0),
+        deployed_serving_s=rel(deployed_serving_ts, t0),
     )
     durations = Durations(
         time_to_detect_s=diff(detect_ts, incident_start),
