@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 
 import httpx
 
@@ -23,6 +24,7 @@ from harness.deploy import Deployer
 from harness.environment import Environment, ProcessManager
 from harness.errors import HarnessError, InputError
 from harness.rehearsal.load import check_host
+from harness.results.deploylog import DeployStep
 
 TIMEOUT_S = 5.0
 SETTLE_S = 10.0  # a just-started app server may take this long to answer
@@ -31,6 +33,20 @@ WORKER = "worker"
 
 class ContractBroken(InputError):
     """The target does not do what its file says: exit 2, with the key to change."""
+
+
+# The built-in deploy tool's step that failed a first deploy, and the target key behind it.
+FAILED_STEP_KEYS = {"build": "build.commands", "migrate": "run.migrate", "gate": "run.gate_path",
+                    "verify": "run.web", "reload": "run.web"}
+
+
+def key_for_failed_deploy(target: Target, steps: Sequence[DeployStep]) -> str | None:
+    """The target key a failed first deploy points at: the team's deploy command, or the
+    key behind the built-in tool's failed step; None when neither says."""
+    if target.deploy.tool == "commands":
+        return "deploy.deploy"
+    failed = next((step for step in reversed(steps) if step.action == "deploy" and not step.ok), None)
+    return None if failed is None else FAILED_STEP_KEYS.get(failed.step)
 
 
 def check(target: Target, environment: Environment, deployer: Deployer, processes: ProcessManager, release: str,
@@ -43,6 +59,11 @@ def check(target: Target, environment: Environment, deployer: Deployer, processe
     if live is None:
         raise ContractBroken(source, "deploy", f"after deploying {release}, nothing is live: `current` names no "
                              "release directory")
+    if deployer.releases().name_of(live) in (None, "?"):
+        raise ContractBroken(source, "deploy.deploy" if target.deploy.tool == "commands" else None,
+                             f"the live release directory {live} names no release: write the release's name "
+                             "(or its commit id) to REVISION in each release directory, as Capistrano and the "
+                             "built-in tool do")
     names = {live, release}
     with httpx.Client(base_url=check_host(environment.url, allow_remote), timeout=TIMEOUT_S,
                       transport=transport) as http:
@@ -55,8 +76,9 @@ def check(target: Target, environment: Environment, deployer: Deployer, processe
             answer = get(http, target.run.version_path, settle_s)
             if named(answer) not in names:
                 raise ContractBroken(source, "run.version_path",
-                                     f"GET {target.run.version_path} answered {answer.status_code} but did not name "
-                                     f"release {release} (JSON {{\"release\": \"{live}\"}} or its name); "
+                                     f"GET {target.run.version_path} answered {answer.status_code} "
+                                     f"{answer.text.strip()[:60]!r} but did not name release {release} "
+                                     f"(JSON {{\"release\": \"{live}\"}} or its name); "
                                      "fix the path, or leave run.version_path out")
         if target.run.release_header is not None:
             header = health.headers.get(target.run.release_header)

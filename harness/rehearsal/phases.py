@@ -289,7 +289,7 @@ def hygiene(environment: Environment, processes: ProcessManager, scenario: Scena
         with httpx.Client(base_url=check_host(environment.url, allow_remote), timeout=5, transport=transport) as http:
             resp = http.get(path)
         if resp.status_code != 200:
-            findings.append(f"{path} answers {resp.status_code}: {resp.text[:200]}")
+            findings.append(f"{path} answers {resp.status_code} (body: {resp.text.strip()[:200]!r})")
     except httpx.HTTPError as exc:
         findings.append(f"{path} does not answer: {type(exc).__name__}")
     checks = ["requests succeeding when the load stopped",

@@ -216,7 +216,8 @@ def first_deploy(target: Target, deployer: Deployer, release: str, clock: Clock)
         clock.sleep(0.1)
     if not result.ok:
         output = " | ".join(result.tail(3)) or f"exited {result.exit_status}"
-        raise contracts.ContractBroken(str(target.path or target.name), None,
+        raise contracts.ContractBroken(str(target.path or target.name),
+                                       contracts.key_for_failed_deploy(target, deployer.steps()),
                                        f"the start release {release} did not deploy: `{' '.join(result.argv)}` "
                                        f"exited {result.exit_status}: {output}")
 

@@ -185,9 +185,14 @@ def verdict(result: Result, rebuilt: bool = False) -> tuple[str, str]:
                 "The rehearsal found no recovery gap." + note)
     if outcome == Outcome.GAPS:
         gaps = result.gaps
-        names = ", ".join(label(g.name) for g in gaps)
-        return (f"{len(gaps)} recovery gap{'s' if len(gaps) != 1 else ''} found",
-                f"Missed {len(missed)} of {len(objectives)} objectives: {names}." + note)
+        judged = {o.name for o in objectives}
+        others = ", ".join(label(g.name) for g in gaps if g.name not in judged)
+        said = (f"Missed {len(missed)} of {len(objectives)} objectives: "
+                f"{', '.join(label(o.name) for o in missed)}." if missed else
+                f"Every objective met ({len(objectives)} of {len(objectives)}).")
+        if others:
+            said += f" Also found: {others}."
+        return (f"{len(gaps)} recovery gap{'s' if len(gaps) != 1 else ''} found", said + note)
     if outcome == Outcome.ABORTED:
         return "Incomplete: the rehearsal was aborted", reason
     return "The rehearsal could not run", reason

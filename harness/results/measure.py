@@ -266,6 +266,18 @@ def measure(scenario: Scenario, observed: Observed, records: Iterable[Record]) -
                         f"{first_false.get('detector')} fired before the fault: {first_false.get('detail')}",
                         "raise the detector's threshold or window until the steady state is quiet"))
 
+    failed_recoveries = [e for e in later if e["event"] == Event.ROLLBACK_FINISHED and e.get("exit_status", 0) != 0]
+    if failed_recoveries:
+        # A recovery command that failed is a gap whatever the objectives: the team's way
+        # back did not work when it was needed.
+        first_failed = failed_recoveries[0]
+        still_live = observed.releases.get("after") not in (None, observed.releases.get("before"))
+        gaps.append(Gap("rollback_failed", 0, len(failed_recoveries),
+                        f"`{first_failed.get('command')}` exited {first_failed.get('exit_status')}: "
+                        f"{first_failed.get('detail') or 'no output'}"
+                        + ("; the deployed release stayed live" if still_live else ""),
+                        "a rollback must work when the host is in trouble: rehearse the command itself, "
+                        "and keep a second way back"))
     hygiene = None if observed.hygiene is None else Hygiene.from_json(observed.hygiene)
     if hygiene is not None and not hygiene.clean:
         gaps.append(Gap("hygiene", 0, len(hygiene.findings),

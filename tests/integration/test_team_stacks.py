@@ -8,12 +8,15 @@ import json
 import shutil
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from harness.environment.replica import Staging
+from harness.config.target import find_target
+from harness.environment.images import DEFAULT_BASE_IMAGE, ensure_images
+from harness.environment.replica import Staging, new_run_id
 from tests.integration.browser import open_in_chromium
 from tests.integration.test_runbook import no_leftovers, run
 
@@ -80,7 +83,8 @@ def test_a_start_release_whose_build_fails_is_one_line_and_exit_2(staging: Stagi
     proc = gameday("run", str(scenario), "--reports", str(tmp_path / "reports"), "--quiet")
     assert proc.returncode == 2, proc.stderr
     last = proc.stderr.strip().splitlines()[-1]
-    assert "target.toml" in last and "v1" in last and "exit 3" in last and "no such module" in last, last
+    assert "target.toml: build.commands:" in last and "v1" in last and "exit 3" in last, last
+    assert "no such module" in last, last
     assert staging.run_ids() == before
     assert not list((tmp_path / "reports").iterdir())
 
@@ -148,3 +152,19 @@ def test_a_target_whose_releases_are_git_tags_is_rehearsed(staging: Staging, tmp
     assert result["requests"]["failed"] == 0 and result["requests"]["total"] > 100
     ends_where_it_started(result)
     no_leftovers(staging, result)
+
+
+def test_each_published_tag_holds_its_own_releases_files(staging: Staging, tmp_path: Path) -> None:
+    """The host's git repository, which git-based deploy tools clone, has every release as
+    the deploy tool would copy it: even files that differ only in content (same size)."""
+    tiny = find_target(str(TINY / "target.toml"))
+    images = ensure_images(staging.client, tiny, DEFAULT_BASE_IMAGE, staging.say)
+    run_id = new_run_id("test-published-tags", datetime.now(UTC))
+    replica = staging.create(tiny, images, run_id, "test")
+    try:
+        for release in tiny.releases:
+            shown = staging.exec(replica.web, ["git", "--git-dir=/srv/git/releases.git", "show",
+                                               f"{release}:greeting.txt"])
+            assert shown == (TINY / "releases" / release / "greeting.txt").read_text()
+    finally:
+        staging.remove(run_id)

@@ -297,6 +297,22 @@ def test_a_rollback_that_fails_is_not_followed_by_the_db_step(tmp_path):
     assert gap.measured is None and gap.cause.startswith("the rollback did not finish")
 
 
+def test_a_planned_rollback_that_fails_is_a_gap_even_when_no_objective_is_missed(tmp_path):
+    # A good release, a round trip whose rollback command fails: nothing failed for users,
+    # but the way back did not work, and the result must say so.
+    host = Host()
+    chosen = scenario("clean-deploy", trigger="after", after_s=1.0)
+    story = rehearse(tmp_path, chosen, host,
+                     lambda clock: deploys(host, clock, [Step(0.1, go_live("r2", "v2"))], 0.5, 0),
+                     rollback_fails=True)
+    result = story.measured()
+    # (This fake run counts no jobs, so lost_jobs is not what is judged here.)
+    assert next(o for o in result.objectives if o.name == "failed_requests").met is True
+    gap = next(g for g in result.gaps if g.name == "rollback_failed")
+    assert gap.measured == 1 and "the deployed release stayed live" in gap.cause
+    assert result.outcome == "gaps"
+
+
 def test_recovery_is_never_found_before_the_incident_was_noticed(tmp_path):
     # Requests pass; only /health fails once the release is live (a hung worker's shape).
     # The first stable window after t0 would "recover" before anyone noticed anything.

@@ -11,12 +11,14 @@ import httpx
 import pytest
 
 from harness.config.target import DeployCommands, find_target
+from harness.deploy import Release, Releases
 from harness.deploy.commands import CommandsDeployer, parse_listing
 from harness.environment import Access
 from harness.environment.local import LocalCommand
 from harness.errors import StagingError
 from harness.rehearsal import contracts
 from harness.reporting.report import command_runs
+from harness.results.deploylog import DeployStep
 from harness.results.timeline import Event
 from tests.unit.fakes import FakeEnvironment, FakeProcesses, Host
 
@@ -82,13 +84,18 @@ def test_a_command_over_its_time_limit_is_interrupted(tmp_path: Path) -> None:
 
 
 class Live:
-    """A deployer that only answers what is live."""
+    """A deployer that only answers what is live, and names it (or not, like a release
+    directory without a REVISION file)."""
 
-    def __init__(self, current: str | None) -> None:
+    def __init__(self, current: str | None, name: str = "v1") -> None:
         self._current = current
+        self._name = name
 
     def current(self) -> str | None:
         return self._current
+
+    def releases(self) -> Releases:
+        return Releases(self._current, (Release(self._current or "", self._name, True),))
 
 
 def app(version: dict[str, str] | None, header: str | None, health: int = 200) -> httpx.MockTransport:
@@ -108,11 +115,11 @@ class BrokenSql(FakeEnvironment):
 
 
 def check(transport: httpx.MockTransport, current: str | None = "20261129T1", states: dict[str, str] | None = None,
-          environment: FakeEnvironment | None = None) -> None:
+          environment: FakeEnvironment | None = None, name: str = "v1") -> None:
     processes = FakeProcesses()
     if states is not None:
         processes.states = lambda: states  # type: ignore[method-assign]
-    contracts.check(find_target("shop"), environment or FakeEnvironment(Host()), Live(current),  # type: ignore[arg-type]
+    contracts.check(find_target("shop"), environment or FakeEnvironment(Host()), Live(current, name),  # type: ignore[arg-type]
                     processes, "v1", transport=transport, settle_s=0.0)
 
 
@@ -146,6 +153,18 @@ def test_a_stopped_worker_and_nothing_live_break_contracts() -> None:
         check(good, states={"web": "RUNNING", "worker": "FATAL"})
     with pytest.raises(contracts.ContractBroken, match="nothing is live"):
         check(good, current=None)
+    with pytest.raises(contracts.ContractBroken, match="names no release: write the release's name"):
+        check(good, name="?")
+
+
+def test_a_failed_first_deploy_names_the_key_behind_it() -> None:
+    shop = find_target("shop")
+    steps = [DeployStep(1.0, "deploy", "release", "v1", "r1", True, 0.1, ""),
+             DeployStep(2.0, "deploy", "build", "v1", "r1", False, 0.1, "pip exited 1")]
+    assert contracts.key_for_failed_deploy(shop, steps) == "build.commands"
+    assert contracts.key_for_failed_deploy(shop, steps[:1]) is None
+    team = find_target(str(Path(__file__).resolve().parents[2] / "examples" / "ssh-script" / "target.toml"))
+    assert contracts.key_for_failed_deploy(team, []) == "deploy.deploy"
 
 
 def test_the_report_lists_each_command_with_its_exit_and_output() -> None:

@@ -14,7 +14,9 @@ git init --quiet --initial-branch=main "$work"
 while read -r release; do
   find "$work" -mindepth 1 -maxdepth 1 ! -name .git -exec rm -rf {} +
   cp -a "$builds/$release/." "$work/"
-  # --force: a release's own .gitignore must not drop files it was built with
+  # A fresh index: files copied with the same size and time as the last release's would
+  # otherwise look unchanged to git. --force: a release's .gitignore must not drop files.
+  rm -f "$work/.git/index"
   git -C "$work" add --all --force
   git -C "$work" commit --quiet --allow-empty --message "release $release"
   git -C "$work" tag "$release"
