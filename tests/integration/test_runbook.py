@@ -60,6 +60,18 @@ def test_clean_deploy_is_the_control(staging: Staging, images: object, tmp_path:
 
 def test_bad_migration_needs_the_db_step(staging: Staging, images: object, tmp_path: Path) -> None:
     code, result, run_dir = run("bad-migration", tmp_path)
+    gate = next((s for s in result["steps"] if s["name"] == "gate"), None)
+    if gate is not None and not gate["ok"] and "interrupted" in gate["detail"]:
+        # Rarely, on a loaded machine, the candidate's server has not answered the gate
+        # within the 10 s the rehearsal leaves it: gameday interrupts the deploy, whose
+        # abort reverts the schema. That story must be told truly; then rehearse again.
+        assert result["incident"]["went_live"] is False and result["recovery"]["actions"] == []
+        assert any(s["name"] == "revert_db" and s["ok"] for s in result["steps"])
+        assert "reverted the schema" in result["incident"]["cause"]
+        no_leftovers(staging, result)
+        again = tmp_path / "again"
+        again.mkdir()
+        code, result, run_dir = run("bad-migration", again)
     assert code in (0, 1)
     times = result["times"]
     assert times["impact_s"] is not None and times["detect_s"] is not None
