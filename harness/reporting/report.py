@@ -274,6 +274,13 @@ def hygiene_text(hygiene: Hygiene | None) -> str:
     return "NOT CLEAN: " + "; ".join(hygiene.findings)
 
 
+def event_value(key: str, value: Any, t0: float) -> str:
+    """An event's detail as people read it: an epoch time (`…_ts`) as seconds after t0."""
+    if key.endswith("_ts") and isinstance(value, int | float) and not isinstance(value, bool):
+        return f"{float(value) - t0:+.2f} s"
+    return str(value)
+
+
 def build_model(run_dir: Path) -> ReportModel:
     found = read_result(run_dir)
     result = found if found is not None else rebuild_result(run_dir)
@@ -310,7 +317,7 @@ def build_model(run_dir: Path) -> ReportModel:
     shown_events = tuple(
         (f"{float(e['ts']) - t0:+.2f} s", str(e["event"]).replace("_", " "),
          # A command's output is shown once, in the Commands table.
-         ", ".join(f"{k} {v}" for k, v in e.items() if k not in ("ts", "event", "output")))
+         ", ".join(f"{k} {event_value(k, v, t0)}" for k, v in e.items() if k not in ("ts", "event", "output")))
         for e in timeline
     )
     return ReportModel(

@@ -179,3 +179,10 @@ def test_the_report_lists_each_command_with_its_exit_and_output() -> None:
     assert [(r.command, r.started_s, r.took_s, r.exit_status) for r in runs] == [
         ("cap staging deploy RELEASE=v2", 0.0, 3.0, 0), ("cap staging deploy:rollback", 4.0, 0.5, 255)]
     assert "Connection refused" in runs[1].output[0]
+
+
+def test_an_events_epoch_time_is_shown_as_seconds_after_the_fault() -> None:
+    from harness.reporting.report import event_value
+
+    assert event_value("recovered_ts", 1795954196.9548, 1795954190.0) == "+6.95 s"
+    assert event_value("detail", "recovered", 1795954190.0) == "recovered"
