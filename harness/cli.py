@@ -262,21 +262,17 @@ def acting_on(args: argparse.Namespace, staging: Staging, *command: str) -> Iter
 
 def team_deployer(staging: Staging, replica: Replica) -> Deployer | None:
     """The team's own deployer for a replica whose target has `[deploy]` commands, else None
-    (the built-in deploy tool in the web host)."""
-    from harness.config.target import load_target
-    from harness.deploy.deployers import deployer_for
-    from harness.environment.replica import TARGET_FILE_LABEL, ReplicaEnvironment
+    (the built-in deploy tool in the web host). Read from the replica's label: no target
+    file is loaded on the way to a timed rollback."""
+    from harness.config.target import DeployCommands
+    from harness.deploy.deployers import DEPLOYERS
+    from harness.environment.replica import DEPLOY_LABEL, ReplicaEnvironment
 
-    path = replica.labels.get(TARGET_FILE_LABEL)
-    if not path:
+    label = replica.labels.get(DEPLOY_LABEL)
+    commands = DeployCommands() if not label else DeployCommands.from_json(label)
+    if commands.tool == "builtin":
         return None
-    if not Path(path).is_file():
-        raise HarnessError(f"{path}: the target file of replica {replica.run_id} is gone, so its deploy tool is "
-                           "unknown; restore it, or `gameday down --run` the replica")
-    target = load_target(Path(path))
-    if target.deploy.tool == "builtin":
-        return None
-    return deployer_for(target)(ReplicaEnvironment(staging, replica))
+    return DEPLOYERS[commands.tool](ReplicaEnvironment(staging, replica), commands)
 
 
 def team_command(result: CommandResult) -> None:

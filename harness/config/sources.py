@@ -8,6 +8,7 @@ for deploy tools that clone.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import os
@@ -38,6 +39,17 @@ def cache_root() -> Path:
     return user_dir("GAMEDAY_CACHE_DIR", "XDG_CACHE_HOME", ".cache")
 
 
+def digest(files: Files, *extra: str) -> str:
+    """A short hash of a file tree (names and contents) and any `extra` strings: what the
+    image tags and the build cache's stamps are keyed by."""
+    hashed = hashlib.sha256()
+    for name in sorted(files):
+        hashed.update(name.encode() + b"\0" + files[name] + b"\0")
+    for text in extra:
+        hashed.update(text.encode() + b"\0")
+    return hashed.hexdigest()[:12]
+
+
 class ReleaseSource(Protocol):
     """A target's releases: their names in deploy order, and each one's files."""
 
@@ -65,6 +77,7 @@ class OverlaySource:
     def names(self) -> tuple[str, ...]:
         return tuple(sorted(p.name for p in self.releases_dir.iterdir() if p.is_dir()))
 
+    @functools.cache  # noqa: B019 (sources live as long as their target)
     def files(self, release: str) -> Files:
         return {**read_tree(self.common), **read_tree(self.releases_dir / release)}
 
@@ -100,6 +113,7 @@ class GitSource:
     def names(self) -> tuple[str, ...]:
         return self.refs
 
+    @functools.cache  # noqa: B019 (sources live as long as their target)
     def files(self, release: str) -> Files:
         archive = _git(["archive", "--format=tar", f"{release}^{{commit}}"], cwd=self.local)
         if archive.returncode != 0:

@@ -6,6 +6,7 @@ Validated once here into frozen values; every error names the file and the key.
 from __future__ import annotations
 
 import dataclasses
+import json
 import shlex
 import shutil
 from dataclasses import dataclass, field
@@ -67,6 +68,15 @@ class DeployCommands:
     cwd: Path | None = None
     timeout_s: float = 600.0
 
+    def to_json(self) -> str:
+        """One line of JSON, as a replica's label keeps it for `gameday rollback --run`."""
+        return json.dumps({**dataclasses.asdict(self), "cwd": None if self.cwd is None else str(self.cwd)})
+
+    @classmethod
+    def from_json(cls, text: str) -> DeployCommands:
+        data = json.loads(text)
+        return cls(**{**data, "cwd": None if data.get("cwd") is None else Path(data["cwd"])})
+
 
 @dataclass(frozen=True)
 class Target:
@@ -122,33 +132,28 @@ def _absolute_paths(data: dict[str, Any], root: Path) -> dict[str, Any]:
     return data
 
 
-# Keys that are one choice: setting either side in a file that extends another replaces
-# the other side's keys too (releases from git instead of directories, and back).
-EXCLUSIVE = {"build": (("git", "refs"), ("common", "releases"))}
+# Where releases come from is one choice: a file that sets one source (git + refs, or
+# common + releases) drops the other source its base had.
+SOURCES = ({"git", "refs"}, {"common", "releases"})
 # Tables that are one choice as a whole: a file's own table replaces the base's.
 WHOLE_TABLES = ("deploy",)
 
 
 def _merged(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-    """`over` on top of `base`, table by table: a key in a table replaces the base's; a
-    table in WHOLE_TABLES replaces it whole; one side of an EXCLUSIVE pair drops the other."""
+    """`over` on top of `base`, table by table: a key in a table replaces the base's, a
+    table in WHOLE_TABLES replaces it whole, and a build source replaces the other one."""
     merged = dict(base)
     for key, value in over.items():
         if isinstance(value, dict) and isinstance(base.get(key), dict) and key not in WHOLE_TABLES:
             kept = dict(base[key])
-            for one, other in _pairs(key):
-                if any(k in value for k in one):
-                    for k in other:
-                        kept.pop(k, None)
+            if key == "build":
+                for mine, theirs in (SOURCES, SOURCES[::-1]):
+                    if mine & value.keys():
+                        kept = {k: v for k, v in kept.items() if k not in theirs}
             merged[key] = {**kept, **value}
         else:
             merged[key] = value
     return merged
-
-
-def _pairs(table: str) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
-    found = EXCLUSIVE.get(table)
-    return [] if found is None else [(found[0], found[1]), (found[1], found[0])]
 
 
 def _target_path(name_or_path: str, relative_to: Path | None = None) -> Path:

@@ -10,7 +10,6 @@ read-only at `BUILD_CACHE` (`$GAMEDAY_BUILD_CACHE` in build commands).
 
 from __future__ import annotations
 
-import hashlib
 import os
 import platform
 import shlex
@@ -20,7 +19,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from harness.config.sources import cache_root
+from harness.config.sources import cache_root, digest
 from harness.config.target import Target
 from harness.environment.local import LocalCommand
 from harness.errors import InputError
@@ -37,14 +36,6 @@ def directory(target: Target) -> Path:
     return path
 
 
-def stamp(files: dict[str, bytes], commands: tuple[str, ...]) -> str:
-    digest = hashlib.sha256()
-    for name in sorted(files):
-        digest.update(name.encode() + b"\0" + files[name] + b"\0")
-    digest.update("\0".join(commands).encode())
-    return digest.hexdigest()[:16]
-
-
 def prefetch(target: Target, say: Callable[[str], None]) -> Path | None:
     """Run `build.fetch` for every release not fetched yet; the cache directory, or None
     when the target neither fetches nor builds.
@@ -56,10 +47,10 @@ def prefetch(target: Target, say: Callable[[str], None]) -> Path | None:
     cache = directory(target)
     stamps = cache / ".fetched"
     stamps.mkdir(exist_ok=True)
-    for release in target.releases:
+    for release in target.releases if target.build.fetch else ():
         files = target.source.files(release)
-        done = stamps / f"{release}-{stamp(files, target.build.fetch)}"
-        if not target.build.fetch or done.exists():
+        done = stamps / f"{release}-{digest(files, *target.build.fetch)}"
+        if done.exists():
             continue
         started = time.monotonic()
         say(f"fetching what {release} builds from into {cache}")

@@ -4,7 +4,6 @@ builds nothing."""
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import tarfile
@@ -16,6 +15,7 @@ from pathlib import Path
 import docker
 import docker.errors
 
+from harness.config.sources import digest
 from harness.config.target import Target
 from harness.environment.baseimage import ensure_base_image
 from harness.errors import StagingError
@@ -41,11 +41,7 @@ class ImageSpec:
 
     @property
     def tag(self) -> str:
-        digest = hashlib.sha256()
-        for name in sorted(self.files):
-            digest.update(name.encode() + b"\0" + self.files[name] + b"\0")
-        digest.update(json.dumps(dict(self.buildargs), sort_keys=True).encode())
-        return f"{self.repository}:{digest.hexdigest()[:12]}"
+        return f"{self.repository}:{digest(dict(self.files), json.dumps(dict(self.buildargs), sort_keys=True))}"
 
 
 @dataclass(frozen=True)

@@ -28,8 +28,9 @@ from harness.results.runid import new_run_id as new_run_id  # re-exported for th
 RUN_LABEL = "gameday.run"
 SCENARIO_LABEL = "gameday.scenario"
 TARGET_LABEL = "gameday.target"
-# The target file, so `gameday rollback` on a replica runs that target's own deploy tool.
-TARGET_FILE_LABEL = "gameday.target_file"
+# How the replica's releases go live (the target's [deploy], as JSON), so `gameday
+# rollback --run` runs the target's own deploy tool without reading the target again.
+DEPLOY_LABEL = "gameday.deploy"
 ROLE_LABEL = "gameday.role"
 OWNER_LABEL = "gameday.owner"
 PID_LABEL = "gameday.pid"
@@ -142,7 +143,7 @@ class Staging:
                 name=f"gameday-{run_id}-web",
                 detach=True,
                 labels={**labels(run_id, scenario, target.name, "web"), **extra_labels,
-                        TARGET_FILE_LABEL: str(target.path or "")},
+                        DEPLOY_LABEL: target.deploy.to_json()},
                 environment={
                     # Container names resolve on a user-defined network.
                     "PGHOST": db.name, "PGPORT": "5432", "PGUSER": DB_USER,

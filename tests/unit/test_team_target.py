@@ -223,3 +223,11 @@ def test_a_team_deploy_with_build_commands_is_told_to_build_in_its_own_commands(
     with pytest.raises(InputError) as caught:
         load_target(path)
     assert caught.value.key == "build.commands" and "build in them" in caught.value.problem
+
+
+def test_a_replica_keeps_its_deploy_commands_as_json_and_reads_them_back() -> None:
+    from harness.config.target import DeployCommands
+
+    commands = find_target(str(EXAMPLES / "capistrano" / "target.toml")).deploy
+    assert DeployCommands.from_json(commands.to_json()) == commands
+    assert DeployCommands.from_json(DeployCommands().to_json()) == DeployCommands()
