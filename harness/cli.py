@@ -192,6 +192,8 @@ def summary(result: Result, run_dir: Path) -> str:
         f"  requests {requests.total}, failed {requests.failed_in_incident} after the fault"
         + (f"; jobs {jobs.enqueued} enqueued, {jobs.lost} lost, {jobs.duplicated} duplicated" if jobs else ""),
     ]
+    if result.plan is not None:
+        lines.extend(plan_lines(result))
     for o in result.objectives:
         measured = "—" if o.measured is None else f"{o.measured:g}"
         verdict = {True: "met ", False: "GAP ", None: "n/a "}[o.met]
@@ -200,6 +202,25 @@ def summary(result: Result, run_dir: Path) -> str:
         lines.append(f"  gap: {gap.name}: {gap.cause}")
     lines.append(f"  {run_dir / 'result.json'}")
     return "\n".join(lines)
+
+
+def plan_lines(result: Result) -> list[str]:
+    """A plan's steps and compatibility matrix, a line each, for the terminal."""
+    plan = result.plan
+    assert plan is not None
+    safe = {True: "yes", False: "NO", None: "—"}
+    lines = [f"  {'step':<22} {'failed':>12} {'p95':>8}  rollback safe"]
+    for s in plan.steps:
+        p95 = "—" if s.p95_ms is None else f"{s.p95_ms:.0f}ms"
+        lines.append(f"  {f'{s.index}. {s.name}':<22} {f'{s.failed}/{s.requests}':>12} {p95:>8}  "
+                     f"{safe[s.rollback_safe]}")
+    if plan.matrix:
+        names = {True: "serves", False: "FAILS", None: "—"}
+        lines.append(f"  {'matrix':<22} " + " ".join(f"{'after ' + st.after:>16}" for st in plan.states))
+        for release in plan.releases:
+            cells = (plan.cell(release, st.index) for st in plan.states)
+            lines.append(f"  {release:<22} " + " ".join(f"{names[c.serves] if c else '—':>16}" for c in cells))
+    return lines
 
 
 def cmd_report(args: argparse.Namespace) -> int:

@@ -23,12 +23,36 @@ DAY_S = 86400.0
 
 @dataclass(frozen=True)
 class Fault:
-    """What breaks: a release deployed (`deploy`) or the target's error switch (`errors`)."""
+    """What breaks: a release deployed (`deploy`), the target's error switch (`errors`), or,
+    for a scenario with a [plan], the plan's steps (`plan`, with its first release)."""
 
     kind: str
     release: str | None = None
     gate: bool = True
     duration_s: float | None = None
+
+
+@dataclass(frozen=True)
+class PlanStep:
+    """One step of a plan: what it does (`expand`, `backfill`, …) and the release that does it."""
+
+    name: str
+    release: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A change rolled out as ordered releases (expand and contract: expand, write both,
+    backfill, read new, contract), each deployed under load; with `round_trip`, each
+    step is then rolled back and rolled forward again. `matrix` measures every release
+    of the plan against every schema state it passed through, `burst_s` seconds each;
+    `settle_s` is how long load is watched after each deploy, rollback and roll-forward."""
+
+    steps: tuple[PlanStep, ...]
+    settle_s: float = 3.0
+    round_trip: bool = True
+    matrix: bool = True
+    burst_s: float = 2.0
 
 
 @dataclass(frozen=True)
@@ -116,6 +140,7 @@ class Scenario:
     recovery: Recovery
     objectives: Objectives
     phases: Phases
+    plan: Plan | None = None
     # One line each about the file that did not stop it loading (a deprecated key), for the CLI to show.
     notes: tuple[str, ...] = ()
 
@@ -141,6 +166,36 @@ def _fault(t: Table, target: Target) -> Fault:
         fault = Fault(kind, duration_s=float(t.number("duration_s", required=True, positive=True, maximum=3600) or 0))
     t.finish()
     return fault
+
+
+MAX_PLAN_STEPS = 20
+
+
+def _plan(t: Table, target: Target, start_release: str) -> Plan:
+    steps: list[PlanStep] = []
+    tables = t.tables("steps")
+    if not tables:
+        raise t.error("steps", "is required: one [[plan.steps]] section per step, each with name and release")
+    if len(tables) > MAX_PLAN_STEPS:
+        raise t.error("steps", f"has {len(tables)} steps; at most {MAX_PLAN_STEPS}")
+    for step in tables:
+        release = step.string("release", pattern=NAME)
+        if release not in target.releases:
+            raise step.error("release", f"{release!r} is not a release of {target.name} ({', '.join(target.releases)})")
+        if release == start_release or release in (s.release for s in steps):
+            raise step.error("release", f"{release!r} is already live before this step; each step deploys "
+                             "a release of its own")
+        steps.append(PlanStep(str(step.string("name", pattern=NAME)), str(release)))
+        step.finish()
+    plan = Plan(
+        steps=tuple(steps),
+        settle_s=_seconds(t, "settle_s", 3.0, 600),
+        round_trip=t.boolean("round_trip", True),
+        matrix=t.boolean("matrix", True),
+        burst_s=_seconds(t, "burst_s", 2.0, 600),
+    )
+    t.finish()
+    return plan
 
 
 def _load(t: Table, scenario_dir: Path, target: Target) -> Load:
@@ -248,7 +303,16 @@ def load_scenario(path: Path) -> Scenario:
     if start_release not in target.releases:
         raise top.error("start_release",
                         f"{start_release!r} is not a release of {target.name} ({', '.join(target.releases)})")
-    fault = _fault(top.table("fault"), target)
+    plan_table = top.optional_table("plan")
+    plan = None
+    if plan_table is not None:
+        if top.has("fault"):
+            raise top.error("plan", "and [fault] cannot both be set: a plan's steps are its fault")
+        plan = _plan(plan_table, target, start_release)
+        # The plan's first step is what breaks, if anything does: t0 is when it starts.
+        fault = Fault("plan", release=plan.steps[0].release)
+    else:
+        fault = _fault(top.table("fault"), target)
     load = _load(section("load"), path.parent, target)
     detectors_table = top.optional_table("detectors")
     if detectors_table is None:
@@ -273,7 +337,7 @@ def load_scenario(path: Path) -> Scenario:
     return Scenario(
         name=name, description=description, path=path.resolve(), target=target, start_release=start_release,
         fault=fault, load=load, detectors=detectors, recovery=recovery, objectives=objectives, phases=phases,
-        notes=tuple(notes),
+        plan=plan, notes=tuple(notes),
     )
 
 

@@ -128,6 +128,15 @@ class Table:
             raise self.error(key, "must be a table")
         return Table(self.source, value, f"{self.key(key)}.")
 
+    def tables(self, key: str) -> list[Table]:
+        """An array of tables (`[[key]]`), each named `key[N]` (from 1) in errors; empty when absent."""
+        value = self._get(key, False)
+        if value is None:
+            return []
+        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+            raise self.error(key, "must be an array of tables ([[...]] sections)")
+        return [Table(self.source, v, f"{self.key(key)}[{n}].") for n, v in enumerate(value, 1)]
+
     def finish(self) -> None:
         unknown = sorted(set(self.data) - self.used)
         if unknown:

@@ -38,9 +38,10 @@ def check_host(url: str, allow_remote: bool = False) -> str:
 
 
 def plan(load: Load, url: str, run_dir: Path, run_time_s: float, allow_remote: bool = False,
-         release_header: str | None = None) -> LoadPlan:
+         release_header: str | None = None, records: str = "requests.jsonl") -> LoadPlan:
     """Locust's command line and environment, as data; `release_header` is the response
-    header the recorder reads the answering release from (none when None)."""
+    header the recorder reads the answering release from (none when None); the requests
+    go to `records` in `run_dir`."""
     check_host(url, allow_remote)
     argv = (
         sys.executable, "-m", "locust",
@@ -55,10 +56,10 @@ def plan(load: Load, url: str, run_dir: Path, run_time_s: float, allow_remote: b
         "--only-summary",
         "--loglevel", "WARNING",
     )
-    records = run_dir / "requests.jsonl"
-    env = (("GAMEDAY_RECORDS", str(records)),) + (
+    path = run_dir / records
+    env = (("GAMEDAY_RECORDS", str(path)),) + (
         (("GAMEDAY_RELEASE_HEADER", release_header),) if release_header else ())
-    return LoadPlan(argv, env, records, run_dir / "locust.log")
+    return LoadPlan(argv, env, path, run_dir / "locust.log")
 
 
 class LoadProcess:

@@ -18,7 +18,7 @@ from harness.config.target import Target
 from harness.deploy import Deployer
 from harness.environment import Environment, ProcessManager
 from harness.errors import HarnessError, StagingError
-from harness.rehearsal import contracts, faults, load, phases
+from harness.rehearsal import compatibility, contracts, faults, load, phases, rollout
 from harness.rehearsal.clock import Clock, SystemClock
 from harness.rehearsal.watch import Stats, Watch
 from harness.reporting.report import write_report
@@ -28,7 +28,7 @@ from harness.results.budget import apply as apply_budget
 from harness.results.deploylog import DeployStep
 from harness.results.measure import Observed, measure, write_json
 from harness.results.model import Outcome, Result
-from harness.results.records import RecordTail, read_records
+from harness.results.records import MATRIX_RECORDS, RecordTail, read_records
 from harness.results.runid import new_run_id
 from harness.results.timeline import Event, Timeline, read_jsonl
 
@@ -103,15 +103,26 @@ def rehearse(
     bad_input = False
     try:
         with environment_for(run, stack) as (environment, deployer):
+            states: list[compatibility.SavedState] = []
             with load.running(load_plan(run, environment)), watching(run, environment, progress) as watch:
                 phases.baseline(watch, scenario)
-                with faults.injected(environment, deployer, fault_plan(run), run.timeline, clock) as injection:
-                    run.t0 = injection.t0
-                    watch.set_t0(injection.t0)
-                    respond(watch, scenario, environment, deployer, injection, run.notes, run.releases["before"],
-                            operator=operator, say=say, operator_log=operator_log(run), program=program)
+                if scenario.plan is not None:
+                    states = roll_out(run, watch, environment, deployer)
+                else:
+                    with faults.injected(environment, deployer, fault_plan(run), run.timeline, clock) as injection:
+                        run.t0 = injection.t0
+                        watch.set_t0(injection.t0)
+                        respond(watch, scenario, environment, deployer, injection, run.notes,
+                                run.releases["before"], operator=operator, say=say,
+                                operator_log=operator_log(run), program=program)
                 run.at_end = watch.stats(scenario.phases.stable_s)
             run.jobs = phases.drain(environment, scenario, run.started, run.timeline, clock)
+            if states and scenario.plan is not None and scenario.plan.matrix:
+                say(f"measuring the compatibility matrix: {len(scenario.plan.steps) + 1} releases "
+                    f"x {len(states)} schema states")
+                bursts = lambda: load.running(matrix_load_plan(run, environment))  # noqa: E731 - one per state
+                compatibility.measure_matrix(scenario, environment, stack.processes(environment), deployer, states,
+                                             run.timeline, clock, bursts, allow_remote=allow_remote)
     except contracts.ContractBroken:
         bad_input = True  # one line and exit 2, as for any bad input: no run is left behind
         raise
@@ -158,6 +169,21 @@ def respond(
         phases.detect(watch, scenario, injection)
         phases.recover(watch, deployer, scenario, injection, notes, before)
     phases.verify(watch, scenario, injection.t0)
+
+
+def roll_out(run: Run, watch: Watch, environment: Environment,
+             deployer: Deployer) -> list[compatibility.SavedState]:
+    """A plan's steps in place of a single fault: t0 is when the first step starts, and
+    service must hold at the end as after any recovery."""
+    plan = run.scenario.plan
+    assert plan is not None
+    run.t0 = run.clock.now()
+    watch.set_t0(run.t0)
+    run.timeline.record(Event.FAULT_INJECTED, ts=run.t0, kind="plan",
+                        steps=[f"{step.name}: {step.release}" for step in plan.steps])
+    states = rollout.roll_out(watch, run.scenario, environment, deployer)
+    phases.verify(watch, run.scenario, run.t0)
+    return states
 
 
 @contextmanager
@@ -246,6 +272,15 @@ def load_plan(run: Run, environment: Environment) -> load.LoadPlan:
                      run.scenario.target.run.release_header)
 
 
+def matrix_load_plan(run: Run, environment: Environment) -> load.LoadPlan:
+    """The matrix's own load for one schema state, recorded apart from the rehearsal's requests."""
+    plan = run.scenario.plan
+    assert plan is not None
+    budget = (len(plan.steps) + 1) * (plan.burst_s + compatibility.SERVING_WAIT_S) + 120
+    return load.plan(run.scenario.load, environment.url, run.run_dir, budget, run.allow_remote,
+                     run.scenario.target.run.release_header, records=MATRIX_RECORDS)
+
+
 def fault_plan(run: Run) -> faults.FaultPlan:
     return faults.plan(run.scenario.fault, run.scenario.target.run.error_switch, run.clock.now())
 
@@ -280,7 +315,7 @@ def finish(run: Run, stack: Stack, budget: Budget | None) -> Result:
         outcome=None if run.outcome is None else Outcome(run.outcome), reason=run.reason,
         environment=environment_facts(run, stack), hygiene=run.hygiene,
     )
-    result = measure(run.scenario, observed, read_records(run.records))
+    result = measure(run.scenario, observed, read_records(run.records), read_records(run.run_dir / MATRIX_RECORDS))
     if budget is not None:
         past = history(run.run_dir.parent, run.scenario.name, result.started_at, budget.runs)
         result = apply_budget(result, past, budget)

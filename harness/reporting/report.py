@@ -17,8 +17,8 @@ from harness.reporting.buckets import aggregate, span_of
 from harness.reporting.chart import Chart, build_chart
 from harness.results import model
 from harness.results.measure import Observed, measure
-from harness.results.model import Gap, Hygiene, Outcome, Result, Step
-from harness.results.records import read_records
+from harness.results.model import Gap, Hygiene, Outcome, PlanResult, Result, Step
+from harness.results.records import MATRIX_RECORDS, RECORDS, read_records
 from harness.results.timeline import Event, read_jsonl
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -99,6 +99,8 @@ class ReportModel:
     events: tuple[tuple[str, str, str], ...]
     details: tuple[tuple[str, str], ...]
     result_json: str
+    plan: PlanResult | None = None
+    burst: str = ""  # a matrix cell's burst, as the scenario set it
 
 
 def seconds(value: float | None) -> str:
@@ -165,7 +167,7 @@ def rebuild_result(run_dir: Path) -> Result:
         outcome=Outcome.ABORTED, reason="no result.json: the run crashed or was killed before it finished; "
         "these figures come from what it had written",
     )
-    return measure(scenario, observed, read_records(run_dir / "requests.jsonl"))
+    return measure(scenario, observed, read_records(run_dir / RECORDS), read_records(run_dir / MATRIX_RECORDS))
 
 
 # --- the model ----------------------------------------------------------------------
@@ -326,8 +328,14 @@ def build_model(run_dir: Path) -> ReportModel:
         complete=result.outcome.finished and not rebuilt, rebuilt=rebuilt, tiles=tiles(result),
         rows=key_rows(result), chart=chart, gaps=result.gaps, steps=result.steps,
         commands=command_runs(timeline, t0), events=shown_events, details=details,
-        result_json=json.dumps(result.to_json(), indent=2),
+        result_json=json.dumps(result.to_json(), indent=2), plan=result.plan, burst=matrix_burst(timeline),
     )
+
+
+def matrix_burst(timeline: list[dict[str, Any]]) -> str:
+    """How long a matrix cell's burst lasted, from its first recorded window."""
+    cell = next((e for e in timeline if e["event"] == Event.MATRIX_CELL_MEASURED), None)
+    return "" if cell is None else f"{float(cell['until_ts']) - float(cell['from_ts']):.1f} s"
 
 
 def render(model: ReportModel) -> str:

@@ -24,9 +24,11 @@ from harness.results.model import (
     EnvironmentFacts,
     Gap,
     Hygiene,
+    Incident,
     Jobs,
     ObjectiveResult,
     Outcome,
+    PlanResult,
     RecoveryDone,
     Releases,
     Requests,
@@ -38,6 +40,7 @@ from harness.results.model import parse_ts as parse_ts
 from harness.results.model import rfc3339 as rfc3339
 from harness.results.records import Record
 from harness.results.recovery import recovered_at, search_start
+from harness.results.rollout import first_failing_step, plan_result
 from harness.results.timeline import Event
 
 
@@ -134,12 +137,15 @@ def failures_by_window(after: Sequence[tuple[float, bool]], steps: Sequence[Step
     return counts
 
 
-def measure(scenario: Scenario, observed: Observed, records: Iterable[Record]) -> Result:
-    """The result of a run from what it observed and its request records.
+def measure(scenario: Scenario, observed: Observed, records: Iterable[Record],
+            matrix_records: Iterable[Record] = ()) -> Result:
+    """The result of a run from what it observed and its request records (and, for a
+    plan, the compatibility matrix's burst records).
 
     Objectives a run that stopped early could not measure have `met` None; a missed one
     is a gap with a cause and advice (`harness.results.causes`).
     """
+    kept: list[Record] | None = [] if scenario.plan is not None else None
     t0 = observed.t0
     limit_ms = scenario.load.latency_limit_s * 1000
     total = failed = failed_after_t0 = 0
@@ -153,6 +159,8 @@ def measure(scenario: Scenario, observed: Observed, records: Iterable[Record]) -
     served_by_deployed = 0
     release_header = False  # whether the app names the release that answered (shop's X-Release)
     for record in records:
+        if kept is not None:
+            kept.append(record)
         total += 1
         served_by_deployed += bool(deployed) and record.release == deployed
         release_header = release_header or bool(record.release)
@@ -185,7 +193,9 @@ def measure(scenario: Scenario, observed: Observed, records: Iterable[Record]) -
     detect_ts, first_detector = min(detections) if detections else (None, None)
 
     rollback_started, rollback_done = first_recovery_span(events, t0)
-    if rollback_started is None:  # an operator's own commands: the deployer's step log times them
+    if rollback_started is None and scenario.plan is None:
+        # An operator's own commands: the deployer's step log times them. (A plan's
+        # rollbacks are its planned round trips, not a recovery.)
         rollback_started, rollback_done = first_rollback_span(observed.deploy_log, t0)
 
     incident = impact_ts is not None or bool(alarms)
@@ -223,11 +233,19 @@ def measure(scenario: Scenario, observed: Observed, records: Iterable[Record]) -
     by_window = failures_by_window(after, steps, t0)
     later = [e for e in events if t0 is not None and e["ts"] >= t0]
     deployed_name = next((s.release for s in observed.deploy_log if s.release_dir == deployed and s.release), None)
-    what_happened = incident_of(
-        Story(later, [s for s in observed.deploy_log if t0 is not None and s.ts >= t0], story_requests,
-              recovered_ts, impact_ts, deployed, deployed_name or scenario.fault.release),
-        scenario.fault.kind,
-    )
+    plan = None
+    if scenario.plan is not None and kept is not None:
+        plan = plan_result(events, kept, list(matrix_records), t0, scenario.start_release)
+        failing = first_failing_step(plan)
+        what_happened = Incident(cause=None if failing is None else (
+            f"step {failing.index} ({failing.name}, release {failing.release}) failed {failing.failed} of "
+            f"{failing.requests} requests while it deployed" + (f": {failing.failure}" if failing.failure else "")))
+    else:
+        what_happened = incident_of(
+            Story(later, [s for s in observed.deploy_log if t0 is not None and s.ts >= t0], story_requests,
+                  recovered_ts, impact_ts, deployed, deployed_name or scenario.fault.release),
+            scenario.fault.kind,
+        )
     facts = {
         "incident": what_happened,
         **times.to_json(), **durations.to_json(), "first_detector": first_detector, "by_window": by_window,
@@ -278,6 +296,8 @@ def measure(scenario: Scenario, observed: Observed, records: Iterable[Record]) -
                         + ("; the deployed release stayed live" if still_live else ""),
                         "a rollback must work when the host is in trouble: rehearse the command itself, "
                         "and keep a second way back"))
+    if plan is not None:
+        gaps.extend(plan_gaps(plan))
     hygiene = None if observed.hygiene is None else Hygiene.from_json(observed.hygiene)
     if hygiene is not None and not hygiene.clean:
         gaps.append(Gap("hygiene", 0, len(hygiene.findings),
@@ -313,7 +333,30 @@ def measure(scenario: Scenario, observed: Observed, records: Iterable[Record]) -
         hygiene=hygiene,
         environment=EnvironmentFacts.from_json(observed.environment),
         incident=what_happened,
+        plan=plan,
     )
+
+
+def plan_gaps(plan: PlanResult) -> list[Gap]:
+    """A plan's own gaps: each step whose deploy failed requests, and each step that was
+    not safe to roll back."""
+    gaps = []
+    for step in plan.steps:
+        if step.failed or step.deploy_exit_status not in (0, None):
+            gaps.append(Gap(f"step_{step.index}_failed_requests", 0, step.failed,
+                            f"step {step.index} ({step.name}, release {step.release}) failed {step.failed} of "
+                            f"{step.requests} requests while it deployed (exit {step.deploy_exit_status})"
+                            + (f": {step.failure}" if step.failure else "")
+                            + ("; requests were already failing when it began: the step before left them "
+                               "failing" if step.failing_before else ""),
+                            "each step must be safe while the previous release still serves: check the "
+                            "compatibility matrix, and never contract before no live release uses the old shape"))
+        if step.rollback_safe is False:
+            gaps.append(Gap(f"step_{step.index}_rollback_unsafe", 0, step.rollback_failed or 0,
+                            f"rolling back step {step.index} ({step.name}) is not safe: {step.why}",
+                            "a step is only safe to ship when the release before it still runs on the schema "
+                            "it leaves; split the step until it is"))
+    return gaps
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:

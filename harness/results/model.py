@@ -510,6 +510,122 @@ class RegressionBudget:
 
 
 @dataclass(frozen=True)
+class PlanStepResult:
+    """One step of a plan: its deploy under load, and whether undoing it was safe.
+
+    `started_s` is after t0 (the plan's start); `duration_s` is the deploy command's;
+    `p95_ms` the 95th-percentile latency of the requests that started while the step
+    deployed and settled; `rollback_safe` is None without a round trip."""
+
+    index: int
+    name: str
+    release: str
+    started_s: float | None
+    duration_s: float | None
+    deploy_exit_status: int | None
+    requests: int
+    failed: int
+    p95_ms: float | None
+    rollback_requests: int | None
+    rollback_failed: int | None
+    rollback_safe: bool | None
+    why: str
+    failure: str = ""  # the most common failure while it deployed
+    failing_before: bool = False  # requests were already failing as the step began
+
+    def to_json(self) -> Json:
+        return {"index": self.index, "name": self.name, "release": self.release, "started_s": self.started_s,
+                "duration_s": self.duration_s, "deploy_exit_status": self.deploy_exit_status,
+                "requests": self.requests, "failed": self.failed, "p95_ms": self.p95_ms,
+                "rollback_requests": self.rollback_requests, "rollback_failed": self.rollback_failed,
+                "rollback_safe": self.rollback_safe, "why": self.why, "failure": self.failure,
+                "failing_before": self.failing_before}
+
+    @classmethod
+    def from_json(cls, data: object, key: str) -> PlanStepResult:
+        o = _Obj(data, key)
+        exit_status, rb_requests, rb_failed = (o.opt_count(k) for k in
+                                               ("deploy_exit_status", "rollback_requests", "rollback_failed"))
+        return cls(o.count("index"), o.text("name"), o.text("release"), o.opt_number("started_s"),
+                   o.opt_number("duration_s"), exit_status, o.count("requests"), o.count("failed"),
+                   o.opt_number("p95_ms"), rb_requests, rb_failed, o.opt_flag("rollback_safe"),
+                   o.opt_text("why") or "", o.opt_text("failure") or "", bool(o.opt_flag("failing_before")))
+
+
+@dataclass(frozen=True)
+class SchemaState:
+    """A schema the plan passed through: `index` 0 is the one before it; `after` names the
+    step that made it (or "start"); `columns` lists the public tables' columns."""
+
+    index: int
+    after: str
+    columns: str
+
+    def to_json(self) -> Json:
+        return {"index": self.index, "after": self.after, "columns": self.columns}
+
+    @classmethod
+    def from_json(cls, data: object, key: str) -> SchemaState:
+        o = _Obj(data, key)
+        return cls(o.count("index"), o.text("after"), o.opt_text("columns") or "")
+
+
+@dataclass(frozen=True)
+class MatrixCell:
+    """One release against one schema state, from a burst of the target's own load:
+    it `serves` when requests were answered and none failed; `detail` says what failed."""
+
+    release: str
+    state: int
+    requests: int
+    failed: int
+    serves: bool | None  # None: not measured (`detail` says why)
+    detail: str
+
+    def to_json(self) -> Json:
+        return {"release": self.release, "state": self.state, "requests": self.requests, "failed": self.failed,
+                "serves": self.serves, "detail": self.detail}
+
+    @classmethod
+    def from_json(cls, data: object, key: str) -> MatrixCell:
+        o = _Obj(data, key)
+        return cls(o.text("release"), o.count("state"), o.count("requests"), o.count("failed"),
+                   o.opt_flag("serves"), o.opt_text("detail") or "")
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    """A plan's rollout: each step, the schema states it passed through, and the
+    compatibility matrix (every release against every state; empty when not measured).
+    `baseline_p95_ms` is the steady state's p95, to compare each step's with."""
+
+    steps: tuple[PlanStepResult, ...]
+    states: tuple[SchemaState, ...]
+    matrix: tuple[MatrixCell, ...]
+    baseline_p95_ms: float | None
+
+    @property
+    def releases(self) -> tuple[str, ...]:
+        """The matrix's rows, in plan order."""
+        return tuple(dict.fromkeys(cell.release for cell in self.matrix))
+
+    def cell(self, release: str, state: int) -> MatrixCell | None:
+        return next((c for c in self.matrix if c.release == release and c.state == state), None)
+
+    def to_json(self) -> Json:
+        return {"steps": [s.to_json() for s in self.steps], "states": [s.to_json() for s in self.states],
+                "matrix": [c.to_json() for c in self.matrix], "baseline_p95_ms": self.baseline_p95_ms}
+
+    @classmethod
+    def from_json(cls, data: object, key: str = "plan") -> PlanResult:
+        o = _Obj(data, key)
+        return cls(tuple(PlanStepResult.from_json(s.data, s.key) for s in o.tables("steps")),
+                   tuple(SchemaState.from_json(s.data, s.key) for s in o.tables("states")),
+                   tuple(MatrixCell.from_json(c.data, c.key) for c in o.tables("matrix")),
+                   o.opt_number("baseline_p95_ms"))
+
+
+@dataclass(frozen=True)
 class Result:
     """One rehearsal's result; times are seconds after t0, timestamps RFC 3339 in UTC.
 
@@ -540,6 +656,7 @@ class Result:
     environment: EnvironmentFacts
     regression_budget: RegressionBudget | None = None
     incident: Incident = Incident()
+    plan: PlanResult | None = None  # a scenario with a [plan]: its steps and matrix
 
     @property
     def started_ts(self) -> float:
@@ -583,6 +700,7 @@ class Result:
             "environment": self.environment.to_json(),
             "regression_budget": None if self.regression_budget is None else self.regression_budget.to_json(),
             "incident": self.incident.to_json(),
+            "plan": None if self.plan is None else self.plan.to_json(),
         }
 
     @classmethod
@@ -601,6 +719,7 @@ class Result:
             raise ResultFormatError("outcome", f"must be one of {', '.join(Outcome)}, got {outcome!r}")
         jobs, hygiene, budget = o.opt_table("jobs"), o.opt_table("hygiene"), o.opt_table("regression_budget")
         environment, incident = o.opt_table("environment"), o.opt_table("incident")
+        plan = o.opt_table("plan")
         return cls(
             schema=schema,
             run_id=o.text("run_id"),
@@ -626,6 +745,7 @@ class Result:
             environment=EnvironmentFacts() if environment is None else EnvironmentFacts.from_json(environment.data),
             regression_budget=None if budget is None else RegressionBudget.from_json(budget.data),
             incident=Incident() if incident is None else Incident.from_json(incident.data),
+            plan=None if plan is None else PlanResult.from_json(plan.data),
         )
 
 

@@ -8,6 +8,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
 
+# A run's request records, and those of a plan's compatibility matrix, in its directory.
+RECORDS = "requests.jsonl"
+MATRIX_RECORDS = "matrix-requests.jsonl"
+
 
 class Record(NamedTuple):
     """One request as the load generator saw it; the field order is the file's."""

@@ -43,6 +43,14 @@ class Event(StrEnum):
     RECOVERY_VERIFIED = "recovery_verified"
     RECOVERY_TIMED_OUT = "recovery_timed_out"
     OPERATOR_COMMAND = "operator_command"
+    # a plan's rollout and its compatibility matrix
+    PLAN_STEP_STARTED = "plan_step_started"
+    PLAN_STEP_FINISHED = "plan_step_finished"
+    PLAN_STEP_SETTLED = "plan_step_settled"
+    SCHEMA_STATE_SAVED = "schema_state_saved"
+    SCHEMA_STATE_RESTORED = "schema_state_restored"
+    MATRIX_CELL_MEASURED = "matrix_cell_measured"
+    MATRIX_CELL_SKIPPED = "matrix_cell_skipped"
     # after the load
     JOBS_COUNTED = "jobs_counted"
     HYGIENE_CHECKED = "hygiene_checked"

@@ -46,6 +46,9 @@ VERIFY_DOWN_S = 1.0  # EXITED or STOPPED this long: supervisord did not restart 
 WEB_LOG_LINES = 3
 BUILD_CACHE = "/var/cache/gameday"  # the target's build cache, mounted read-only
 BUILD_TIMEOUT_S = 900.0  # one build command
+# Releases a deploy keeps: enough for a five-step plan deployed, rolled back and forward
+# again (eleven directories), so every release of it is still there for the matrix.
+KEEP_RELEASES = 12
 BUILD_LOG_LINES = 3
 RECENT_EXIT_S = 5  # an app server that exited this recently may be crash-looping
 VERIFY_SETTLE_S = 1.0  # then one pid RUNNING this long before an answer counts
@@ -1014,7 +1017,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_deploy = sub.add_parser("deploy", help="deploy a release")
     p_deploy.add_argument("release")
     p_deploy.add_argument("--no-gate", action="store_true", help="skip the health gate")
-    p_deploy.add_argument("--keep", type=int, default=5, help="releases to keep")
+    p_deploy.add_argument("--keep", type=int, default=KEEP_RELEASES, help="releases to keep")
     p_rollback = sub.add_parser("rollback", help="go back to the previous (or a named) release")
     p_rollback.add_argument("release", nargs="?")
     p_rollback.add_argument("--db", action="store_true", help="also revert the abandoned release's schema")

@@ -6,7 +6,8 @@ import pytest
 from harness.config.scenario import find_scenario, load_scenario, scenario_files
 from harness.errors import HarnessError, InputError
 
-BUILT_IN = ["bad-migration", "clean-deploy", "failing-health-check", "failing-health-check-no-gate", "hung-worker",
+BUILT_IN = ["bad-migration", "clean-deploy", "expand-contract", "expand-contract-wrong-order",
+            "failing-health-check", "failing-health-check-no-gate", "hung-worker",
             "migration-then-failing-gate", "unbootable-release"]
 
 MINIMAL = """\

@@ -72,7 +72,8 @@ def broken_scenarios(draw: st.DrawFn) -> tuple[str, str | None]:
     """A TOML text and the key its error must name (None: the file as a whole)."""
     data = copy.deepcopy(VALID)
     kind = draw(st.sampled_from(["wrong_value", "unknown_key", "missing_release", "unknown_fault", "malformed",
-                                 "no_detectors", "absurd_load", "missing_fault"]))
+                                 "no_detectors", "absurd_load", "missing_fault", "plan_unknown_release",
+                                 "plan_and_fault", "plan_without_steps", "plan_step_unknown_key"]))
     if kind == "malformed":
         text = dump(data)
         cut = draw(st.integers(min_value=1, max_value=len(text) - 1))
@@ -105,6 +106,25 @@ def broken_scenarios(draw: st.DrawFn) -> tuple[str, str | None]:
     if kind == "missing_fault":
         del data["fault"]
         return dump(data), "fault"
+    if kind.startswith("plan_"):
+        # A plan in place of the fault: its steps are an array of tables.
+        steps = [{"name": "expand", "release": "rename-expand"}, {"name": "contract", "release": "rename-contract"}]
+        plan: dict[str, Any] = {"settle_s": 1, "steps": steps}
+        if kind != "plan_and_fault":
+            del data["fault"]
+        data["plan"] = plan
+        if kind == "plan_and_fault":
+            return dump(data), "plan"
+        if kind == "plan_without_steps":
+            plan["steps"] = []
+            return dump(data), "plan.steps"
+        index = draw(st.integers(min_value=0, max_value=1))
+        if kind == "plan_step_unknown_key":
+            unknown = "zz_" + draw(st.from_regex(r"[a-z]{1,8}", fullmatch=True))
+            steps[index][unknown] = 1
+            return dump(data), f"plan.steps[{index + 1}].{unknown}"
+        steps[index]["release"] = draw(st.sampled_from(["v3", "rename-everything", "prod"]))
+        return dump(data), f"plan.steps[{index + 1}].release"
     data["load"]["users"] = draw(st.integers(min_value=501, max_value=10**7))
     return dump(data), "load.users"
 

@@ -1,7 +1,12 @@
 """Schema migrations: `up` applies this release's pending ones, `down --to DIR` reverts
-those the release in DIR does not have."""
+those the release in DIR does not have.
+
+A migration is `ID.up.sql` (one transaction) or `ID.up.py`, a data migration whose
+`up(conn)` commits as it goes, such as a backfill in batches; each has a matching down.
+"""
 
 import argparse
+import importlib.util
 import os
 import sys
 from pathlib import Path
@@ -12,7 +17,30 @@ MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 
 def ids(directory):
-    return sorted(p.name[: -len(".up.sql")] for p in (directory / "migrations").glob("*.up.sql"))
+    found = (directory / "migrations").glob("*.up.*")
+    return sorted({p.name.split(".up.")[0] for p in found if p.suffix in (".sql", ".py")})
+
+
+def script(mid, direction):
+    """The migration's file for `direction` ("up" or "down"), or None."""
+    for suffix in (".sql", ".py"):
+        path = MIGRATIONS / f"{mid}.{direction}{suffix}"
+        if path.exists():
+            return path
+    return None
+
+
+def execute(conn, path):
+    """Run one migration file: SQL in the caller's transaction, Python through its own
+    `up`/`down` function (which may commit in batches)."""
+    if path.suffix == ".sql":
+        with conn.cursor() as cur:
+            cur.execute(path.read_text())
+        return
+    spec = importlib.util.spec_from_file_location(f"migration_{path.stem.replace('.', '_')}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    getattr(module, path.name.split(".")[1])(conn)
 
 
 def applied(conn):
@@ -30,8 +58,8 @@ def up(conn):
     for mid in ids(MIGRATIONS.parent):
         if mid in done:
             continue
+        execute(conn, script(mid, "up"))
         with conn.cursor() as cur:
-            cur.execute((MIGRATIONS / f"{mid}.up.sql").read_text())
             cur.execute("INSERT INTO schema_migrations (id) VALUES (%s)", (mid,))
         conn.commit()
         print(f"applied {mid}", flush=True)
@@ -42,11 +70,11 @@ def down(conn, target):
     for mid in reversed(applied(conn)):
         if mid in keep:
             continue
-        script = MIGRATIONS / f"{mid}.down.sql"
-        if not script.exists():
+        path = script(mid, "down")
+        if path is None:
             sys.exit(f"migration {mid} has no down script")
+        execute(conn, path)
         with conn.cursor() as cur:
-            cur.execute(script.read_text())
             cur.execute("DELETE FROM schema_migrations WHERE id = %s", (mid,))
         conn.commit()
         print(f"reverted {mid}", flush=True)

@@ -49,7 +49,9 @@ def fault_window():
 
 
 def order_row(row):
-    return dict(zip(schema.ORDER_COLUMNS, row))
+    """An order as the API shows it: a renamed column keeps its API name (schema.API_NAMES)."""
+    names = getattr(schema, "API_NAMES", {})
+    return {names.get(col, col): value for col, value in zip(schema.ORDER_COLUMNS, row)}
 
 
 def list_orders():
@@ -74,6 +76,7 @@ def create_order(environ):
             "item": str(payload["item"]),
             "qty": int(payload.get("qty", 1)),
             "customer": str(payload.get("customer", "")),
+            "customer_name": str(payload.get("customer", "")),
             "coupon": payload.get("coupon"),
         }
     except (ValueError, KeyError, TypeError):
