@@ -194,6 +194,18 @@ def summary(result: Result, run_dir: Path) -> str:
     ]
     if result.plan is not None:
         lines.extend(plan_lines(result))
+    for r in result.rounds:
+        mitigate = "—" if r.time_to_mitigate_s is None else f"{r.time_to_mitigate_s:.2f}s"
+        radius = "—" if r.blast_radius is None else f"{r.blast_radius:.1%}"
+        lines.append(f"  round {r.index}: flag on for {r.percent}%, {r.mitigation}: mitigated {mitigate} after the "
+                     f"first failure; {r.failed}/{r.requests} failed (blast radius {radius})")
+    if len(result.detection.ladder) > 1:
+        lines.append("  detection ladder: " + ", ".join(
+            f"{r.detector} {'never' if r.detect_s is None else f'{r.detect_s:.2f}s'}" for r in result.detection.ladder))
+    for d in result.drains:
+        began = "—" if d.started_s is None else f"{d.started_s:.2f}s"
+        lines.append(f"  drain at {d.action} reload ({began}): {d.in_flight} in flight, {d.completed} completed, "
+                     f"{d.cut} cut" + (f": {d.why}" if d.cut else ""))
     for o in result.objectives:
         measured = "—" if o.measured is None else f"{o.measured:g}"
         verdict = {True: "met ", False: "GAP ", None: "n/a "}[o.met]

@@ -5,6 +5,7 @@ Every error names the file and the key; scenarios/bad-migration.toml documents e
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -13,7 +14,10 @@ from harness.config.target import Target, find_target
 from harness.errors import InputError
 
 SCENARIOS_DIR = Path(__file__).resolve().parents[2] / "scenarios"
-FAULT_KINDS = ("deploy", "errors")
+FAULT_KINDS = ("deploy", "errors", "flag")
+MITIGATIONS = ("flag-off", "rollback")
+MAX_ROUNDS = 40
+LOGS = ("access", "app")
 RECOVERY_MODES = ("auto", "operator")
 TRIGGERS = ("alarm", "after")
 DB_STEPS = ("never", "if-needed", "always")
@@ -23,13 +27,19 @@ DAY_S = 86400.0
 
 @dataclass(frozen=True)
 class Fault:
-    """What breaks: a release deployed (`deploy`), the target's error switch (`errors`), or,
-    for a scenario with a [plan], the plan's steps (`plan`, with its first release)."""
+    """What breaks: a release deployed (`deploy`), the target's error switch (`errors`), a
+    feature flag turned on for a share of users (`flag`), or, for a scenario with a
+    [plan], the plan's steps (`plan`, with its first release)."""
 
     kind: str
     release: str | None = None
     gate: bool = True
     duration_s: float | None = None
+    # kind "flag": the flag turned on, for each share of users in turn (one round each,
+    # `repeat` times over); `release`, when set, is deployed first with the flag off.
+    flag: str | None = None
+    percents: tuple[int, ...] = ()
+    repeat: int = 1
 
 
 @dataclass(frozen=True)
@@ -84,10 +94,31 @@ class QueueLagDetector:
 
 
 @dataclass(frozen=True)
+class LogDetector:
+    """Alarm when `count` lines of one of the target's logs match within `window_s`: a
+    line whose "status" is at least `status_min`, or that matches `pattern`. The log is
+    read every `interval_s` as the web host writes it."""
+
+    log: str
+    path: str
+    count: int
+    window_s: float
+    interval_s: float
+    status_min: int | None
+    pattern: str | None
+
+
+@dataclass(frozen=True)
 class Detectors:
     error_rate: ErrorRateDetector | None
     health: HealthDetector | None
     queue_lag: QueueLagDetector | None
+    uptime: HealthDetector | None = None  # the same probe as health, as a cheap monitor polls it
+    log: LogDetector | None = None
+
+    def names(self) -> list[str]:
+        """The detectors that are set, as their alarms name them."""
+        return [f.name for f in fields(self) if getattr(self, f.name) is not None]
 
 
 @dataclass(frozen=True)
@@ -97,6 +128,9 @@ class Recovery:
     after_s: float | None
     db: str
     code_window_s: float
+    # For a flag fault, how each round is mitigated, in turn: "flag-off" flips the flag
+    # back off, "rollback" rolls the release back.
+    mitigations: tuple[str, ...] = ("flag-off",)
 
 
 @dataclass(frozen=True)
@@ -160,6 +194,20 @@ def _fault(t: Table, target: Target) -> Fault:
         if release not in target.releases:
             raise t.error("release", f"{release!r} is not a release of {target.name} ({', '.join(target.releases)})")
         fault = Fault(kind, release=release, gate=t.boolean("gate", True))
+    elif kind == "flag":
+        if target.flags is None:
+            raise t.error("kind", f"'flag' needs a target with a [flags] store; {target.name} has none")
+        release = t.string("release", required=False, pattern=NAME)
+        if release is not None and release not in target.releases:
+            raise t.error("release", f"{release!r} is not a release of {target.name} ({', '.join(target.releases)})")
+        value = t.data.get("percent", 100)
+        percents = value if isinstance(value, list) else [value]
+        if not percents or not all(isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 100
+                                   for v in percents):
+            raise t.error("percent", f"must be a whole number from 1 to 100, or a list of them; got {value!r}")
+        t.used.add("percent")
+        fault = Fault(kind, release=release, flag=t.string("flag", pattern=NAME), percents=tuple(percents),
+                      repeat=int(t.number("repeat", 1, minimum=1, maximum=MAX_ROUNDS, integer=True) or 1))
     else:
         if target.run.error_switch is None:
             raise t.error("kind", f"'errors' needs a target with an error switch; {target.name} has none")
@@ -215,8 +263,41 @@ def _load(t: Table, scenario_dir: Path, target: Target) -> Load:
     return Load(users, spawn_rate, locustfile, latency_limit_s)
 
 
-def _detectors(table: Table) -> Detectors:
-    error_rate = health = queue_lag = None
+def _health(t: Table, interval_default: float) -> HealthDetector:
+    interval = _seconds(t, "interval_s", interval_default, DAY_S)
+    detector = HealthDetector(
+        interval_s=interval,
+        timeout_s=_seconds(t, "timeout_s", min(interval, 2.0), 60),
+        failures=_count(t, "failures", 1, 100),
+    )
+    t.finish()
+    return detector
+
+
+def _log(t: Table, target: Target) -> LogDetector:
+    name = t.choice("log", LOGS, "access")
+    path = target.logs.get(name)
+    if path is None:
+        known = ", ".join(target.logs) or "none"
+        raise t.error("log", f"target {target.name} declares no {name!r} log in [logs] (it has: {known})")
+    status_min = t.number("status_min", None, minimum=100, maximum=599, integer=True)
+    pattern = t.string("pattern", required=False)
+    if (status_min is None) == (pattern is None):
+        raise t.error("status_min", "or pattern: set exactly one, what a matching line is")
+    if pattern is not None:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise t.error("pattern", f"is not a regular expression: {exc}") from None
+    detector = LogDetector(log=name, path=path, count=_count(t, "count", 5, 100_000),
+                           window_s=_seconds(t, "window_s", 5.0, 600), interval_s=_seconds(t, "interval_s", 0.5, 60),
+                           status_min=None if status_min is None else int(status_min), pattern=pattern)
+    t.finish()
+    return detector
+
+
+def _detectors(table: Table, target: Target) -> Detectors:
+    error_rate = health = queue_lag = uptime = log = None
     if (t := table.optional_table("error_rate")) is not None:
         error_rate = ErrorRateDetector(
             window_s=_seconds(t, "window_s", 1.0, 600),
@@ -225,22 +306,31 @@ def _detectors(table: Table) -> Detectors:
         )
         t.finish()
     if (t := table.optional_table("health")) is not None:
-        interval = _seconds(t, "interval_s", 1.0)
-        health = HealthDetector(
-            interval_s=interval,
-            timeout_s=_seconds(t, "timeout_s", min(interval, 2.0), 60),
-            failures=_count(t, "failures", 1, 100),
-        )
-        t.finish()
+        health = _health(t, 1.0)
+    if (t := table.optional_table("uptime")) is not None:
+        uptime = _health(t, 60.0)
+    if (t := table.optional_table("log")) is not None:
+        log = _log(t, target)
     if (t := table.optional_table("queue_lag")) is not None:
         queue_lag = QueueLagDetector(interval_s=_seconds(t, "interval_s", 1.0), max_age_s=_seconds(t, "max_age_s", 5.0))
         t.finish()
     table.finish()
-    return Detectors(error_rate, health, queue_lag)
+    return Detectors(error_rate, health, queue_lag, uptime, log)
 
 
-def _recovery(t: Table) -> Recovery:
+def _recovery(t: Table, fault: Fault) -> Recovery:
     trigger = t.choice("trigger", TRIGGERS, "alarm")
+    mitigations = t.strings("mitigations") or ("flag-off",)
+    unknown = [m for m in mitigations if m not in MITIGATIONS]
+    if unknown:
+        raise t.error("mitigations", f"{unknown[0]!r} is not one of {', '.join(MITIGATIONS)}")
+    if fault.kind != "flag" and t.has("mitigations"):
+        raise t.error("mitigations", 'is for a fault of kind "flag"')
+    if "rollback" in mitigations and fault.release is None:
+        raise t.error("mitigations", '"rollback" needs fault.release: the release to deploy and roll back')
+    rounds = fault.repeat * len(fault.percents) * len(mitigations)
+    if rounds > MAX_ROUNDS:
+        raise t.error("mitigations", f"with the fault's percents and repeat make {rounds} rounds; at most {MAX_ROUNDS}")
     after_s = t.number("after_s", None, positive=True, maximum=3600)
     if trigger == "after" and after_s is None:
         raise t.error("after_s", 'is required when trigger = "after"')
@@ -250,6 +340,7 @@ def _recovery(t: Table) -> Recovery:
         after_s=after_s,
         db=t.choice("db", DB_STEPS, "if-needed"),
         code_window_s=_seconds(t, "code_window_s", 5.0),
+        mitigations=mitigations,
     )
     t.finish()
     return recovery
@@ -316,13 +407,13 @@ def load_scenario(path: Path) -> Scenario:
     load = _load(section("load"), path.parent, target)
     detectors_table = top.optional_table("detectors")
     if detectors_table is None:
-        raise top.error("detectors", "is required: name at least one of error_rate, health, queue_lag")
-    detectors = _detectors(detectors_table)
-    if detectors == Detectors(None, None, None):
-        raise top.error("detectors", "names no detector: add error_rate, health or queue_lag")
+        raise top.error("detectors", "is required: name at least one of error_rate, health, uptime, log, queue_lag")
+    detectors = _detectors(detectors_table, target)
+    if not detectors.names():
+        raise top.error("detectors", "names no detector: add error_rate, health, uptime, log or queue_lag")
     if detectors.queue_lag is not None and target.queue is None:
         raise top.error("detectors.queue_lag", f"target {target.name} has no [queue] queries")
-    recovery = _recovery(section("recovery"))
+    recovery = _recovery(section("recovery"), fault)
     notes: list[str] = []
     objectives_key = "objectives"
     if top.has("targets"):

@@ -35,12 +35,31 @@ class RunCommands:
     migrate: str
     down_migrate: str | None
     error_switch: str | None
+    # How long the app server lets requests in flight finish after a reload or stop
+    # (gunicorn's --graceful-timeout), for the drain table; None: not known.
+    graceful_timeout_s: float | None = None
 
 
 @dataclass(frozen=True)
 class QueueQueries:
     lag_sql: str
     jobs_sql: str
+
+
+@dataclass(frozen=True)
+class FlagStore:
+    """How a feature flag is turned on for a share of users and off again: SQL run against
+    the target's database, or a command run in the web host. `{flag}` is the flag's name
+    and `{percent}` the share of users, 0 to 100."""
+
+    sql: str | None = None
+    command: str | None = None
+
+    def render(self, flag: str, percent: int) -> str:
+        """The SQL or command line that sets `flag` to `percent`."""
+        template = self.sql if self.sql is not None else self.command
+        assert template is not None
+        return template.replace("{flag}", flag).replace("{percent}", str(percent))
 
 
 @dataclass(frozen=True)
@@ -92,6 +111,10 @@ class Target:
     build: Build = field(default_factory=Build)
     deploy: DeployCommands = field(default_factory=DeployCommands)
     path: Path | None = None  # the target file, for messages about its contracts
+    flags: FlagStore | None = None  # no flag store: scenarios cannot flip a flag
+    # JSON-lines logs on the web host, by name ("access": the proxy's, one line a request
+    # with its "status"; "app": the app's own), for log detectors; empty: none.
+    logs: dict[str, str] = field(default_factory=dict)
 
     @property
     def releases(self) -> tuple[str, ...]:
@@ -253,6 +276,31 @@ def _deploy(table: Table | None, root: Path) -> DeployCommands:
                           timeout_s)
 
 
+def _logs(table: Table | None) -> dict[str, str]:
+    if table is None:
+        return {}
+    logs = {key: table.string(key, required=False) for key in ("access", "app")}
+    table.finish()
+    for key, value in logs.items():
+        if value is not None and not value.startswith("/"):
+            raise table.error(key, f"must be an absolute path on the web host, got {value!r}")
+    return {key: value for key, value in logs.items() if value is not None}
+
+
+def _flags(table: Table | None) -> FlagStore | None:
+    if table is None:
+        return None
+    store = FlagStore(sql=table.string("sql", required=False), command=table.string("command", required=False))
+    table.finish()
+    if (store.sql is None) == (store.command is None):
+        raise table.error("sql", "or flags.command: set exactly one, the way your flags are flipped")
+    key = "sql" if store.sql is not None else "command"
+    for placeholder in ("{flag}", "{percent}"):
+        if placeholder not in str(store.sql or store.command):
+            raise table.error(key, f"must contain {placeholder}")
+    return store
+
+
 # Shell builtins and keywords a command line may start with: the shell itself runs them.
 SHELL_WORDS = frozenset(
     "! { . : [ alias break case cd command continue echo eval exec exit export false for if printf pwd read "
@@ -311,6 +359,7 @@ def load_target(path: Path) -> Target:
         migrate=str(run.string("migrate")),
         down_migrate=run.string("down_migrate", required=False),
         error_switch=run.string("error_switch", required=False),
+        graceful_timeout_s=run.number("graceful_timeout_s", None, positive=True, maximum=3600),
     )
     run.finish()
     queue_table = top.optional_table("queue")
@@ -322,6 +371,8 @@ def load_target(path: Path) -> Target:
             raise InputError(source, "queue.jobs_sql", "must contain {since}")
     locustfile_value = top.string("locustfile", required=False)
     deploy = _deploy(top.optional_table("deploy"), root)
+    flags = _flags(top.optional_table("flags"))
+    logs = _logs(top.optional_table("logs"))
     top.finish()
     if deploy.tool == "commands" and build.commands:
         raise InputError(source, "build.commands", "are run by the built-in deploy tool; with your own deploy "
@@ -348,6 +399,8 @@ def load_target(path: Path) -> Target:
         build=build,
         deploy=deploy,
         path=path.resolve(),
+        flags=flags,
+        logs=logs,
     )
     if locustfile_value is not None:
         locustfile = (root / locustfile_value).resolve()

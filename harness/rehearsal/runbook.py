@@ -18,7 +18,7 @@ from harness.config.target import Target
 from harness.deploy import Deployer
 from harness.environment import Environment, ProcessManager
 from harness.errors import HarnessError, StagingError
-from harness.rehearsal import compatibility, contracts, faults, load, phases, rollout
+from harness.rehearsal import compatibility, contracts, faults, killswitch, load, phases, rollout
 from harness.rehearsal.clock import Clock, SystemClock
 from harness.rehearsal.watch import Stats, Watch
 from harness.reporting.report import write_report
@@ -65,6 +65,7 @@ class Run:
     jobs: dict[str, int] | None = None
     hygiene: dict[str, Any] | None = None
     at_end: Stats | None = None  # the requests of the last stable_s before the load stopped
+    states: list[compatibility.SavedState] = field(default_factory=list)  # a plan's schema states
     allow_remote: bool = False
     outcome: str | None = None
     reason: str | None = None
@@ -103,11 +104,11 @@ def rehearse(
     bad_input = False
     try:
         with environment_for(run, stack) as (environment, deployer):
-            states: list[compatibility.SavedState] = []
             with load.running(load_plan(run, environment)), watching(run, environment, progress) as watch:
                 phases.baseline(watch, scenario)
-                if scenario.plan is not None:
-                    states = roll_out(run, watch, environment, deployer)
+                exercise = EXERCISES.get(scenario.fault.kind)
+                if exercise is not None:
+                    exercise(run, watch, environment, deployer)
                 else:
                     with faults.injected(environment, deployer, fault_plan(run), run.timeline, clock) as injection:
                         run.t0 = injection.t0
@@ -117,6 +118,7 @@ def rehearse(
                                 operator_log=operator_log(run), program=program)
                 run.at_end = watch.stats(scenario.phases.stable_s)
             run.jobs = phases.drain(environment, scenario, run.started, run.timeline, clock)
+            states = run.states
             if states and scenario.plan is not None and scenario.plan.matrix:
                 say(f"measuring the compatibility matrix: {len(scenario.plan.steps) + 1} releases "
                     f"x {len(states)} schema states")
@@ -171,8 +173,7 @@ def respond(
     phases.verify(watch, scenario, injection.t0)
 
 
-def roll_out(run: Run, watch: Watch, environment: Environment,
-             deployer: Deployer) -> list[compatibility.SavedState]:
+def roll_out(run: Run, watch: Watch, environment: Environment, deployer: Deployer) -> None:
     """A plan's steps in place of a single fault: t0 is when the first step starts, and
     service must hold at the end as after any recovery."""
     plan = run.scenario.plan
@@ -181,9 +182,21 @@ def roll_out(run: Run, watch: Watch, environment: Environment,
     watch.set_t0(run.t0)
     run.timeline.record(Event.FAULT_INJECTED, ts=run.t0, kind="plan",
                         steps=[f"{step.name}: {step.release}" for step in plan.steps])
-    states = rollout.roll_out(watch, run.scenario, environment, deployer)
+    run.states = rollout.roll_out(watch, run.scenario, environment, deployer)
     phases.verify(watch, run.scenario, run.t0)
-    return states
+
+
+def flag_rounds(run: Run, watch: Watch, environment: Environment, deployer: Deployer) -> None:
+    """A flag fault's rounds, each mitigated its own way; t0 is the first round's."""
+    run.t0 = killswitch.rehearse_rounds(watch, run.scenario, environment, deployer, run.notes.actions)
+
+
+# The faults that are more than one incident, each with its own exercise; any other kind
+# is one fault, detected and recovered (`respond`).
+EXERCISES: dict[str, Callable[[Run, Watch, Environment, Deployer], None]] = {
+    "plan": roll_out,
+    "flag": flag_rounds,
+}
 
 
 @contextmanager

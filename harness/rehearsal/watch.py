@@ -5,6 +5,9 @@ progress."""
 
 from __future__ import annotations
 
+import json
+import re
+import shlex
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -13,7 +16,7 @@ from typing import Protocol
 
 import httpx
 
-from harness.config.scenario import Scenario
+from harness.config.scenario import LogDetector, Scenario
 from harness.environment import Environment
 from harness.rehearsal.clock import Clock
 from harness.rehearsal.detectors import Alarm, Check, ErrorRate, Poller
@@ -73,6 +76,48 @@ def queue_lag_check(environment: Environment, database: str, sql: str, max_age_s
     return check
 
 
+class LogCount:
+    """A log detector's check: reads the lines the web host appended to one of the
+    target's JSON-lines logs since the last read (`tail -c +OFFSET`), and counts the
+    matching ones read in the last `window_s` seconds, by the time they were read, as a
+    log shipper would see them. Red at `count` or more."""
+
+    def __init__(self, environment: Environment, config: LogDetector, clock: Callable[[], float]) -> None:
+        self.environment = environment
+        self.config = config
+        self.clock = clock
+        self.offset: int | None = None  # None: start at the end of the log as it is now
+        self.partial = b""
+        self.seen: deque[float] = deque()
+        self.pattern = re.compile(config.pattern) if config.pattern is not None else None
+
+    def matches(self, line: str) -> bool:
+        if self.pattern is not None:
+            return self.pattern.search(line) is not None
+        try:
+            status = json.loads(line).get("status")
+            return int(status) >= (self.config.status_min or 500)
+        except (ValueError, TypeError, AttributeError):
+            return False
+
+    def check(self) -> Check:
+        path = shlex.quote(self.config.path)
+        if self.offset is None:
+            size = self.environment.exec(["sh", "-c", f"stat -c %s {path} 2>/dev/null || echo 0"]).stdout.strip()
+            self.offset = int(size or 0)
+        read = self.environment.exec(["sh", "-c", f"tail -c +{self.offset + 1} {path} 2>/dev/null"])
+        chunk = read.stdout.encode()
+        self.offset += len(chunk)
+        *lines, self.partial = (self.partial + chunk).split(b"\n")
+        now = self.clock()
+        self.seen.extend(now for line in lines if self.matches(line.decode(errors="replace")))
+        while self.seen and self.seen[0] < now - self.config.window_s:
+            self.seen.popleft()
+        what = f"status >= {self.config.status_min}" if self.pattern is None else f"/{self.config.pattern}/"
+        detail = f"{len(self.seen)} lines of the {self.config.log} log matched {what} in {self.config.window_s:g}s"
+        return Check(len(self.seen) < self.config.count, detail)
+
+
 class Watch:
     """The request stream and the probes, seen through one clock.
 
@@ -117,13 +162,20 @@ class Watch:
         )
         self.pollers: list[Poller] = []
         self.clients: list[httpx.Client] = []
-        if detectors.health is not None:
-            http = httpx.Client(base_url=check_host(environment.url, allow_remote), timeout=detectors.health.timeout_s,
+        # The health poller, and the same probe as a cheap uptime monitor polls it.
+        for name, probe in (("health", detectors.health), ("uptime", detectors.uptime)):
+            if probe is None:
+                continue
+            http = httpx.Client(base_url=check_host(environment.url, allow_remote), timeout=probe.timeout_s,
                                 transport=transport)
             self.clients.append(http)
-            self.pollers.append(Poller("health", health_check(http, scenario.target.run.health_path),
-                                       detectors.health.interval_s, detectors.health.failures,
-                                       self._alarm, self._probe_changed, clock.now))
+            changed = self._probe_changed if name == "health" else self._alert_changed
+            self.pollers.append(Poller(name, health_check(http, scenario.target.run.health_path),
+                                       probe.interval_s, probe.failures, self._alarm, changed, clock.now))
+        if detectors.log is not None:
+            log = detectors.log
+            self.pollers.append(Poller("log", LogCount(environment, log, clock.now).check, log.interval_s, 1,
+                                       self._alarm, self._alert_changed, clock.now))
         if detectors.queue_lag is not None and scenario.target.queue is not None:
             check = queue_lag_check(environment, scenario.target.database, scenario.target.queue.lag_sql,
                                     detectors.queue_lag.max_age_s)
@@ -138,6 +190,11 @@ class Watch:
             self.alarms.append(alarm)
         self.timeline.record(Event.ALARM_RAISED, ts=alarm.ts, detector=alarm.detector, detail=alarm.detail,
                              phase=self.phase)
+
+    def _alert_changed(self, name: str, ok: bool, detail: str) -> None:
+        # A log count, or an uptime monitor polling once a minute, only alerts: the
+        # recovery rule waits for the health probe, not for them.
+        self.timeline.record(Event.PROBE_CHANGED, detector=name, ok=ok, detail=detail, probe=False)
 
     def _probe_changed(self, name: str, ok: bool, detail: str) -> None:
         entry = self.timeline.record(Event.PROBE_CHANGED, detector=name, ok=ok, detail=detail)

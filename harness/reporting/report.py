@@ -17,8 +17,9 @@ from harness.reporting.buckets import aggregate, span_of
 from harness.reporting.chart import Chart, build_chart
 from harness.results import model
 from harness.results.measure import Observed, measure
-from harness.results.model import Gap, Hygiene, Outcome, PlanResult, Result, Step
+from harness.results.model import Drain, Gap, Hygiene, Outcome, PlanResult, Result, RoundResult, Rung, Step
 from harness.results.records import MATRIX_RECORDS, RECORDS, read_records
+from harness.results.rounds import Comparison, compare
 from harness.results.timeline import Event, read_jsonl
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -101,6 +102,11 @@ class ReportModel:
     result_json: str
     plan: PlanResult | None = None
     burst: str = ""  # a matrix cell's burst, as the scenario set it
+    rounds: tuple[RoundResult, ...] = ()
+    by_mitigation: tuple[Comparison, ...] = ()
+    by_percent: tuple[Comparison, ...] = ()
+    drains: tuple[Drain, ...] = ()
+    ladder: tuple[Rung, ...] = ()
 
 
 def seconds(value: float | None) -> str:
@@ -128,7 +134,13 @@ def jenv() -> jinja2.Environment:
         trim_blocks=True, lstrip_blocks=True,
     )
     env.filters["label"] = label
+    env.filters["secs"] = seconds
+    env.filters["share"] = share
     return env
+
+
+def share(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1%}"
 
 
 # --- reading a run ------------------------------------------------------------------
@@ -329,6 +341,9 @@ def build_model(run_dir: Path) -> ReportModel:
         rows=key_rows(result), chart=chart, gaps=result.gaps, steps=result.steps,
         commands=command_runs(timeline, t0), events=shown_events, details=details,
         result_json=json.dumps(result.to_json(), indent=2), plan=result.plan, burst=matrix_burst(timeline),
+        rounds=result.rounds, by_mitigation=compare(result.rounds, "mitigation"),
+        by_percent=compare(result.rounds, "percent"), drains=result.drains,
+        ladder=result.detection.ladder,
     )
 
 

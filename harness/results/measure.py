@@ -16,6 +16,7 @@ from harness.config.scenario import Scenario
 from harness.results.causes import Story, advice_for
 from harness.results.causes import incident as incident_of
 from harness.results.deploylog import DeployStep
+from harness.results.drain import drains
 from harness.results.model import (
     SCHEMA,
     BadByWindow,
@@ -33,6 +34,8 @@ from harness.results.model import (
     Releases,
     Requests,
     Result,
+    RoundResult,
+    Rung,
     Step,
     Times,
 )
@@ -41,6 +44,7 @@ from harness.results.model import rfc3339 as rfc3339
 from harness.results.records import Record
 from harness.results.recovery import recovered_at, search_start
 from harness.results.rollout import first_failing_step, plan_result
+from harness.results.rounds import rounds_of
 from harness.results.timeline import Event
 
 
@@ -145,7 +149,8 @@ def measure(scenario: Scenario, observed: Observed, records: Iterable[Record],
     Objectives a run that stopped early could not measure have `met` None; a missed one
     is a gap with a cause and advice (`harness.results.causes`).
     """
-    kept: list[Record] | None = [] if scenario.plan is not None else None
+    # A plan's steps and a flag fault's rounds are judged from the records again, by window.
+    kept: list[Record] = []  # plans, rounds and drains judge the records again, by window
     t0 = observed.t0
     limit_ms = scenario.load.latency_limit_s * 1000
     total = failed = failed_after_t0 = 0
@@ -159,8 +164,7 @@ def measure(scenario: Scenario, observed: Observed, records: Iterable[Record],
     served_by_deployed = 0
     release_header = False  # whether the app names the release that answered (shop's X-Release)
     for record in records:
-        if kept is not None:
-            kept.append(record)
+        kept.append(record)
         total += 1
         served_by_deployed += bool(deployed) and record.release == deployed
         release_header = release_header or bool(record.release)
@@ -204,7 +208,7 @@ def measure(scenario: Scenario, observed: Observed, records: Iterable[Record],
         probe_state: dict[str, bool] = {}
         probe_changes = []
         for e in events:
-            if e["event"] == Event.PROBE_CHANGED:
+            if e["event"] == Event.PROBE_CHANGED and e.get("probe", True):
                 probe_state[str(e["detector"])] = bool(e["ok"])
                 probe_changes.append((float(e["ts"]), all(probe_state.values())))
         probe_changes.sort()  # poller threads may record a change a moment out of order
@@ -234,7 +238,11 @@ def measure(scenario: Scenario, observed: Observed, records: Iterable[Record],
     later = [e for e in events if t0 is not None and e["ts"] >= t0]
     deployed_name = next((s.release for s in observed.deploy_log if s.release_dir == deployed and s.release), None)
     plan = None
-    if scenario.plan is not None and kept is not None:
+    rounds: tuple[RoundResult, ...] = ()
+    if scenario.fault.kind == "flag":
+        rounds = rounds_of(events, kept, t0, limit_ms)
+        what_happened = Incident(cause=flag_cause(scenario, rounds))
+    elif scenario.plan is not None:
         plan = plan_result(events, kept, list(matrix_records), t0, scenario.start_release)
         failing = first_failing_step(plan)
         what_happened = Incident(cause=None if failing is None else (
@@ -298,6 +306,7 @@ def measure(scenario: Scenario, observed: Observed, records: Iterable[Record],
                         "and keep a second way back"))
     if plan is not None:
         gaps.extend(plan_gaps(plan))
+    gaps.extend(round_gaps(rounds))
     hygiene = None if observed.hygiene is None else Hygiene.from_json(observed.hygiene)
     if hygiene is not None and not hygiene.clean:
         gaps.append(Gap("hygiene", 0, len(hygiene.findings),
@@ -326,7 +335,8 @@ def measure(scenario: Scenario, observed: Observed, records: Iterable[Record],
         ),
         jobs=jobs,
         recovery=RecoveryDone(tuple(observed.actions), observed.code_rollback_recovered),
-        detection=Detection(first_detector, len(alarms), len(false_alarms)),
+        detection=Detection(first_detector, len(alarms), len(false_alarms),
+                            ladder(scenario, alarms, t0, incident_start)),
         objectives=tuple(objectives),
         gaps=tuple(gaps),
         steps=steps,
@@ -334,7 +344,53 @@ def measure(scenario: Scenario, observed: Observed, records: Iterable[Record],
         environment=EnvironmentFacts.from_json(observed.environment),
         incident=what_happened,
         plan=plan,
+        rounds=rounds,
+        drains=drains(observed.deploy_log, kept, t0, scenario.target.run.graceful_timeout_s),
     )
+
+
+def ladder(scenario: Scenario, alarms: Sequence[dict[str, Any]], t0: float | None,
+           incident_start: float | None) -> tuple[Rung, ...]:
+    """Every detector the scenario set (and any other that alarmed after t0), ranked by
+    its first alarm after t0; one that never fired is listed last, with None."""
+    firsts: dict[str, dict[str, Any]] = {}
+    for alarm in sorted(alarms, key=lambda a: float(a["ts"])):
+        firsts.setdefault(str(alarm.get("detector")), alarm)
+    names = list(dict.fromkeys([*scenario.detectors.names(), *firsts]))
+    rungs = [Rung(name, None, None, "") if name not in firsts else
+             Rung(name, rel(float(firsts[name]["ts"]), t0), diff(float(firsts[name]["ts"]), incident_start),
+                  str(firsts[name].get("detail", "")))
+             for name in names]
+    return tuple(sorted(rungs, key=lambda r: (r.detect_s is None, r.detect_s or 0.0)))
+
+
+def flag_cause(scenario: Scenario, rounds: Sequence[RoundResult]) -> str | None:
+    """What the flag did, over every round, in one sentence."""
+    if not rounds:
+        return None
+    failed = sum(r.failed for r in rounds)
+    shares = ", ".join(dict.fromkeys(f"{r.percent}%" for r in rounds))
+    how = " and ".join(dict.fromkeys("flipping it off" if r.mitigation == "flag-off" else "rolling the release back"
+                                      for r in rounds))
+    return (f"the flag {scenario.fault.flag} turned on a broken code path for {shares} of users: {failed} requests "
+            f"failed over {len(rounds)} rounds, each ended by {how}")
+
+
+def round_gaps(rounds: Sequence[RoundResult]) -> list[Gap]:
+    """A round nobody detected, or that service did not recover from, is a gap."""
+    gaps = []
+    for r in rounds:
+        if r.detect_s is None:
+            gaps.append(Gap(f"round_{r.index}_not_detected", 0, r.failed,
+                            f"round {r.index} ({r.percent}% of users, {r.mitigation}): no detector fired while "
+                            f"{r.failed} of {r.requests} requests failed",
+                            "make the error-rate alert sensitive enough for a partial rollout: a flag on for "
+                            "a few users fails a few percent of requests"))
+        elif r.recovered_s is None:
+            gaps.append(Gap(f"round_{r.index}_not_recovered", 0, r.failed,
+                            f"round {r.index} ({r.percent}% of users): service did not hold after {r.mitigation}",
+                            "check that the mitigation really removes the broken path"))
+    return gaps
 
 
 def plan_gaps(plan: PlanResult) -> list[Gap]:

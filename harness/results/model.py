@@ -323,20 +323,46 @@ class Incident:
 
 
 @dataclass(frozen=True)
+class Rung:
+    """One detector on the detection ladder: its first alarm after t0 (`detect_s`), its
+    time to detect from the first failure, and what it said; None when it never fired."""
+
+    detector: str
+    detect_s: float | None
+    time_to_detect_s: float | None
+    detail: str
+
+    def to_json(self) -> Json:
+        return {"detector": self.detector, "detect_s": self.detect_s, "time_to_detect_s": self.time_to_detect_s,
+                "detail": self.detail}
+
+    @classmethod
+    def from_json(cls, data: object, key: str) -> Rung:
+        o = _Obj(data, key)
+        return cls(o.text("detector"), o.opt_number("detect_s"), o.opt_number("time_to_detect_s"),
+                   o.opt_text("detail") or "")
+
+
+@dataclass(frozen=True)
 class Detection:
-    """The first detector to alarm after t0 (or "deploy gate"), alarms after t0, alarms before."""
+    """The first detector to alarm after t0 (or "deploy gate"), alarms after t0, alarms
+    before, and the `ladder`: every detector the scenario set, fastest first, those that
+    never fired last."""
 
     first_detector: str | None
     alarms: int
     false_alarms: int
+    ladder: tuple[Rung, ...] = ()
 
     def to_json(self) -> Json:
-        return {"first_detector": self.first_detector, "alarms": self.alarms, "false_alarms": self.false_alarms}
+        return {"first_detector": self.first_detector, "alarms": self.alarms, "false_alarms": self.false_alarms,
+                "ladder": [r.to_json() for r in self.ladder]}
 
     @classmethod
     def from_json(cls, data: object, key: str = "detection") -> Detection:
         o = _Obj(data, key)
-        return cls(o.opt_text("first_detector"), o.count("alarms"), o.count("false_alarms"))
+        return cls(o.opt_text("first_detector"), o.count("alarms"), o.count("false_alarms"),
+                   tuple(Rung.from_json(r.data, r.key) for r in o.tables("ladder")))
 
 
 @dataclass(frozen=True)
@@ -626,6 +652,100 @@ class PlanResult:
 
 
 @dataclass(frozen=True)
+class RoundResult:
+    """One round of a flag fault: the flag on for `percent` of users, mitigated by
+    `mitigation` ("flag-off" or "rollback"). Times are seconds after the round's own t0
+    (the flag turned on); `time_to_mitigate_s` runs from the first failed request (or t0)
+    to the end of the mitigation command; `blast_radius` is the share of requests that
+    failed from the first failure to the end of the mitigation (0 when none failed)."""
+
+    index: int
+    percent: int
+    mitigation: str
+    started_s: float  # the round's t0, after the run's t0
+    impact_s: float | None
+    detect_s: float | None
+    mitigated_s: float | None
+    recovered_s: float | None
+    time_to_detect_s: float | None
+    time_to_mitigate_s: float | None
+    requests: int
+    failed: int
+    blast_radius: float | None
+
+    def to_json(self) -> Json:
+        return {"index": self.index, "percent": self.percent, "mitigation": self.mitigation,
+                "started_s": self.started_s, "impact_s": self.impact_s, "detect_s": self.detect_s,
+                "mitigated_s": self.mitigated_s, "recovered_s": self.recovered_s,
+                "time_to_detect_s": self.time_to_detect_s, "time_to_mitigate_s": self.time_to_mitigate_s,
+                "requests": self.requests, "failed": self.failed, "blast_radius": self.blast_radius}
+
+    @classmethod
+    def from_json(cls, data: object, key: str) -> RoundResult:
+        o = _Obj(data, key)
+        return cls(index=o.count("index"), percent=o.count("percent"), mitigation=o.text("mitigation"),
+                   started_s=o.number("started_s"), impact_s=o.opt_number("impact_s"),
+                   detect_s=o.opt_number("detect_s"), mitigated_s=o.opt_number("mitigated_s"),
+                   recovered_s=o.opt_number("recovered_s"), time_to_detect_s=o.opt_number("time_to_detect_s"),
+                   time_to_mitigate_s=o.opt_number("time_to_mitigate_s"), requests=o.count("requests"),
+                   failed=o.count("failed"), blast_radius=o.opt_number("blast_radius"))
+
+
+@dataclass(frozen=True)
+class CutRequest:
+    """A request a reload cut: started `started_s` after t0, it had run `ran_s` when the
+    reload began and ended `ended_s` after it, with `status` (0: the connection reset)."""
+
+    name: str
+    started_s: float | None
+    ran_s: float
+    ended_s: float
+    status: int
+
+    def to_json(self) -> Json:
+        return {"name": self.name, "started_s": self.started_s, "ran_s": self.ran_s, "ended_s": self.ended_s,
+                "status": self.status}
+
+    @classmethod
+    def from_json(cls, data: object, key: str) -> CutRequest:
+        o = _Obj(data, key)
+        return cls(o.text("name"), o.opt_number("started_s"), o.number("ran_s"), o.number("ended_s"),
+                    o.count("status"))
+
+
+@dataclass(frozen=True)
+class Drain:
+    """One reload of the app server (from the deploy log) and the requests it had in
+    flight: how many completed and how many it cut (reset, or 502/503/504 from the
+    proxy), each cut one listed with `why`. `started_s` is after t0."""
+
+    action: str
+    release: str | None
+    started_s: float | None
+    duration_s: float
+    in_flight: int
+    completed: int
+    cut: int
+    failed_otherwise: int
+    cut_requests: tuple[CutRequest, ...]
+    why: str
+
+    def to_json(self) -> Json:
+        return {"action": self.action, "release": self.release, "started_s": self.started_s,
+                "duration_s": self.duration_s, "in_flight": self.in_flight, "completed": self.completed,
+                "cut": self.cut, "failed_otherwise": self.failed_otherwise,
+                "cut_requests": [c.to_json() for c in self.cut_requests], "why": self.why}
+
+    @classmethod
+    def from_json(cls, data: object, key: str) -> Drain:
+        o = _Obj(data, key)
+        return cls(o.text("action"), o.opt_text("release"), o.opt_number("started_s"), o.number("duration_s"),
+                   o.count("in_flight"), o.count("completed"), o.count("cut"), o.count("failed_otherwise"),
+                   tuple(CutRequest.from_json(c.data, c.key) for c in o.tables("cut_requests")),
+                   o.opt_text("why") or "")
+
+
+@dataclass(frozen=True)
 class Result:
     """One rehearsal's result; times are seconds after t0, timestamps RFC 3339 in UTC.
 
@@ -657,6 +777,8 @@ class Result:
     regression_budget: RegressionBudget | None = None
     incident: Incident = Incident()
     plan: PlanResult | None = None  # a scenario with a [plan]: its steps and matrix
+    rounds: tuple[RoundResult, ...] = ()  # a flag fault: each round and how it was mitigated
+    drains: tuple[Drain, ...] = ()  # each app-server reload under load and what it did to requests in flight
 
     @property
     def started_ts(self) -> float:
@@ -701,6 +823,8 @@ class Result:
             "regression_budget": None if self.regression_budget is None else self.regression_budget.to_json(),
             "incident": self.incident.to_json(),
             "plan": None if self.plan is None else self.plan.to_json(),
+            "rounds": [r.to_json() for r in self.rounds],
+            "drains": [d.to_json() for d in self.drains],
         }
 
     @classmethod
@@ -746,6 +870,8 @@ class Result:
             regression_budget=None if budget is None else RegressionBudget.from_json(budget.data),
             incident=Incident() if incident is None else Incident.from_json(incident.data),
             plan=None if plan is None else PlanResult.from_json(plan.data),
+            rounds=tuple(RoundResult.from_json(r.data, r.key) for r in o.tables("rounds")),
+            drains=tuple(Drain.from_json(d.data, d.key) for d in o.tables("drains")),
         )
 
 

@@ -51,6 +51,9 @@ class Event(StrEnum):
     SCHEMA_STATE_RESTORED = "schema_state_restored"
     MATRIX_CELL_MEASURED = "matrix_cell_measured"
     MATRIX_CELL_SKIPPED = "matrix_cell_skipped"
+    # a flag fault's rounds
+    ROUND_STARTED = "round_started"
+    ROUND_FINISHED = "round_finished"
     # after the load
     JOBS_COUNTED = "jobs_counted"
     HYGIENE_CHECKED = "hygiene_checked"

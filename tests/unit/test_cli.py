@@ -48,8 +48,10 @@ def test_list_shows_every_built_in_scenario(capsys):
     assert cli.main(["list"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert [line.split()[0] for line in out] == [
-        "bad-migration", "clean-deploy", "expand-contract-wrong-order", "expand-contract",
-        "failing-health-check-no-gate", "failing-health-check", "hung-worker",
+        "bad-migration", "clean-deploy", "detection-ladder", "drain-cutoff", "expand-contract-wrong-order",
+        "expand-contract",
+        "failing-health-check-no-gate", "failing-health-check", "flag-kill-switch", "flag-vs-rollback",
+        "hung-worker",
         "migration-then-failing-gate", "unbootable-release"]
 
 

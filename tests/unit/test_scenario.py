@@ -6,9 +6,9 @@ import pytest
 from harness.config.scenario import find_scenario, load_scenario, scenario_files
 from harness.errors import HarnessError, InputError
 
-BUILT_IN = ["bad-migration", "clean-deploy", "expand-contract", "expand-contract-wrong-order",
-            "failing-health-check", "failing-health-check-no-gate", "hung-worker",
-            "migration-then-failing-gate", "unbootable-release"]
+BUILT_IN = ["bad-migration", "clean-deploy", "detection-ladder", "drain-cutoff", "expand-contract",
+            "expand-contract-wrong-order", "failing-health-check", "flag-kill-switch", "flag-vs-rollback",
+            "failing-health-check-no-gate", "hung-worker", "migration-then-failing-gate", "unbootable-release"]
 
 MINIMAL = """\
 [fault]

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from harness import cli
 from harness.config.scenario import load_scenario
 
+TINY = Path(__file__).resolve().parents[1] / "targets" / "tiny" / "target.toml"
 VALID: dict[str, Any] = {
     "description": "fuzz",
     "fault": {"kind": "deploy", "release": "v2", "gate": True},
@@ -73,7 +74,8 @@ def broken_scenarios(draw: st.DrawFn) -> tuple[str, str | None]:
     data = copy.deepcopy(VALID)
     kind = draw(st.sampled_from(["wrong_value", "unknown_key", "missing_release", "unknown_fault", "malformed",
                                  "no_detectors", "absurd_load", "missing_fault", "plan_unknown_release",
-                                 "plan_and_fault", "plan_without_steps", "plan_step_unknown_key"]))
+                                 "plan_and_fault", "plan_without_steps", "plan_step_unknown_key",
+                                 "flag_without_store", "flag_bad_percent", "log_without_logs"]))
     if kind == "malformed":
         text = dump(data)
         cut = draw(st.integers(min_value=1, max_value=len(text) - 1))
@@ -106,6 +108,21 @@ def broken_scenarios(draw: st.DrawFn) -> tuple[str, str | None]:
     if kind == "missing_fault":
         del data["fault"]
         return dump(data), "fault"
+    if kind == "flag_without_store":
+        # The tiny test target has no [flags] store to flip a flag with.
+        data["target"] = str(TINY)
+        data["fault"] = {"kind": "flag", "flag": "new_checkout", "percent": draw(st.integers(1, 100))}
+        return dump(data), "fault.kind"
+    if kind == "log_without_logs":
+        # The tiny test target declares no [logs] for a log detector to read.
+        data["target"] = str(TINY)
+        data["detectors"]["log"] = {"status_min": draw(st.integers(500, 599)), "count": 3}
+        return dump(data), "detectors.log.log"
+    if kind == "flag_bad_percent":
+        data["fault"] = {"kind": "flag", "flag": "new_checkout",
+                         "percent": draw(st.one_of(st.just(0), st.just(101), st.just([]), st.just([5, 500]),
+                                                   st.just("half")))}
+        return dump(data), "fault.percent"
     if kind.startswith("plan_"):
         # A plan in place of the fault: its steps are an array of tables.
         steps = [{"name": "expand", "release": "rename-expand"}, {"name": "contract", "release": "rename-contract"}]

@@ -20,7 +20,10 @@ class Shopper(HttpUser):
     @task(2)
     def create(self):
         payload = {"item": random.choice(["tea", "cake", "jam"]), "qty": random.randint(1, 3), "customer": "locust"}
-        with self.client.post("/orders", json=payload, name="POST /orders", catch_response=True) as resp:
+        # Each order is one of a thousand customers: a flag on for 5% of users meets about 5% of orders.
+        user = {"X-User": f"customer-{random.randint(1, 1000)}"}
+        with self.client.post("/orders", json=payload, headers=user, name="POST /orders",
+                              catch_response=True) as resp:
             if resp.status_code == 201:
                 self.created.append(resp.json()["id"])
                 self.created = self.created[-20:]

@@ -14,6 +14,8 @@ umask 022
 chgrp app /srv/app/shared/.env && chmod 0640 /srv/app/shared/.env
 mkdir -p /run/app /srv/app/shared/log /run/sshd
 chown app:app /run/app
+# The app's own JSON-lines log, written by the app server and the worker.
+touch /srv/app/shared/log/app.jsonl && chown app:app /srv/app/shared/log/app.jsonl
 [ -f /etc/ssh/ssh_host_ed25519_key ] || ssh-keygen -q -t ed25519 -N "" -f /etc/ssh/ssh_host_ed25519_key
 # The run's public key lets the team's deploy commands in as `deploy` over SSH.
 if [ -n "${GAMEDAY_AUTHORIZED_KEY:-}" ]; then

@@ -1,1 +1,1 @@
-DROP TABLE worker_heartbeat, payments, jobs, orders;
+DROP TABLE flags, worker_heartbeat, payments, jobs, orders;

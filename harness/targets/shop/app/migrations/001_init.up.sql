@@ -28,3 +28,9 @@ CREATE TABLE worker_heartbeat (
     worker text PRIMARY KEY,
     beat_at timestamptz NOT NULL
 );
+-- Feature flags, read on every request that a flag guards: a flag is on for `percent`
+-- of users (0 to 100), bucketed by a hash of the flag and the user.
+CREATE TABLE flags (
+    name text PRIMARY KEY,
+    percent integer NOT NULL DEFAULT 0 CHECK (percent BETWEEN 0 AND 100)
+);

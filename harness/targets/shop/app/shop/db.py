@@ -1,8 +1,11 @@
-"""One PostgreSQL connection per process, reopened after a failure."""
+"""One PostgreSQL connection per thread (the app server runs threads), reopened after a
+failure."""
+
+import threading
 
 import psycopg2
 
-_conn = None
+_local = threading.local()
 
 
 def connect(settings):
@@ -18,21 +21,21 @@ def connect(settings):
 
 
 def connection(settings):
-    global _conn
-    if _conn is None or _conn.closed:
-        _conn = connect(settings)
-        _conn.autocommit = True
-    return _conn
+    conn = getattr(_local, "conn", None)
+    if conn is None or conn.closed:
+        conn = _local.conn = connect(settings)
+        conn.autocommit = True
+    return conn
 
 
 def reset():
-    global _conn
-    if _conn is not None:
+    conn = getattr(_local, "conn", None)
+    if conn is not None:
         try:
-            _conn.close()
+            conn.close()
         except Exception:
             pass
-    _conn = None
+    _local.conn = None
 
 
 def run(settings, sql, params=(), fetch="all"):

@@ -6,7 +6,7 @@ import re
 import time
 import urllib.parse
 
-from shop import config, db, schema
+from shop import applog, checkout, config, db, schema
 
 SETTINGS = config.load()
 REVISION = config.revision()
@@ -81,6 +81,7 @@ def create_order(environ):
         }
     except (ValueError, KeyError, TypeError):
         return "400 Bad Request", {"error": "expected JSON with item and qty"}
+    checkout.check(SETTINGS, values, environ.get("HTTP_X_USER", ""))
     cols = schema.WRITE_COLUMNS
     placeholders = ", ".join(["%s"] * len(cols))
     row = db.run(
@@ -125,6 +126,16 @@ def route(environ):
         return health(skip=",".join(query.get("skip", [])).split(","))
     if path == "/version":
         return "200 OK", REVISION
+    if path == "/slow":
+        # A request that takes as long as asked (capped at a minute): drain rehearsals send
+        # ones longer than the app server's graceful timeout across a reload.
+        query = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""))
+        try:
+            ms = min(max(int(query.get("ms", ["0"])[0]), 0), 60_000)
+        except ValueError:
+            return "400 Bad Request", {"error": "ms must be a whole number of milliseconds"}
+        time.sleep(ms / 1000)
+        return "200 OK", {"slept_ms": ms}
     if path == "/orders" and method == "GET":
         return list_orders()
     if path == "/orders" and method == "POST":
@@ -145,4 +156,6 @@ def application(environ, start_response):
     except Exception as exc:
         db.reset()
         status, body = "500 Internal Server Error", {"error": type(exc).__name__, "detail": str(exc)[:300]}
+        applog.log("error", "request_failed", method=environ["REQUEST_METHOD"], path=environ.get("PATH_INFO", "/"),
+                   status=500, error=body["error"], detail=body["detail"], release=REVISION["release"])
     return respond(start_response, status, body)

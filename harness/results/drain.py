@@ -1,0 +1,59 @@
+"""Graceful draining, measured: for every reload of the app server while the load ran,
+the requests it had in flight and what became of them. Pure: the deploy log's `reload`
+steps and the request records give the same table every time.
+
+A request is in flight at a reload when it started before the reload began and ended
+after. It completed when it did not fail; it was cut when it failed without an answer
+from the app (the connection reset: status 0) or with the proxy's 502, 503 or 504.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from harness.results.deploylog import DeployStep
+from harness.results.model import CutRequest, Drain
+from harness.results.records import Record
+
+CUT_STATUSES = frozenset({0, 502, 503, 504})
+RELOAD_STEP = "reload"
+
+
+def _rel(ts: float, t0: float | None) -> float | None:
+    return None if t0 is None else round(ts - t0, 3)
+
+
+def drains(deploy_log: Iterable[DeployStep], records: Sequence[Record], t0: float | None,
+           graceful_timeout_s: float | None) -> tuple[Drain, ...]:
+    """One row per `reload` step that began while requests were recorded."""
+    if not records:
+        return ()
+    first, last = min(r.ts for r in records), max(r.ts + r.latency_ms / 1000 for r in records)
+    found = []
+    for step in deploy_log:
+        began = step.started
+        if step.step != RELOAD_STEP or not first <= began <= last:
+            continue
+        in_flight = [r for r in records if r.ts < began < r.ts + r.latency_ms / 1000]
+        cut = [r for r in in_flight if r.failed and r.status in CUT_STATUSES]
+        other = [r for r in in_flight if r.failed and r.status not in CUT_STATUSES]
+        cut_requests = tuple(sorted(
+            (CutRequest(r.name, _rel(r.ts, t0), round(began - r.ts, 3),
+                        round(r.ts + r.latency_ms / 1000 - began, 3), r.status) for r in cut),
+            key=lambda c: c.ran_s))
+        found.append(Drain(step.action, step.release, _rel(began, t0), step.duration_s, len(in_flight),
+                           len(in_flight) - len(cut) - len(other), len(cut), len(other), cut_requests,
+                           why(cut_requests, graceful_timeout_s)))
+    return tuple(found)
+
+
+def why(cut: Sequence[CutRequest], graceful_timeout_s: float | None) -> str:
+    """Why the cut requests were cut, in one sentence."""
+    if not cut:
+        return "every request in flight finished"
+    ended = sorted(c.ended_s for c in cut)
+    when = f"{ended[0]:.1f} s" if ended[-1] - ended[0] < 0.5 else f"{ended[0]:.1f} to {ended[-1]:.1f} s"
+    if graceful_timeout_s is None:
+        return f"{len(cut)} cut {when} after the reload began, when the old workers were stopped"
+    return (f"{len(cut)} cut {when} after the reload began: each needed longer than the app server's graceful "
+            f"timeout ({graceful_timeout_s:g} s) to finish, and the old workers were killed at its end")
