@@ -80,6 +80,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/scenarios.py
 	$(BIN)/python bench/expand_contract.py
 	$(BIN)/python bench/flag_vs_rollback.py
+	$(BIN)/python bench/detection_ladder.py
 	$(BIN)/python bench/report.py
 	$(BIN)/python bench/nightly.py
 	$(BIN)/python bench/team_rollback.py

@@ -204,8 +204,11 @@ def summary(result: Result, run_dir: Path) -> str:
             f"{r.detector} {'never' if r.detect_s is None else f'{r.detect_s:.2f}s'}" for r in result.detection.ladder))
     for d in result.drains:
         began = "—" if d.started_s is None else f"{d.started_s:.2f}s"
+        drained = "" if d.jobs is None else (
+            f"; jobs {d.jobs.in_progress} in progress: {d.jobs.completed} completed, {d.jobs.requeued} requeued, "
+            f"{d.jobs.lost} lost, {d.jobs.doubled} doubled")
         lines.append(f"  drain at {d.action} reload ({began}): {d.in_flight} in flight, {d.completed} completed, "
-                     f"{d.cut} cut" + (f": {d.why}" if d.cut else ""))
+                     f"{d.cut} cut" + drained + (f": {d.why}" if d.cut else ""))
     for o in result.objectives:
         measured = "—" if o.measured is None else f"{o.measured:g}"
         verdict = {True: "met ", False: "GAP ", None: "n/a "}[o.met]

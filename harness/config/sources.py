@@ -66,10 +66,17 @@ def read_tree(root: Path) -> Files:
     }
 
 
+# A release directory holding this file builds on the release it names: its files go
+# over that release's, as a commit goes over its parent.
+BASE_FILE = "BASE"
+MAX_BASES = 20
+
+
 @dataclass(frozen=True)
 class OverlaySource:
     """`common` holds the files of every release; `releases/<name>/` the ones a release adds
-    or replaces. Releases deploy in name order."""
+    or replaces, over those of the release its `BASE` file names, if any. Releases deploy
+    in name order."""
 
     common: Path
     releases_dir: Path
@@ -77,9 +84,27 @@ class OverlaySource:
     def names(self) -> tuple[str, ...]:
         return tuple(sorted(p.name for p in self.releases_dir.iterdir() if p.is_dir()))
 
+    def chain(self, release: str) -> list[str]:
+        """`release` and the releases it builds on, its oldest base first. Raises
+        ValueError for a base that is not a release, or a loop."""
+        found = [release]
+        while (base_file := self.releases_dir / found[0] / BASE_FILE).is_file():
+            base = base_file.read_text().strip()
+            if base not in self.names():
+                raise ValueError(f"{found[0]}/{BASE_FILE} names {base!r}, which is not a release")
+            if base in found or len(found) > MAX_BASES:
+                raise ValueError(f"{found[0]}/{BASE_FILE} names {base!r}: releases build on each other in a loop")
+            found.insert(0, base)
+        return found
+
     @functools.cache  # noqa: B019 (sources live as long as their target)
     def files(self, release: str) -> Files:
-        return {**read_tree(self.common), **read_tree(self.releases_dir / release)}
+        layers = [read_tree(self.releases_dir / name) for name in self.chain(release)]
+        merged = read_tree(self.common)
+        for layer in layers:
+            merged.update(layer)
+        merged.pop(BASE_FILE, None)
+        return merged
 
 
 def _git(args: list[str], cwd: Path | None = None) -> subprocess.CompletedProcess[bytes]:

@@ -244,6 +244,11 @@ def _source(build: Table, source: str, root: Path) -> ReleaseSource:
     bad = [r for r in overlay.names() if not NAME.match(r)]
     if bad:
         raise build.error("releases", f"release directory {bad[0]!r} is not a valid name")
+    for release in overlay.names():
+        try:
+            overlay.chain(release)
+        except ValueError as exc:
+            raise build.error("releases", str(exc)) from None
     return overlay
 
 

@@ -3,6 +3,7 @@ is in the stack's seams, load, faults, watch, phases and results."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from collections.abc import Callable, Iterator, Mapping
@@ -66,6 +67,7 @@ class Run:
     hygiene: dict[str, Any] | None = None
     at_end: Stats | None = None  # the requests of the last stable_s before the load stopped
     states: list[compatibility.SavedState] = field(default_factory=list)  # a plan's schema states
+    app_log: list[dict[str, Any]] = field(default_factory=list)  # the app's own JSON log, read at the end
     allow_remote: bool = False
     outcome: str | None = None
     reason: str | None = None
@@ -220,9 +222,26 @@ def environment_for(run: Run, stack: Stack) -> Iterator[tuple[Environment, Deplo
                 run.releases["after"] = deployer.current()
                 run.hygiene = phases.hygiene(environment, stack.processes(environment), scenario, run.timeline,
                                              run.at_end, run.allow_remote)
+                run.app_log = app_log(scenario.target, environment)
             except HarnessError as exc:
                 run.timeline.record(Event.REPLICA_UNREADABLE, detail=str(exc))
             run.timeline.record(Event.REPLICA_REMOVING)
+
+
+def app_log(target: Target, environment: Environment) -> list[dict[str, Any]]:
+    """The app's own JSON-lines log (`[logs] app`), one object a line; empty without one."""
+    path = target.logs.get("app")
+    if path is None:
+        return []
+    found = []
+    for line in environment.read_file(path).splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(entry, dict):
+            found.append(entry)
+    return found
 
 
 def bring_up(target: Target, environment: Environment, deployer: Deployer, processes: ProcessManager,
@@ -326,7 +345,7 @@ def finish(run: Run, stack: Stack, budget: Budget | None) -> Result:
         timeline=run.timeline.events, deploy_log=run.deploy_log, releases=run.releases, jobs=run.jobs,
         actions=run.notes.actions, code_rollback_recovered=run.notes.code_rollback_recovered,
         outcome=None if run.outcome is None else Outcome(run.outcome), reason=run.reason,
-        environment=environment_facts(run, stack), hygiene=run.hygiene,
+        environment=environment_facts(run, stack), hygiene=run.hygiene, app_log=run.app_log,
     )
     result = measure(run.scenario, observed, read_records(run.records), read_records(run.run_dir / MATRIX_RECORDS))
     if budget is not None:

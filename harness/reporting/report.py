@@ -53,7 +53,8 @@ class CommandRun:
 
 
 # Each command's start event and the event that ends it.
-COMMAND_EVENTS = {Event.FAULT_INJECTED: Event.DEPLOY_FINISHED, Event.ROLLBACK_STARTED: Event.ROLLBACK_FINISHED}
+COMMAND_EVENTS = {Event.FAULT_INJECTED: Event.DEPLOY_FINISHED, Event.ROLLBACK_STARTED: Event.ROLLBACK_FINISHED,
+                  Event.PLAN_STEP_STARTED: Event.PLAN_STEP_FINISHED}
 
 
 def command_runs(timeline: list[dict[str, Any]], t0: float) -> tuple[CommandRun, ...]:

@@ -66,6 +66,7 @@ class Observed:
     reason: str | None = None
     environment: dict[str, Any] = field(default_factory=dict)
     hygiene: dict[str, Any] | None = None
+    app_log: Sequence[dict[str, Any]] = ()  # the app's own JSON log (job events), read at the end
 
 
 def rel(ts: float | None, t0: float | None) -> float | None:
@@ -345,7 +346,7 @@ def measure(scenario: Scenario, observed: Observed, records: Iterable[Record],
         incident=what_happened,
         plan=plan,
         rounds=rounds,
-        drains=drains(observed.deploy_log, kept, t0, scenario.target.run.graceful_timeout_s),
+        drains=drains(observed.deploy_log, kept, t0, scenario.target.run.graceful_timeout_s, observed.app_log),
     )
 
 

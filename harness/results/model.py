@@ -714,6 +714,29 @@ class CutRequest:
 
 
 @dataclass(frozen=True)
+class DrainedJobs:
+    """The jobs a worker had in progress when a reload began, from the app's job events:
+    how many its own worker still completed, how many another worker took up again
+    (requeued), how many nobody finished (lost) and how many finished twice (doubled)."""
+
+    in_progress: int
+    completed: int
+    requeued: int
+    lost: int
+    doubled: int
+
+    def to_json(self) -> Json:
+        return {"in_progress": self.in_progress, "completed": self.completed, "requeued": self.requeued,
+                "lost": self.lost, "doubled": self.doubled}
+
+    @classmethod
+    def from_json(cls, data: object, key: str) -> DrainedJobs:
+        o = _Obj(data, key)
+        return cls(o.count("in_progress"), o.count("completed"), o.count("requeued"), o.count("lost"),
+                   o.count("doubled"))
+
+
+@dataclass(frozen=True)
 class Drain:
     """One reload of the app server (from the deploy log) and the requests it had in
     flight: how many completed and how many it cut (reset, or 502/503/504 from the
@@ -729,20 +752,23 @@ class Drain:
     failed_otherwise: int
     cut_requests: tuple[CutRequest, ...]
     why: str
+    jobs: DrainedJobs | None = None  # None: the app logs no job events
 
     def to_json(self) -> Json:
         return {"action": self.action, "release": self.release, "started_s": self.started_s,
                 "duration_s": self.duration_s, "in_flight": self.in_flight, "completed": self.completed,
                 "cut": self.cut, "failed_otherwise": self.failed_otherwise,
-                "cut_requests": [c.to_json() for c in self.cut_requests], "why": self.why}
+                "cut_requests": [c.to_json() for c in self.cut_requests], "why": self.why,
+                "jobs": None if self.jobs is None else self.jobs.to_json()}
 
     @classmethod
     def from_json(cls, data: object, key: str) -> Drain:
         o = _Obj(data, key)
+        jobs = o.opt_table("jobs")
         return cls(o.text("action"), o.opt_text("release"), o.opt_number("started_s"), o.number("duration_s"),
                    o.count("in_flight"), o.count("completed"), o.count("cut"), o.count("failed_otherwise"),
                    tuple(CutRequest.from_json(c.data, c.key) for c in o.tables("cut_requests")),
-                   o.opt_text("why") or "")
+                   o.opt_text("why") or "", None if jobs is None else DrainedJobs.from_json(jobs.data, jobs.key))
 
 
 @dataclass(frozen=True)

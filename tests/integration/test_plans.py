@@ -4,6 +4,7 @@ rolled back and rolled forward; the right order also measures its compatibility 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from harness.environment.replica import Staging
@@ -11,6 +12,7 @@ from tests.integration.browser import check_report, open_in_chromium
 from tests.integration.test_runbook import no_leftovers, run
 from tests.integration.test_stories import served_at_end
 
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 # The matrix shop's rename must give: release → (after start, after expand, after contract).
 EXPECTED = {
     "v1": (True, True, False),
@@ -75,4 +77,22 @@ def test_the_wrong_order_fails_at_the_contract_step_and_names_it(
                             ("#plan-steps tbody tr", "#plan-steps .pill.bad", "#what-happened"))
     assert page.errors == [] and page.present["#plan-steps tbody tr"] == 5
     assert page.present["#plan-steps .pill.bad"] >= 2 and page.present["#what-happened"] == 1
+    no_leftovers(staging, result)
+
+
+def test_the_plan_and_its_matrix_work_through_a_teams_own_deploy_script(
+    staging: Staging, images: object, tmp_path: Path
+) -> None:
+    code, result, run_dir = run(str(EXAMPLES / "ssh-script" / "expand-contract.toml"), tmp_path / "reports")
+    assert code == 0 and result["outcome"] == "met", (result["reason"], result["gaps"])
+    plan = result["plan"]
+    for step in plan["steps"]:
+        assert step["failed"] == 0 and step["rollback_safe"] is True, step
+    commands = [e["command"] for e in map(json.loads, (run_dir / "timeline.jsonl").read_text().splitlines())
+                if e["event"] == "plan_step_started"]
+    assert commands[:3] == ["./deploy.sh deploy rename-expand", "./deploy.sh rollback",
+                            "./deploy.sh deploy rename-expand"], commands[:3]
+    found = {(c["release"], c["state"]): c["serves"] for c in plan["matrix"]}
+    assert found == {(release, state): serves for release, verdicts in EXPECTED.items()
+                     for state, serves in enumerate(verdicts)}
     no_leftovers(staging, result)

@@ -56,3 +56,27 @@ def test_reloads_outside_the_load_and_other_steps_are_not_drains():
         "release": "v2", "ok": True, "duration_s": 0.01, "detail": ""})]
     assert drains(others, records, T0, 10) == ()
     assert drains([reload(10)], [], T0, 10) == ()
+
+
+def job(event: str, at: float, job_id: int, worker: str) -> dict[str, object]:
+    return {"ts": T0 + at, "event": event, "job": job_id, "worker": worker, "level": "info"}
+
+
+def test_jobs_in_progress_at_a_reload_are_followed_to_their_end():
+    log = [
+        job("job_started", 1, 1, "w1"), job("job_done", 2, 1, "w1"),     # done before: not in progress
+        job("job_started", 9, 2, "w1"), job("job_done", 10.5, 2, "w1"),  # finished by its own worker
+        job("job_started", 9.5, 3, "w1"),                                # killed: taken up again by w2
+        job("job_started", 14, 3, "w2"), job("job_done", 15, 3, "w2"),
+        job("job_started", 9.8, 4, "w1"),                                # killed, never finished
+        job("job_started", 9.9, 5, "w1"), job("job_done", 10.2, 5, "w1"),  # finished, then again by w2
+        job("job_started", 14.5, 5, "w2"), job("job_done", 15.5, 5, "w2"),
+        job("job_started", 11, 6, "w2"), job("job_done", 11.5, 6, "w2"),  # started after: not in progress
+        {"ts": T0 + 9, "event": "request_failed", "status": 500},
+    ]
+    (drain,) = drains([reload(10)], [request(9, 2)], T0, 10, log)
+    assert drain.jobs is not None
+    assert (drain.jobs.in_progress, drain.jobs.completed, drain.jobs.requeued, drain.jobs.lost,
+            drain.jobs.doubled) == (4, 2, 1, 1, 1)
+    (without,) = drains([reload(10)], [request(9, 2)], T0, 10, [])
+    assert without.jobs is None

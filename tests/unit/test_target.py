@@ -76,3 +76,30 @@ def test_malformed_toml_names_the_file(tmp_path):
 def test_unknown_bundled_target_lists_the_known_ones():
     with pytest.raises(InputError, match="no target 'nope'; bundled targets: shop"):
         find_target("nope")
+
+
+def test_a_release_builds_on_the_release_its_base_file_names(tmp_path):
+    write_target(tmp_path, GOOD)
+    releases = tmp_path / "releases"
+    (releases / "v2" / "migrations").mkdir(parents=True)
+    (releases / "v2" / "migrations" / "002.sql").write_text("two")
+    (releases / "v2" / "BASE").write_text("v1\n")
+    (releases / "v3").mkdir()
+    (releases / "v3" / "BASE").write_text("v2")
+    (releases / "v3" / "app.py").write_text("three")
+    (releases / "v1" / "app.py").write_text("one")
+    target = load_target(tmp_path / "target.toml")
+    files = target.source.files("v3")
+    assert files["migrations/002.sql"] == b"two" and files["app.py"] == b"three" and "BASE" not in files
+    assert target.source.files("v2")["app.py"] == b"one"
+
+
+@pytest.mark.parametrize(("base", "problem"), [("v9", "names 'v9', which is not a release"),
+                                               ("v2", "in a loop")])
+def test_a_base_that_is_not_a_release_or_loops_is_refused(tmp_path, base, problem):
+    write_target(tmp_path, GOOD)
+    (tmp_path / "releases" / "v2").mkdir()
+    (tmp_path / "releases" / "v2" / "BASE").write_text(base)
+    with pytest.raises(InputError) as caught:
+        load_target(tmp_path / "target.toml")
+    assert caught.value.key == "build.releases" and problem in caught.value.problem

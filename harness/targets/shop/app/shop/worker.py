@@ -7,7 +7,7 @@ import time
 
 import psycopg2
 
-from shop import config, db, gateway
+from shop import applog, config, db, gateway
 
 SETTINGS = config.load()
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
@@ -42,6 +42,7 @@ def work_one(conn):
             conn.rollback()
             return False
         job_id, order_id = job
+        applog.log("info", "job_started", job=job_id, order=order_id, worker=WORKER_ID)
         cur.execute("UPDATE jobs SET attempts = attempts + 1, started_at = now() WHERE id = %s", (job_id,))
         gateway.charge(order_id)
         cur.execute("UPDATE orders SET paid = true WHERE id = %s AND NOT paid RETURNING id", (order_id,))
@@ -52,6 +53,7 @@ def work_one(conn):
             (WORKER_ID, job_id),
         )
     conn.commit()
+    applog.log("info", "job_done", job=job_id, order=order_id, worker=WORKER_ID)
     return True
 
 

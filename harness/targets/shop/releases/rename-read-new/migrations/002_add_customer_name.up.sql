@@ -1,2 +1,0 @@
--- Expand: the new column, nullable, beside the old one. Every running release ignores it.
-ALTER TABLE orders ADD COLUMN IF NOT EXISTS customer_name text;
