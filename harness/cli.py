@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness import __version__
-from harness.errors import HarnessError
+from harness.errors import HarnessError, InputError
 
 if TYPE_CHECKING:
     from harness.config.scenario import Scenario
@@ -144,6 +144,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     scenario = find_scenario(args.scenario)
     for note in scenario.notes:
         say(note)
+    if getattr(args, "operator", False) and scenario.fault.kind in ("plan", "flag"):
+        raise InputError(str(scenario.path), None, "--operator is for a single fault; a plan rolls each step back "
+                         "itself and a flag fault's rounds are mitigated by recovery.mitigations")
     reports = reports_dir(args.reports)
     budget_of(args)
     result = rehearse_and_show(scenario, args, reports, staging_here().client)

@@ -1,6 +1,8 @@
 """Scenarios: one TOML file each, validated once into frozen values.
 
-Every error names the file and the key; scenarios/bad-migration.toml documents every key.
+Every error names the file and the key. scenarios/bad-migration.toml documents every key of
+a single fault; expand-contract.toml a [plan]; flag-kill-switch.toml a flag fault; and
+detection-ladder.toml the log and uptime detectors.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ FAULT_KINDS = ("deploy", "errors", "flag")
 MITIGATIONS = ("flag-off", "rollback")
 MAX_ROUNDS = 40
 LOGS = ("access", "app")
+# [recovery] keys only a single fault (a deploy or the error switch) uses.
+SINGLE_FAULT_RECOVERY = ("mode", "trigger", "after_s", "db", "code_window_s")
 RECOVERY_MODES = ("auto", "operator")
 TRIGGERS = ("alarm", "after")
 DB_STEPS = ("never", "if-needed", "always")
@@ -205,6 +209,8 @@ def _fault(t: Table, target: Target) -> Fault:
         if not percents or not all(isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 100
                                    for v in percents):
             raise t.error("percent", f"must be a whole number from 1 to 100, or a list of them; got {value!r}")
+        if len(set(percents)) < len(percents):
+            raise t.error("percent", f"lists a share twice ({value!r}); use repeat to run a share again")
         t.used.add("percent")
         fault = Fault(kind, release=release, flag=t.string("flag", pattern=NAME), percents=tuple(percents),
                       repeat=int(t.number("repeat", 1, minimum=1, maximum=MAX_ROUNDS, integer=True) or 1))
@@ -233,7 +239,10 @@ def _plan(t: Table, target: Target, start_release: str) -> Plan:
         if release == start_release or release in (s.release for s in steps):
             raise step.error("release", f"{release!r} is already live before this step; each step deploys "
                              "a release of its own")
-        steps.append(PlanStep(str(step.string("name", pattern=NAME)), str(release)))
+        name = str(step.string("name", pattern=NAME))
+        if name in (s.name for s in steps):
+            raise step.error("name", f"{name!r} names an earlier step too; each step has a name of its own")
+        steps.append(PlanStep(name, str(release)))
         step.finish()
     plan = Plan(
         steps=tuple(steps),
@@ -324,8 +333,17 @@ def _recovery(t: Table, fault: Fault) -> Recovery:
     unknown = [m for m in mitigations if m not in MITIGATIONS]
     if unknown:
         raise t.error("mitigations", f"{unknown[0]!r} is not one of {', '.join(MITIGATIONS)}")
+    if len(set(mitigations)) < len(mitigations):
+        raise t.error("mitigations", "lists a mitigation twice; use fault.repeat to run each again")
     if fault.kind != "flag" and t.has("mitigations"):
         raise t.error("mitigations", 'is for a fault of kind "flag"')
+    if fault.kind in ("plan", "flag"):
+        # A plan's steps and a flag's rounds recover their own way: these keys would do nothing.
+        ignored = [key for key in SINGLE_FAULT_RECOVERY if t.has(key)]
+        if ignored:
+            what = "a [plan] rolls each step back itself" if fault.kind == "plan" else \
+                "a flag fault's rounds are mitigated by recovery.mitigations"
+            raise t.error(ignored[0], f"is for a single fault; {what}")
     if "rollback" in mitigations and fault.release is None:
         raise t.error("mitigations", '"rollback" needs fault.release: the release to deploy and roll back')
     rounds = fault.repeat * len(fault.percents) * len(mitigations)

@@ -89,21 +89,26 @@ class OverlaySource:
         ValueError for a base that is not a release, or a loop."""
         found = [release]
         while (base_file := self.releases_dir / found[0] / BASE_FILE).is_file():
-            base = base_file.read_text().strip()
+            try:
+                base = base_file.read_text(encoding="utf-8").strip()
+            except UnicodeDecodeError:
+                raise ValueError(f"{found[0]}/{BASE_FILE} is not text: it must hold a release's name") from None
             if base not in self.names():
                 raise ValueError(f"{found[0]}/{BASE_FILE} names {base!r}, which is not a release")
-            if base in found or len(found) > MAX_BASES:
+            if base in found:
                 raise ValueError(f"{found[0]}/{BASE_FILE} names {base!r}: releases build on each other in a loop")
+            if len(found) >= MAX_BASES:
+                raise ValueError(f"{release} builds on more than {MAX_BASES} releases through BASE files")
             found.insert(0, base)
         return found
 
     @functools.cache  # noqa: B019 (sources live as long as their target)
     def files(self, release: str) -> Files:
-        layers = [read_tree(self.releases_dir / name) for name in self.chain(release)]
         merged = read_tree(self.common)
-        for layer in layers:
+        for name in self.chain(release):
+            layer = read_tree(self.releases_dir / name)
+            layer.pop(BASE_FILE, None)  # the release's own marker, not one of its files
             merged.update(layer)
-        merged.pop(BASE_FILE, None)
         return merged
 
 

@@ -35,8 +35,9 @@ class RunCommands:
     migrate: str
     down_migrate: str | None
     error_switch: str | None
-    # How long the app server lets requests in flight finish after a reload or stop
-    # (gunicorn's --graceful-timeout), for the drain table; None: not known.
+    # How long the app server lets requests in flight finish after a reload or stop (for
+    # gunicorn: --timeout on a HUP reload, --graceful-timeout on a stop), for the drain
+    # table; None: not known.
     graceful_timeout_s: float | None = None
 
 

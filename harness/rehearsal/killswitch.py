@@ -84,7 +84,9 @@ def ready(watch: Watch, scenario: Scenario, environment: Environment, deployer: 
             raise HarnessError(f"deploying {release} before a round failed: {detail}")
         release_dir = deployer.current()
     stable = scenario.phases.stable_s
-    watch.wait_for(lambda: watch.recovered_since(since, stable) is not None, scenario.phases.recover_timeout_s)
+    if not watch.wait_for(lambda: watch.recovered_since(since, stable) is not None, scenario.phases.recover_timeout_s):
+        raise HarnessError(f"service did not hold for {stable:g}s before the next round (within "
+                           f"{scenario.phases.recover_timeout_s:g}s): the rounds would not start alike")
     return release_dir
 
 

@@ -190,7 +190,10 @@ def roll_out(run: Run, watch: Watch, environment: Environment, deployer: Deploye
 
 def flag_rounds(run: Run, watch: Watch, environment: Environment, deployer: Deployer) -> None:
     """A flag fault's rounds, each mitigated its own way; t0 is the first round's."""
-    run.t0 = killswitch.rehearse_rounds(watch, run.scenario, environment, deployer, run.notes.actions)
+    try:
+        run.t0 = killswitch.rehearse_rounds(watch, run.scenario, environment, deployer, run.notes.actions)
+    finally:
+        run.t0 = run.t0 if run.t0 is not None else watch.t0  # a round that failed still had its t0
 
 
 # The faults that are more than one incident, each with its own exercise; any other kind

@@ -78,16 +78,16 @@ def queue_lag_check(environment: Environment, database: str, sql: str, max_age_s
 
 class LogCount:
     """A log detector's check: reads the lines the web host appended to one of the
-    target's JSON-lines logs since the last read (`tail -c +OFFSET`), and counts the
-    matching ones read in the last `window_s` seconds, by the time they were read, as a
-    log shipper would see them. Red at `count` or more."""
+    target's JSON-lines logs since the last read (`tail -n +LINE`; a log that shrank was
+    rotated, and is read from its start), and counts the matching ones read in the last
+    `window_s` seconds, by the time they were read, as a log shipper would see them. Red
+    at `count` or more."""
 
     def __init__(self, environment: Environment, config: LogDetector, clock: Callable[[], float]) -> None:
         self.environment = environment
         self.config = config
         self.clock = clock
-        self.offset: int | None = None  # None: start at the end of the log as it is now
-        self.partial = b""
+        self.lines: int | None = None  # complete lines read; None: start at the end of the log as it is now
         self.seen: deque[float] = deque()
         self.pattern = re.compile(config.pattern) if config.pattern is not None else None
 
@@ -96,26 +96,34 @@ class LogCount:
             return self.pattern.search(line) is not None
         try:
             status = json.loads(line).get("status")
-            return int(status) >= (self.config.status_min or 500)
+            return self.config.status_min is not None and int(status) >= self.config.status_min
         except (ValueError, TypeError, AttributeError):
             return False
 
     def check(self) -> Check:
         path = shlex.quote(self.config.path)
-        if self.offset is None:
-            size = self.environment.exec(["sh", "-c", f"stat -c %s {path} 2>/dev/null || echo 0"]).stdout.strip()
-            self.offset = int(size or 0)
-        read = self.environment.exec(["sh", "-c", f"tail -c +{self.offset + 1} {path} 2>/dev/null"])
-        chunk = read.stdout.encode()
-        self.offset += len(chunk)
-        *lines, self.partial = (self.partial + chunk).split(b"\n")
+        start = 0 if self.lines is None else self.lines
+        # One exec: the log's length in lines, then what follows the lines already read.
+        out = self.environment.exec(["sh", "-c", f"(wc -l < {path} || echo 0; tail -n +{start + 1} {path}) "
+                                     "2>/dev/null"]).stdout
+        counted, _, read = out.partition("\n")
+        total = int(counted.strip() or 0)
+        if self.lines is None or total < start:
+            # The first look starts at the end; a log that shrank was rotated: from its start.
+            self.lines = total if self.lines is None else 0
+            return Check(len(self.seen) < self.config.count, self.describe())
+        # A last line without its newline is still being written: it is read again next time.
+        lines = read.split("\n")[:-1]
+        self.lines += len(lines)
         now = self.clock()
-        self.seen.extend(now for line in lines if self.matches(line.decode(errors="replace")))
+        self.seen.extend(now for line in lines if self.matches(line))
         while self.seen and self.seen[0] < now - self.config.window_s:
             self.seen.popleft()
+        return Check(len(self.seen) < self.config.count, self.describe())
+
+    def describe(self) -> str:
         what = f"status >= {self.config.status_min}" if self.pattern is None else f"/{self.config.pattern}/"
-        detail = f"{len(self.seen)} lines of the {self.config.log} log matched {what} in {self.config.window_s:g}s"
-        return Check(len(self.seen) < self.config.count, detail)
+        return f"{len(self.seen)} lines of the {self.config.log} log matched {what} in {self.config.window_s:g}s"
 
 
 class Watch:

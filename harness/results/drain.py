@@ -22,6 +22,8 @@ from harness.results.model import CutRequest, Drain, DrainedJobs
 from harness.results.records import Record
 
 CUT_STATUSES = frozenset({0, 502, 503, 504})
+# A cut this close to the graceful timeout (or later) came from the timeout itself.
+TIMEOUT_SLACK_S = 1.0
 RELOAD_STEP = "reload"
 
 
@@ -89,7 +91,8 @@ def why(cut: Sequence[CutRequest], graceful_timeout_s: float | None) -> str:
         return "every request in flight finished"
     ended = sorted(c.ended_s for c in cut)
     when = f"{ended[0]:.1f} s" if ended[-1] - ended[0] < 0.5 else f"{ended[0]:.1f} to {ended[-1]:.1f} s"
-    if graceful_timeout_s is None:
+    at_timeout = graceful_timeout_s is not None and ended[0] >= graceful_timeout_s - TIMEOUT_SLACK_S
+    if not at_timeout:
         return f"{len(cut)} cut {when} after the reload began, when the old workers were stopped"
     return (f"{len(cut)} cut {when} after the reload began: each needed longer than the app server's graceful "
             f"timeout ({graceful_timeout_s:g} s) to finish, and the old workers were killed at its end")

@@ -150,7 +150,6 @@ def measure(scenario: Scenario, observed: Observed, records: Iterable[Record],
     Objectives a run that stopped early could not measure have `met` None; a missed one
     is a gap with a cause and advice (`harness.results.causes`).
     """
-    # A plan's steps and a flag fault's rounds are judged from the records again, by window.
     kept: list[Record] = []  # plans, rounds and drains judge the records again, by window
     t0 = observed.t0
     limit_ms = scenario.load.latency_limit_s * 1000
@@ -241,7 +240,7 @@ def measure(scenario: Scenario, observed: Observed, records: Iterable[Record],
     plan = None
     rounds: tuple[RoundResult, ...] = ()
     if scenario.fault.kind == "flag":
-        rounds = rounds_of(events, kept, t0, limit_ms)
+        rounds = rounds_of(events, kept, t0)
         what_happened = Incident(cause=flag_cause(scenario, rounds))
     elif scenario.plan is not None:
         plan = plan_result(events, kept, list(matrix_records), t0, scenario.start_release)

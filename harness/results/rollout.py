@@ -99,8 +99,14 @@ def plan_steps(events: Sequence[dict[str, Any]], records: Sequence[Record], t0: 
                        f"{broken.get('exit_status')}: {broken.get('detail') or 'no output'}")
             elif trip_failed:
                 safe = False
-                why = (f"no: {rb_failed} of {rb_requests} requests failed once {previous} was live again "
-                       f"on the schema this step left ({sample(trip_failed)})")
+                back_window = _window(back, end)
+                back_failed = [r for r in within(records, back_window) if r.failed] if back_window else []
+                if back_failed:
+                    why = (f"no: {len(back_failed)} requests failed once {previous} was live again on the schema "
+                           f"this step left ({sample(back_failed)})")
+                else:
+                    why = (f"no: back to {previous} served, but {rb_failed} requests failed when {release} was "
+                           f"deployed again ({sample(trip_failed)})")
             elif not trip:
                 safe = None
                 why = "unknown: no request completed while it was rolled back and forward"

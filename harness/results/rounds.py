@@ -18,10 +18,11 @@ def _rel(ts: float | None, t0: float) -> float | None:
     return None if ts is None else round(ts - t0, 3)
 
 
-def rounds_of(events: Sequence[dict[str, Any]], records: Sequence[Record], run_t0: float | None,
-              limit_ms: float) -> tuple[RoundResult, ...]:
+def rounds_of(events: Sequence[dict[str, Any]], records: Sequence[Record],
+              run_t0: float | None) -> tuple[RoundResult, ...]:
     """One result per round that started; a round's requests are those that started from
-    its t0 to its `round_finished` (or the next round)."""
+    its t0 to its `round_finished` (or the next round). A round's incident is its failed
+    requests: the flag's broken path fails them."""
     starts = [e for e in events if e["event"] == Event.ROUND_STARTED]
     found = []
     for n, start in enumerate(starts):
@@ -37,9 +38,10 @@ def rounds_of(events: Sequence[dict[str, Any]], records: Sequence[Record], run_t
         recovered = None if finished is None or finished.get("recovered_ts") is None else float(
             finished["recovered_ts"])
         seen = [r for r in records if t0 <= r.ts < end]
-        bad = [r for r in seen if r.failed or r.latency_ms > limit_ms]
-        impact = min((r.ts for r in bad), default=None)
-        incident_start = impact if impact is not None else t0
+        impact = min((r.ts for r in seen if r.failed), default=None)
+        # The incident starts at the first failed request, or at the first alarm when a
+        # probe saw it before any user did (so times to detect and mitigate are never < 0).
+        incident_start = min(ts for ts in (impact, alarm, t0 if impact is None else None) if ts is not None)
         # The incident window: from the first failure to the mitigation in place.
         exposed_until = mitigated if mitigated is not None else end
         exposed = [r for r in seen if incident_start <= r.ts <= exposed_until] if impact is not None else []

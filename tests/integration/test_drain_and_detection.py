@@ -43,8 +43,9 @@ def test_drain_cutoff_cuts_exactly_the_requests_that_needed_longer_than_the_grac
     assert sum(d["cut"] for d in result["drains"]) >= cut
     why = next(d["why"] for d in result["drains"] if d["cut"])
     assert "graceful timeout (10 s)" in why
-    page = open_in_chromium(run_dir / "report.html", "drain-cutoff", ("#drains tbody tr", "#drains .cut-requests"))
-    assert page.errors == [] and page.present["#drains tbody tr"] == 2 and page.present["#drains .cut-requests"] >= 1
+    rows, nested = "#drains > tbody > tr", "#drains .cut-requests"  # each row, and its list of cut requests
+    page = open_in_chromium(run_dir / "report.html", "drain-cutoff", (rows, nested))
+    assert page.errors == [] and page.present[rows] == 2 and page.present[nested] >= 1
     no_leftovers(staging, result)
 
 

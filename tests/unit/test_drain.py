@@ -49,6 +49,11 @@ def test_a_reload_that_cut_nothing_says_so_and_without_a_timeout_the_why_is_plai
     assert cutting.why == "1 cut 10.0 s after the reload began, when the old workers were stopped"
 
 
+def test_a_cut_well_before_the_graceful_timeout_is_not_blamed_on_it():
+    (drain,) = drains([reload(10)], [request(8, 2.5, status=502)], T0, 10)
+    assert drain.cut == 1 and drain.why == "1 cut 0.5 s after the reload began, when the old workers were stopped"
+
+
 def test_reloads_outside_the_load_and_other_steps_are_not_drains():
     records = [request(9, 2)]
     others = [reload(-100), reload(500), DeployStep.from_json({

@@ -3,14 +3,19 @@ and blast radius from recorded events and records. No Docker, no clock."""
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from harness import cli
 from harness.config.scenario import find_scenario, load_scenario
+from harness.config.target import FlagStore
+from harness.environment import CommandResult
 from harness.errors import InputError
-from harness.rehearsal.killswitch import rounds
+from harness.rehearsal.killswitch import flag_command, rounds, set_flag
 from harness.results.measure import Observed, measure
 from harness.results.model import Result
 from harness.results.records import Record
@@ -59,7 +64,7 @@ def test_each_round_is_timed_from_its_own_flag_flip():
     events = (round_events(1, 5, "flag-off", 0, 1.5, 1.6, 1.7)
               + round_events(2, 50, "rollback", 10, 10.4, 11.4, 11.5))
     records = traffic(-5, 20, [(1.0, 1.6), (10.2, 11.4)])
-    first, second = rounds_of(events, records, T0, 1000)
+    first, second = rounds_of(events, records, T0)
     assert (first.percent, first.mitigation, first.started_s) == (5, "flag-off", 0.0)
     assert (first.impact_s, first.detect_s, first.mitigated_s, first.recovered_s) == (1.0, 1.5, 1.6, 1.7)
     assert first.time_to_detect_s == 0.5 and first.time_to_mitigate_s == 0.6
@@ -95,6 +100,9 @@ def test_an_undetected_or_unrecovered_round_is_a_gap_and_the_result_round_trips(
     ('kind = "flag"\nflag = "x"', 'mitigations = ["pray"]', "recovery.mitigations", "is not one of"),
     ('release = "v2"', 'mitigations = ["flag-off"]', "recovery.mitigations", 'for a fault of kind "flag"'),
     ('kind = "flag"\nflag = "x"\nrepeat = 30\npercent = [1, 2]', "", "recovery.mitigations", "at most 40"),
+    ('kind = "flag"\nflag = "x"\npercent = [5, 5]', "", "fault.percent", "lists a share twice"),
+    ('kind = "flag"\nflag = "x"', 'mitigations = ["flag-off", "flag-off"]', "recovery.mitigations", "twice"),
+    ('kind = "flag"\nflag = "x"', 'mode = "operator"', "recovery.mode", "recovery.mitigations"),
 ])
 def test_flag_keys_are_validated(tmp_path, fault, recovery, key, problem):
     path = tmp_path / "s.toml"
@@ -110,3 +118,42 @@ def test_a_flag_fault_needs_a_target_with_a_flag_store(tmp_path):
     with pytest.raises(InputError) as caught:
         load_scenario(path)
     assert caught.value.key == "fault.kind" and "needs a target with a [flags] store" in caught.value.problem
+
+
+class Recorder:
+    """A web host and database that note what they were asked to run."""
+
+    def __init__(self) -> None:
+        self.ran: list[tuple[str, str]] = []
+
+    def exec(self, argv: Sequence[str], env: Mapping[str, str] | None = None) -> CommandResult:
+        self.ran.append(("exec", argv[-1]))
+        return CommandResult(tuple(argv), 0, "", "")
+
+    def sql(self, database: str, query: str) -> list[list[str]]:
+        self.ran.append((database, query))
+        return []
+
+
+def test_a_flag_is_flipped_with_the_targets_sql_or_its_command():
+    scenario = find_scenario("flag-kill-switch")
+    host = Recorder()
+    assert set_flag(host, scenario, 5).ok  # type: ignore[arg-type]
+    assert host.ran == [("shop", "INSERT INTO flags (name, percent) VALUES ('new_checkout', 5) ON CONFLICT (name) "
+                                 "DO UPDATE SET percent = EXCLUDED.percent")]
+    by_command = dataclasses.replace(scenario, target=dataclasses.replace(
+        scenario.target, flags=FlagStore(command="/srv/app/current/bin/flag {flag} {percent}")))
+    assert set_flag(host, by_command, 0).ok  # type: ignore[arg-type]
+    assert host.ran[-1] == ("exec", "/srv/app/current/bin/flag new_checkout 0")
+    assert flag_command(by_command, 0) == "/srv/app/current/bin/flag new_checkout 0"
+    assert flag_command(scenario, 50).startswith('psql -c "INSERT INTO flags')
+
+
+def test_operator_mode_is_refused_for_a_flag_fault_before_anything_starts(capsys, monkeypatch):
+    def no_docker() -> None:
+        raise AssertionError("a refused run must not reach Docker")
+
+    monkeypatch.setattr("harness.environment.replica.connect", no_docker)
+    assert cli.main(["run", "flag-kill-switch", "--operator"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--operator is for a single fault" in err

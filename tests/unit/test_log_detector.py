@@ -20,20 +20,17 @@ TINY = Path(__file__).resolve().parents[1] / "targets" / "tiny" / "target.toml"
 
 
 class GrowingLog:
-    """A web host with one file that grows; `exec` answers the detector's stat and tail."""
+    """A web host with one file that grows (or is rotated); `exec` answers the detector's
+    `wc -l` and `tail -n +LINE` the way a shell would."""
 
     def __init__(self) -> None:
         self.text = ""
-        self.calls: list[str] = []
 
     def exec(self, argv: Sequence[str], env: Mapping[str, str] | None = None) -> CommandResult:
-        script = argv[-1]
-        self.calls.append(script)
-        data = self.text.encode()
-        if script.startswith("stat "):
-            return CommandResult(tuple(argv), 0, f"{len(data)}\n", "")
-        offset = int(re.search(r"tail -c \+(\d+)", script).group(1))  # type: ignore[union-attr]
-        return CommandResult(tuple(argv), 0, data[offset - 1:].decode(), "")
+        start = int(re.search(r"tail -n \+(\d+)", argv[-1]).group(1))  # type: ignore[union-attr]
+        lines = self.text.splitlines(keepends=True)
+        complete = sum(line.endswith("\n") for line in lines)
+        return CommandResult(tuple(argv), 0, f"{complete}\n" + "".join(lines[start - 1:]), "")
 
 
 def access(status: int) -> str:
@@ -60,6 +57,10 @@ def test_it_counts_only_lines_written_after_it_started_within_its_window():
     assert not count.check().ok
     now[0] += 6  # the matches age out of the window
     assert count.check().ok
+    host.text = access(500)  # rotated: a shorter file, read from its start on the next look
+    assert count.check().ok
+    host.text += access(500) * 2
+    assert not count.check().ok
 
 
 def test_a_pattern_matches_the_apps_own_log():

@@ -156,6 +156,10 @@ def test_plan_keys_are_validated_with_file_and_key(tmp_path):
     assert wrong.key == "plan.steps[1].release" and "'v9' is not a release of shop" in wrong.problem
     assert scenario('[[plan.steps]]\nname = "x"\nrelease = "v1"\n').key == "plan.steps[1].release"
     assert scenario("[plan]\nburst_s = 0\n" + steps).key == "plan.burst_s"
+    twice = scenario(steps + '[[plan.steps]]\nname = "expand"\nrelease = "rename-contract"\n')
+    assert twice.key == "plan.steps[2].name" and "names an earlier step" in twice.problem
+    ignored = scenario(steps + '[recovery]\ndb = "always"\n')
+    assert ignored.key == "recovery.db" and "a [plan] rolls each step back itself" in ignored.problem
 
 
 def test_the_built_in_plans_load():
