@@ -401,7 +401,9 @@ def plan_gaps(plan: PlanResult) -> list[Gap]:
         if step.failed or step.deploy_exit_status not in (0, None):
             gaps.append(Gap(f"step_{step.index}_failed_requests", 0, step.failed,
                             f"step {step.index} ({step.name}, release {step.release}) failed {step.failed} of "
-                            f"{step.requests} requests while it deployed (exit {step.deploy_exit_status})"
+                            f"{step.requests} requests while it deployed"
+                            + (f" (its deploy exited {step.deploy_exit_status})"
+                               if step.deploy_exit_status not in (0, None) else "")
                             + (f": {step.failure}" if step.failure else "")
                             + ("; requests were already failing when it began: the step before left them "
                                "failing" if step.failing_before else ""),
@@ -409,7 +411,8 @@ def plan_gaps(plan: PlanResult) -> list[Gap]:
                             "compatibility matrix, and never contract before no live release uses the old shape"))
         if step.rollback_safe is False:
             gaps.append(Gap(f"step_{step.index}_rollback_unsafe", 0, step.rollback_failed or 0,
-                            f"rolling back step {step.index} ({step.name}) is not safe: {step.why}",
+                            f"rolling back step {step.index} ({step.name}) is not safe: "
+                            f"{step.why.removeprefix('no: ')}",
                             "a step is only safe to ship when the release before it still runs on the schema "
                             "it leaves; split the step until it is"))
     return gaps
