@@ -20,7 +20,6 @@ from harness.rehearsal.watch import Watch
 from harness.results.timeline import Event
 
 DEPLOY_WAIT_S = 300.0
-ACTIONS = ("deploy", "rollback", "forward")
 
 
 def roll_out(watch: Watch, scenario: Scenario, environment: Environment,
