@@ -94,12 +94,14 @@ stable_s = 3
     window: dict[str, float] = {}
 
     def stop_nginx_for_a_while() -> None:
-        """3.5 s after t0, stop nginx in the web host for about 3 s, as an outside cause would."""
+        """1 s after v2's deploy finished, stop nginx in the web host for about 3 s, as an
+        outside cause would. (After the deploy, not a fixed time after t0: a slow machine's
+        deploy may still run 3 s after t0, and then the outage is rightly blamed on it.)"""
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline:
             timelines = list(reports.glob("*/timeline.jsonl"))
             found = [e for t in timelines for e in map(json.loads, t.read_text().splitlines())
-                     if e["event"] == "fault_injected"]
+                     if e["event"] == "deploy_finished"]
             if found:
                 break
             time.sleep(0.05)
@@ -108,7 +110,7 @@ stable_s = 3
         run_id = timelines[0].parent.name
         web = next(c for c in staging.containers(run_id) if c.labels.get("gameday.role") == "web")
         assert web.labels[RUN_LABEL] == run_id
-        time.sleep(max(0.0, found[0]["ts"] + 3.5 - time.time()))
+        time.sleep(max(0.0, found[0]["ts"] + 1.0 - time.time()))
         window["stopped"] = time.time()
         web.exec_run(["supervisorctl", "stop", "nginx"])
         time.sleep(3.0)
