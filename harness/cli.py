@@ -263,11 +263,16 @@ def cmd_trend(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from harness.config.scenario import load_scenario, scenario_files
+    from harness.config.scenario import GROUPS, load_scenario, scenario_files
 
-    for path in scenario_files():
-        scenario = load_scenario(path)
-        print(f"{scenario.name:<28} {scenario.description}")
+    scenarios = [load_scenario(path) for path in scenario_files()]
+    for group in GROUPS:
+        members = [s for s in scenarios if s.group == group]
+        if not members:
+            continue
+        print(f"{group}:" if group == GROUPS[0] else f"\n{group}:")
+        for scenario in members:
+            print(f"  {scenario.name:<30} {scenario.description}")
     return 0
 
 

@@ -21,12 +21,24 @@ MITIGATIONS = ("flag-off", "rollback")
 MAX_ROUNDS = 40
 LOGS = ("access", "app")
 # [recovery] keys only a single fault (a deploy or the error switch) uses.
-SINGLE_FAULT_RECOVERY = ("mode", "trigger", "after_s", "db", "code_window_s")
+SINGLE_FAULT_RECOVERY = ("mode", "trigger", "after_s", "db", "code_window_s", "method")
 RECOVERY_MODES = ("auto", "operator")
 TRIGGERS = ("alarm", "after")
 DB_STEPS = ("never", "if-needed", "always")
+RECOVERY_METHODS = ("rollback", "redeploy")
 MAX_USERS = 500
 DAY_S = 86400.0
+
+
+@dataclass(frozen=True)
+class Blocker:
+    """A long transaction started just before a deploy fault, as a report query or a
+    session left idle in transaction would be: it runs `sql` (which takes its locks, such
+    as `SELECT count(*) FROM orders`) and stays open `hold_s` seconds. A migration's DDL
+    then waits behind it, and every query on the table queues behind the DDL."""
+
+    sql: str
+    hold_s: float
 
 
 @dataclass(frozen=True)
@@ -44,6 +56,8 @@ class Fault:
     flag: str | None = None
     percents: tuple[int, ...] = ()
     repeat: int = 1
+    # kind "deploy": a long transaction holding locks while the deploy runs, or None.
+    blocker: Blocker | None = None
 
 
 @dataclass(frozen=True)
@@ -135,6 +149,10 @@ class Recovery:
     # For a flag fault, how each round is mitigated, in turn: "flag-off" flips the flag
     # back off, "rollback" rolls the release back.
     mitigations: tuple[str, ...] = ("flag-off",)
+    # How the code goes back: "rollback" re-points `current` with the deploy tool's
+    # rollback; "redeploy" deploys the start release again, as a new release, as teams
+    # without a rollback command do (its migrations run up, never down).
+    method: str = "rollback"
 
 
 @dataclass(frozen=True)
@@ -165,6 +183,10 @@ class Phases:
     drain_timeout_s: float
 
 
+# How `gameday list` groups scenarios: what breaks.
+GROUPS = ("basics", "migrations", "processes", "deploy tools")
+
+
 @dataclass(frozen=True)
 class Scenario:
     name: str
@@ -181,6 +203,7 @@ class Scenario:
     plan: Plan | None = None
     # One line each about the file that did not stop it loading (a deprecated key), for the CLI to show.
     notes: tuple[str, ...] = ()
+    group: str = GROUPS[0]  # one of GROUPS, for `gameday list`
 
 
 def _seconds(t: Table, key: str, default: float, maximum: float = 3600) -> float:
@@ -197,7 +220,9 @@ def _fault(t: Table, target: Target) -> Fault:
         release = t.string("release", pattern=NAME)
         if release not in target.releases:
             raise t.error("release", f"{release!r} is not a release of {target.name} ({', '.join(target.releases)})")
-        fault = Fault(kind, release=release, gate=t.boolean("gate", True))
+        blocker = t.optional_table("blocker")
+        fault = Fault(kind, release=release, gate=t.boolean("gate", True),
+                      blocker=None if blocker is None else _blocker(blocker))
     elif kind == "flag":
         if target.flags is None:
             raise t.error("kind", f"'flag' needs a target with a [flags] store; {target.name} has none")
@@ -220,6 +245,15 @@ def _fault(t: Table, target: Target) -> Fault:
         fault = Fault(kind, duration_s=float(t.number("duration_s", required=True, positive=True, maximum=3600) or 0))
     t.finish()
     return fault
+
+
+def _blocker(t: Table) -> Blocker:
+    sql = str(t.string("sql")).strip().rstrip(";")
+    if not sql or ";" in sql:
+        raise t.error("sql", "must be one SQL statement, such as SELECT count(*) FROM orders")
+    blocker = Blocker(sql, _seconds(t, "hold_s", 10.0, 600))
+    t.finish()
+    return blocker
 
 
 MAX_PLAN_STEPS = 20
@@ -359,8 +393,14 @@ def _recovery(t: Table, fault: Fault) -> Recovery:
         db=t.choice("db", DB_STEPS, "if-needed"),
         code_window_s=_seconds(t, "code_window_s", 5.0),
         mitigations=mitigations,
+        method=t.choice("method", RECOVERY_METHODS, "rollback"),
     )
     t.finish()
+    if recovery.method == "redeploy" and recovery.db != "never":
+        raise t.error("method", '"redeploy" deploys the old release again and never reverts the schema: '
+                      'set db = "never"')
+    if recovery.method == "redeploy" and recovery.mode == "operator":
+        raise t.error("method", '"redeploy" is how gameday goes back; an operator chooses their own way')
     return recovery
 
 
@@ -399,6 +439,7 @@ def load_scenario(path: Path) -> Scenario:
     if not NAME.match(name):
         raise InputError(source, "name", f"{name!r} (from the file name) is not a valid name; set name")
     description = top.string("description", required=False) or ""
+    group = top.choice("group", GROUPS, GROUPS[0])
     target_value = top.string("target", required=False) or "shop"
     try:
         # A path (it names a .toml file or has a slash) is relative to the scenario's directory.
@@ -446,7 +487,7 @@ def load_scenario(path: Path) -> Scenario:
     return Scenario(
         name=name, description=description, path=path.resolve(), target=target, start_release=start_release,
         fault=fault, load=load, detectors=detectors, recovery=recovery, objectives=objectives, phases=phases,
-        plan=plan, notes=tuple(notes),
+        plan=plan, notes=tuple(notes), group=group,
     )
 
 

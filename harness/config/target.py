@@ -6,9 +6,12 @@ Validated once here into frozen values; every error names the file and the key.
 from __future__ import annotations
 
 import dataclasses
+import fnmatch
 import json
+import re
 import shlex
 import shutil
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,6 +67,30 @@ class FlagStore:
 
 
 @dataclass(frozen=True)
+class Migrations:
+    """Where a release keeps its schema migrations, and how the database records them.
+
+    `files` is a glob of paths inside a release (`*` also matches `/`): every migration
+    file, up and down scripts' up halves only (the `.sql` ones are linted with squawk).
+    `applied_sql` returns one row per applied migration, its id first. `id_pattern`'s
+    first group takes a migration's id from its file name (default: up to the first dot,
+    so `002_add_coupon.up.sql` is `002_add_coupon`)."""
+
+    files: str | None = None
+    applied_sql: str | None = None
+    id_pattern: str = r"^([^.]+)"
+
+    def id_of(self, path: str) -> str | None:
+        """The migration id of a file path inside a release, or None when the name has none."""
+        found = re.match(self.id_pattern, path.rsplit("/", 1)[-1])
+        return found.group(1) if found and found.groups() else None
+
+    def paths(self, files: Iterable[str]) -> list[str]:
+        """The paths among `files` (inside a release) that are migrations, sorted."""
+        return sorted(p for p in files if self.files is not None and fnmatch.fnmatchcase(p, self.files))
+
+
+@dataclass(frozen=True)
 class Build:
     """How a release is built. `fetch` runs on the user's machine in each release's files,
     with `{cache}` the target's build cache (cached per release and command list);
@@ -116,6 +143,7 @@ class Target:
     # JSON-lines logs on the web host, by name ("access": the proxy's, one line a request
     # with its "status"; "app": the app's own), for log detectors; empty: none.
     logs: dict[str, str] = field(default_factory=dict)
+    migrations: Migrations = field(default_factory=Migrations)  # left out: no lint, no applied-migration check
 
     @property
     def releases(self) -> tuple[str, ...]:
@@ -293,6 +321,24 @@ def _logs(table: Table | None) -> dict[str, str]:
     return {key: value for key, value in logs.items() if value is not None}
 
 
+def _migrations(table: Table | None) -> Migrations:
+    if table is None:
+        return Migrations()
+    found = Migrations(files=table.string("files", required=False),
+                       applied_sql=table.string("applied_sql", required=False),
+                       id_pattern=table.string("id_pattern", required=False) or Migrations.id_pattern)
+    try:
+        groups = re.compile(found.id_pattern).groups
+    except re.error as exc:
+        raise table.error("id_pattern", f"is not a regular expression: {exc}") from None
+    if groups < 1:
+        raise table.error("id_pattern", "needs a group, (…), around the migration's id")
+    table.finish()
+    if found.files is not None and (found.files.startswith("/") or ".." in found.files.split("/")):
+        raise table.error("files", f"must be a pattern of paths inside a release, got {found.files!r}")
+    return found
+
+
 def _flags(table: Table | None) -> FlagStore | None:
     if table is None:
         return None
@@ -379,6 +425,7 @@ def load_target(path: Path) -> Target:
     deploy = _deploy(top.optional_table("deploy"), root)
     flags = _flags(top.optional_table("flags"))
     logs = _logs(top.optional_table("logs"))
+    migrations = _migrations(top.optional_table("migrations"))
     top.finish()
     if deploy.tool == "commands" and build.commands:
         raise InputError(source, "build.commands", "are run by the built-in deploy tool; with your own deploy "
@@ -407,6 +454,7 @@ def load_target(path: Path) -> Target:
         path=path.resolve(),
         flags=flags,
         logs=logs,
+        migrations=migrations,
     )
     if locustfile_value is not None:
         locustfile = (root / locustfile_value).resolve()

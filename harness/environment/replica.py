@@ -68,6 +68,24 @@ def labels(run_id: str, scenario: str, target: str, role: str | None = None) -> 
     return found
 
 
+# Each process in the web host whose working directory is a release other than the one
+# `current` points to, as "PID DIR COMMAND": what a wrapper that does not exec, or an app
+# server started through the resolved path, leaves behind. A process's cwd is readable
+# only by its own user here (no CAP_SYS_PTRACE), so it is read as that user.
+STRAY_PROCESSES = r"""
+cur=$(readlink -f /srv/app/current) || exit 0
+for p in /proc/[0-9]*; do
+  u=$(stat -c %U "$p" 2>/dev/null) || continue
+  if [ "$u" = root ]; then c=$(readlink "$p/cwd" 2>/dev/null)
+  else c=$(runuser -u "$u" -- readlink "$p/cwd" 2>/dev/null); fi
+  case "$c" in
+    /srv/app/releases/*) [ "$c" = "$cur" ] || echo "${p#/proc/} $c $(tr '\0' ' ' < "$p/cmdline" 2>/dev/null)";;
+  esac
+done
+true
+"""
+
+
 @dataclass(frozen=True)
 class Replica:
     """A replica that exists: its run id, containers and loopback URL."""
@@ -360,7 +378,7 @@ class Staging:
         return CommandResult(tuple(argv), int(status or 0), (out or b"").decode(errors="replace"),
                              (err or b"").decode(errors="replace"))
 
-    def hygiene(self, replica: Replica) -> list[str]:
+    def hygiene(self, replica: Replica) -> list[str]:  # noqa: C901 (one check after another)
         """What a fault could have left behind in the containers and the release layout:
         each finding is one line; none means clean."""
         findings: list[str] = []
@@ -378,6 +396,11 @@ class Staging:
                 if fields and fields[0] in ("T", "t"):
                     pid, _, comm = head.partition(" (")
                     findings.append(f"process {pid} ({comm}) in {container.name} is stopped (SIGSTOP)")
+        strays = self.exec(replica.web, ["sh", "-c", STRAY_PROCESSES])
+        for line in strays.splitlines():
+            pid, directory, command = (line.split(" ", 2) + ["", ""])[:3]
+            findings.append(f"process {pid} ({command.strip()[:80]}) still runs from {directory}, "
+                            "not the release `current` points to")
         leftovers = self.exec(replica.web, ["sh", "-c",
                                             "cd /srv/app; ls -d shared/deploy.lock current.tmp 2>/dev/null; "
                                             "for r in releases/*/; do [ -f \"$r/REVISION\" ] || echo \"$r\"; done; "

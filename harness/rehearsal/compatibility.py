@@ -28,11 +28,10 @@ from harness.errors import StagingError
 from harness.rehearsal import contracts
 from harness.rehearsal.clock import Clock
 from harness.rehearsal.load import check_host
+from harness.rehearsal.migrations import with_credentials
 from harness.results.timeline import Event, Timeline
 
 STATES_DIR = "/var/tmp/gameday-states"
-# Where the host keeps the database credentials the app and its migrations use.
-SHARED_ENV = "shared/.env"
 COLUMNS_SQL = ("SELECT coalesce(string_agg(table_name || '.' || column_name, ', ' "
                "ORDER BY table_name, column_name), '') FROM information_schema.columns "
                "WHERE table_schema = 'public'")
@@ -56,14 +55,8 @@ def columns(environment: Environment, target: Target) -> str:
     return rows[0][0] if rows and rows[0] else ""
 
 
-def _with_credentials(environment: Environment, command: str) -> str:
-    deploy_to = environment.access.deploy_to if environment.access is not None else "/srv/app"
-    env_file = f"{deploy_to}/{SHARED_ENV}"
-    return f"set -a; [ -f {env_file} ] && . {env_file}; set +a; {command}"
-
-
 def _run(environment: Environment, command: str, what: str) -> None:
-    result = environment.exec(["sh", "-c", _with_credentials(environment, command)])
+    result = environment.exec(["sh", "-c", with_credentials(environment, command)])
     if not result.ok:
         raise StagingError(f"{what}: {result.last_line()}")
 

@@ -7,15 +7,17 @@ rehearsal may roll back while it still runs, as an operator would.
 from __future__ import annotations
 
 import json
+import shlex
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from harness.config.scenario import Fault
+from harness.config.scenario import Blocker, Fault
 from harness.deploy import Deployer, RunningCommand
 from harness.environment import CommandResult, Environment
 from harness.errors import HarnessError
 from harness.rehearsal.clock import Clock
+from harness.rehearsal.migrations import with_credentials
 from harness.results.timeline import Event, Timeline
 
 # How far ahead an error window is scheduled, so the switch is in place before it opens.
@@ -37,6 +39,8 @@ class FaultPlan:
     gate: bool = True
     switch_path: str | None = None
     window: tuple[float, float] | None = None
+    blocker: Blocker | None = None  # a long transaction started just before the deploy
+    database: str | None = None  # where the blocker runs
 
     def describe(self) -> str:
         if self.kind == "deploy":
@@ -45,10 +49,10 @@ class FaultPlan:
         return f"errors for {self.window[1] - self.window[0]:g}s"
 
 
-def plan(fault: Fault, error_switch: str | None, now: float) -> FaultPlan:
+def plan(fault: Fault, error_switch: str | None, now: float, database: str | None = None) -> FaultPlan:
     if fault.kind == "deploy":
         assert fault.release is not None
-        return FaultPlan("deploy", release=fault.release, gate=fault.gate)
+        return FaultPlan("deploy", release=fault.release, gate=fault.gate, blocker=fault.blocker, database=database)
     assert fault.duration_s is not None and error_switch is not None
     start = now + SWITCH_LEAD_S
     return FaultPlan("errors", switch_path=error_switch, window=(start, start + fault.duration_s))
@@ -107,9 +111,41 @@ def injected(
     environment: Environment, deployer: Deployer, fault: FaultPlan, timeline: Timeline, clock: Clock
 ) -> Iterator[Injection]:
     if fault.kind == "deploy":
+        if fault.blocker is not None:
+            start_blocker(environment, fault, timeline, clock)
         yield from _deploying(deployer, fault, timeline, clock)
     else:
         yield from _switching(environment, fault, timeline)
+
+
+# How long a blocker may take to hold its locks before the fault counts as failed.
+BLOCKER_START_S = 10.0
+BLOCKER_RUNNING_SQL = ("SELECT count(*) FROM pg_stat_activity "
+                       "WHERE query LIKE 'SELECT pg_sleep(%' AND state = 'active' AND pid <> pg_backend_pid()")
+
+
+def start_blocker(environment: Environment, fault: FaultPlan, timeline: Timeline, clock: Clock) -> None:
+    """Open the blocker's transaction on the web host, with the app's own credentials,
+    and return once it holds its locks (it sleeps inside the transaction). It ends by
+    itself after `hold_s`. Raises `FaultFailed` when it does not start."""
+    blocker = fault.blocker
+    assert blocker is not None and fault.database is not None
+    session = (f"psql -X -q -v ON_ERROR_STOP=1 --dbname={shlex.quote(fault.database)} -c BEGIN "
+               f"-c {shlex.quote(blocker.sql)} -c {shlex.quote(f'SELECT pg_sleep({blocker.hold_s:g})')} -c COMMIT")
+    result = environment.exec(["sh", "-c", with_credentials(
+        environment, f"setsid {session} >/dev/null 2>&1 </dev/null &")])
+    if not result.ok:
+        raise FaultFailed(f"the blocker's transaction could not start: {result.last_line()}")
+    deadline = clock.now() + BLOCKER_START_S
+    while True:
+        rows = environment.sql(fault.database, BLOCKER_RUNNING_SQL)
+        if rows and rows[0] and rows[0][0] not in ("", "0"):
+            break
+        if clock.now() >= deadline:
+            raise FaultFailed(f"the blocker's transaction did not start within {BLOCKER_START_S:g}s: "
+                              f"is `{blocker.sql}` valid SQL for {fault.database}?")
+        clock.sleep(0.1)
+    timeline.record(Event.BLOCKER_STARTED, sql=blocker.sql, hold_s=blocker.hold_s)
 
 
 def _deploying(deployer: Deployer, fault: FaultPlan, timeline: Timeline, clock: Clock) -> Iterator[Injection]:

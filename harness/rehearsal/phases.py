@@ -8,7 +8,7 @@ exits non-zero may have swapped, and one that exits zero may still be failing us
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -120,10 +120,15 @@ def recover(
     notes.live_release = seen[-1]
     notes.went_live = notes.live_release != before
     watch.timeline.record(Event.LIVE_CHECKED, current=notes.live_release, before=before, went_live=notes.went_live)
+    if notes.went_live and scenario.recovery.method == "redeploy":
+        # The start release deployed again, as a new release: no rollback command runs.
+        run_recovery(watch, "redeploy", lambda: redeploy(deployer, scenario.start_release, watch.clock), notes,
+                     deployer.command_line(f"deploy {scenario.start_release}"))
+        return
     if notes.went_live:
         with_db = scenario.recovery.db == "always"
         done, result = run_recovery(watch, "rollback", lambda: deployer.rollback(db=with_db), notes,
-                                    deployer.command_line("rollback --db" if with_db else "rollback"))
+                                    deployer.command_line("rollback --db" if with_db else "rollback"), db=with_db)
         if not result.ok and deployer.current() != before:
             watch.timeline.record(Event.ROLLBACK_FAILED, current=deployer.current(), detail=result.last_line())
             return
@@ -140,7 +145,18 @@ def recover(
             return
         watch.timeline.record(Event.ERRORS_PERSIST, reason="requests still fail after the deploy ended, "
                               "with the old release live: the schema changed under it")
-    run_recovery(watch, "db rollback", deployer.db_rollback, notes, deployer.command_line("db rollback"))
+    run_recovery(watch, "db rollback", deployer.db_rollback, notes, deployer.command_line("db rollback"), db=True)
+
+
+def redeploy(deployer: Deployer, release: str, clock: Clock, timeout_s: float = 600.0) -> CommandResult:
+    """Deploy `release` again, gated, and wait for it: going back by going forward."""
+    running = deployer.start_deploy(release, gate=True)
+    deadline = clock.now() + timeout_s
+    while (result := running.poll()) is None:
+        if clock.now() >= deadline:
+            running.stop()
+        clock.sleep(0.1)
+    return result
 
 
 def errors_stop(watch: Watch, scenario: Scenario, since: float) -> bool:
@@ -151,13 +167,14 @@ def errors_stop(watch: Watch, scenario: Scenario, since: float) -> bool:
 
 
 def run_recovery(watch: Watch, action: str, command: Callable[[], CommandResult], notes: Notes,
-                 shown: str) -> tuple[float, CommandResult]:
-    """Run one recovery command, timed by the rehearsal's clock; returns when it ended and its result."""
-    watch.timeline.record(Event.ROLLBACK_STARTED, action=action, command=shown)
+                 shown: str, db: bool = False) -> tuple[float, CommandResult]:
+    """Run one recovery command, timed by the rehearsal's clock; returns when it ended and
+    its result. `db`: the command reverts the schema (the round-trip check follows it)."""
+    watch.timeline.record(Event.ROLLBACK_STARTED, action=action, command=shown, db=db)
     result = command()
     notes.actions.append(shown)
     ended = watch.timeline.record(Event.ROLLBACK_FINISHED, action=action, command=shown, exit_status=result.exit_status,
-                                  detail=result.last_line()[-300:], output=result.tail(OUTPUT_LINES))
+                                  detail=result.last_line()[-300:], output=result.tail(OUTPUT_LINES), db=db)
     return float(ended["ts"]), result
 
 
@@ -210,10 +227,11 @@ def operate(
                 # As the deployer words it: with a team's tool, their own command ran.
                 shown = deployer.command_line(action if action == "db rollback" else entry["command"])
                 notes.actions.append(shown)
+                db = action == "db rollback" or "--db" in entry["command"].split()
                 watch.timeline.record(Event.ROLLBACK_STARTED, ts=entry["ts"], action=action,
-                                      command=shown, by="operator")
+                                      command=shown, by="operator", db=db)
                 watch.timeline.record(Event.ROLLBACK_FINISHED, ts=entry.get("ended", entry["ts"]), action=action,
-                                      command=shown, exit_status=0, by="operator")
+                                      command=shown, exit_status=0, by="operator", db=db)
         seen = len(entries)
         first = next((e["ts"] for e in entries if e["command"].startswith("rollback") and e.get("exit_status", 0) == 0),
                      None)
@@ -268,13 +286,15 @@ def drain(environment: Environment, scenario: Scenario, since: float, timeline: 
 
 def hygiene(environment: Environment, processes: ProcessManager, scenario: Scenario, timeline: Timeline,
             at_end: Stats | None = None, allow_remote: bool = False,
-            transport: httpx.BaseTransport | None = None) -> dict[str, Any]:
+            transport: httpx.BaseTransport | None = None,
+            database: tuple[list[str], Sequence[str]] = ([], ())) -> dict[str, Any]:
     """After the run, before teardown: is every fault gone? Chaos tools often leave some.
 
     `at_end` is the request stream's last `stable_s` before the load stopped: a broken
-    schema shows there even while `/health` is green.
+    schema shows there even while `/health` is green. `database` is the findings and the
+    checks of the database's own leftovers (`migrations.leftovers`).
     """
-    findings = environment.hygiene()
+    findings = environment.hygiene() + database[0]
     if at_end is not None and at_end.failed and at_end.error_rate > STILL_FAILING_RATE:
         findings.append(f"requests were still failing when the load stopped: {at_end.failed} of {at_end.total} "
                         f"in the last {scenario.phases.stable_s:g}s")
@@ -294,6 +314,7 @@ def hygiene(environment: Environment, processes: ProcessManager, scenario: Scena
         findings.append(f"{path} does not answer: {type(exc).__name__}")
     checks = ["requests succeeding when the load stopped",
               "containers running, none paused", "no stopped (SIGSTOP) process", f"{processes.name} programs running",
-              "no deploy lock held", "no stray release", "error switch cleared", f"{path} healthy (worker alive)"]
+              "no deploy lock held", "no stray release", "no process running from another release",
+              "error switch cleared", f"{path} healthy (worker alive)", *database[1]]
     timeline.record(Event.HYGIENE_CHECKED, clean=not findings, findings=findings)
     return {"clean": not findings, "findings": findings, "checks": checks}

@@ -19,7 +19,7 @@ from harness.config.target import Target
 from harness.deploy import Deployer
 from harness.environment import Environment, ProcessManager
 from harness.errors import HarnessError, StagingError
-from harness.rehearsal import compatibility, contracts, faults, killswitch, load, phases, rollout
+from harness.rehearsal import compatibility, contracts, faults, killswitch, load, migrations, phases, rollout
 from harness.rehearsal.clock import Clock, SystemClock
 from harness.rehearsal.watch import Stats, Watch
 from harness.reporting.report import write_report
@@ -28,7 +28,7 @@ from harness.results.budget import Budget, history
 from harness.results.budget import apply as apply_budget
 from harness.results.deploylog import DeployStep
 from harness.results.measure import Observed, measure, write_json
-from harness.results.model import Outcome, Result
+from harness.results.model import Lint, Outcome, Result
 from harness.results.records import MATRIX_RECORDS, RecordTail, read_records
 from harness.results.runid import new_run_id
 from harness.results.timeline import Event, Timeline, read_jsonl
@@ -68,6 +68,7 @@ class Run:
     at_end: Stats | None = None  # the requests of the last stable_s before the load stopped
     states: list[compatibility.SavedState] = field(default_factory=list)  # a plan's schema states
     app_log: list[dict[str, Any]] = field(default_factory=list)  # the app's own JSON log, read at the end
+    lint: Lint | None = None  # the migrations the run applies, linted once the replica is up
     allow_remote: bool = False
     outcome: str | None = None
     reason: str | None = None
@@ -108,6 +109,7 @@ def rehearse(
         with environment_for(run, stack) as (environment, deployer):
             with load.running(load_plan(run, environment)), watching(run, environment, progress) as watch:
                 phases.baseline(watch, scenario)
+                migrations.fingerprint(environment, scenario.target, run.timeline, "before")
                 exercise = EXERCISES.get(scenario.fault.kind)
                 if exercise is not None:
                     exercise(run, watch, environment, deployer)
@@ -118,6 +120,7 @@ def rehearse(
                         respond(watch, scenario, environment, deployer, injection, run.notes,
                                 run.releases["before"], operator=operator, say=say,
                                 operator_log=operator_log(run), program=program)
+                    fingerprint_after_db_rollback(run, environment)
                 run.at_end = watch.stats(scenario.phases.stable_s)
             run.jobs = phases.drain(environment, scenario, run.started, run.timeline, clock)
             states = run.states
@@ -175,6 +178,16 @@ def respond(
     phases.verify(watch, scenario, injection.t0)
 
 
+def fingerprint_after_db_rollback(run: Run, environment: Environment) -> None:
+    """Once a database rollback has run and service was verified, the schema's
+    fingerprint again: the clean-round-trip check compares it with the one before the fault."""
+    done = [e for e in run.timeline.events if e["event"] == Event.ROLLBACK_FINISHED
+            and e.get("db") and e.get("exit_status", 0) == 0]
+    if done:
+        migrations.fingerprint(environment, run.scenario.target, run.timeline, "after db rollback",
+                               rollback_ts=done[-1]["ts"])
+
+
 def roll_out(run: Run, watch: Watch, environment: Environment, deployer: Deployer) -> None:
     """A plan's steps in place of a single fault: t0 is when the first step starts, and
     service must hold at the end as after any recovery."""
@@ -215,6 +228,7 @@ def environment_for(run: Run, stack: Stack) -> Iterator[tuple[Environment, Deplo
                  run.clock, allow_remote=run.allow_remote)
         run.timeline.record(Event.REPLICA_STARTED, url=environment.url, release=scenario.start_release)
         run.releases["before"] = deployer.current()
+        run.lint = migrations.lint(scenario, migrations.server_version(environment, scenario.target))
         try:
             yield environment, deployer
         finally:
@@ -223,12 +237,21 @@ def environment_for(run: Run, stack: Stack) -> Iterator[tuple[Environment, Deplo
                 run.deploy_log = list(deployer.steps())
                 run.releases["deployed"] = deployed_release(run.deploy_log, run.t0, run.notes)
                 run.releases["after"] = deployer.current()
+                live = release_name(scenario.target, run.deploy_log, run.releases["after"])
+                database = (migrations.leftovers(environment, scenario.target, live), migrations.LEFTOVER_CHECKS)
                 run.hygiene = phases.hygiene(environment, stack.processes(environment), scenario, run.timeline,
-                                             run.at_end, run.allow_remote)
+                                             run.at_end, run.allow_remote, database=database)
                 run.app_log = app_log(scenario.target, environment)
             except HarnessError as exc:
                 run.timeline.record(Event.REPLICA_UNREADABLE, detail=str(exc))
             run.timeline.record(Event.REPLICA_REMOVING)
+
+
+def release_name(target: Target, steps: list[DeployStep], directory: str | None) -> str | None:
+    """The name of the release in `directory` (what `current` points to): from the deploy
+    log, else the directory itself when it is a release's name; None when unknown."""
+    named = next((s.release for s in steps if s.release_dir == directory and s.release), None)
+    return named or (directory if directory in target.releases else None)
 
 
 def app_log(target: Target, environment: Environment) -> list[dict[str, Any]]:
@@ -317,7 +340,8 @@ def matrix_load_plan(run: Run, environment: Environment) -> load.LoadPlan:
 
 
 def fault_plan(run: Run) -> faults.FaultPlan:
-    return faults.plan(run.scenario.fault, run.scenario.target.run.error_switch, run.clock.now())
+    return faults.plan(run.scenario.fault, run.scenario.target.run.error_switch, run.clock.now(),
+                       run.scenario.target.database)
 
 
 def operator_log(run: Run) -> Callable[[], list[dict[str, Any]]]:
@@ -348,7 +372,7 @@ def finish(run: Run, stack: Stack, budget: Budget | None) -> Result:
         timeline=run.timeline.events, deploy_log=run.deploy_log, releases=run.releases, jobs=run.jobs,
         actions=run.notes.actions, code_rollback_recovered=run.notes.code_rollback_recovered,
         outcome=None if run.outcome is None else Outcome(run.outcome), reason=run.reason,
-        environment=environment_facts(run, stack), hygiene=run.hygiene, app_log=run.app_log,
+        environment=environment_facts(run, stack), hygiene=run.hygiene, app_log=run.app_log, lint=run.lint,
     )
     result = measure(run.scenario, observed, read_records(run.records), read_records(run.run_dir / MATRIX_RECORDS))
     if budget is not None:

@@ -17,7 +17,19 @@ from harness.reporting.buckets import aggregate, span_of
 from harness.reporting.chart import Chart, build_chart
 from harness.results import model
 from harness.results.measure import Observed, measure
-from harness.results.model import Drain, Gap, Hygiene, Outcome, PlanResult, Result, RoundResult, Rung, Step
+from harness.results.model import (
+    Drain,
+    Gap,
+    Hygiene,
+    Lint,
+    Outcome,
+    PlanResult,
+    Result,
+    RoundResult,
+    Rung,
+    SchemaCheck,
+    Step,
+)
 from harness.results.records import MATRIX_RECORDS, RECORDS, read_records
 from harness.results.rounds import Comparison, compare
 from harness.results.timeline import Event, read_jsonl
@@ -108,6 +120,8 @@ class ReportModel:
     by_percent: tuple[Comparison, ...] = ()
     drains: tuple[Drain, ...] = ()
     ladder: tuple[Rung, ...] = ()
+    lint: Lint | None = None
+    schema_checks: tuple[SchemaCheck, ...] = ()
 
 
 def seconds(value: float | None) -> str:
@@ -331,8 +345,9 @@ def build_model(run_dir: Path) -> ReportModel:
     )
     shown_events = tuple(
         (f"{float(e['ts']) - t0:+.2f} s", str(e["event"]).replace("_", " "),
-         # A command's output is shown once, in the Commands table.
-         ", ".join(f"{k} {event_value(k, v, t0)}" for k, v in e.items() if k not in ("ts", "event", "output")))
+         # A command's output is shown once, in the Commands table; a schema fingerprint's
+         # statements only in the schema round trip.
+         ", ".join(f"{k} {event_value(k, v, t0)}" for k, v in e.items() if k not in HIDDEN_EVENT_KEYS))
         for e in timeline
     )
     return ReportModel(
@@ -344,8 +359,11 @@ def build_model(run_dir: Path) -> ReportModel:
         result_json=json.dumps(result.to_json(), indent=2), plan=result.plan, burst=matrix_burst(timeline),
         rounds=result.rounds, by_mitigation=compare(result.rounds, "mitigation"),
         by_percent=compare(result.rounds, "percent"), drains=result.drains,
-        ladder=result.detection.ladder,
+        ladder=result.detection.ladder, lint=result.lint, schema_checks=result.schema_checks,
     )
+
+
+HIDDEN_EVENT_KEYS = ("ts", "event", "output", "statements")
 
 
 def matrix_burst(timeline: list[dict[str, Any]]) -> str:

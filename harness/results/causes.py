@@ -139,8 +139,8 @@ def _cause(story: Story, fault_kind: str, fact: Incident, rollback: dict[str, An
             parts.append(f"{name} went live and could not boot: it answered no request, and {bad} of {total} "
                          f"requests failed ({shown}) between the swap and the start of the rollback")
         elif story.first(Event.CODE_ROLLBACK_NOT_RECOVERED) is not None:
-            parts.append(f"{name} went live; its migration removed what the previous release needs, so the "
-                         "code rollback alone did not recover")
+            parts.append(f"{name} went live; its migration changed the schema so the previous release's "
+                         "code fails against it, and the code rollback alone did not recover")
         elif bad:
             failed = span.failed
             if failed == bad:

@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from pathlib import Path
 
-from harness.results.model import Result
+from harness.results.model import Gap, Result
 
 
 def _fmt(value: float | None) -> str:
@@ -47,15 +47,45 @@ def testsuite(result: Result) -> ET.Element:
                 message += f"; {gap.cause}"
             failure = ET.SubElement(case, "failure", message=message,
                                     type="regression" if regression else "missed_target")
-            failure.text = f"{gap.cause if gap else ''}\nAdvice: {gap.advice if gap else ''}"
+            failure.text = f"{gap.cause if gap else ''}\nAdvice: {gap.advice if gap else ''}" + _prevention(gap)
             failures += 1
         props = ET.SubElement(case, "properties")
         ET.SubElement(props, "property", name="measured", value=_fmt(measured))
         ET.SubElement(props, "property", name="target", value=_fmt(bound))
+        _prevention_properties(props, gaps.get(name) if objective.met is False else None)
+    # Gaps no objective covers (a failed rollback, a leftover, a schema that did not come
+    # back, a plan step that failed): a failed case each.
+    judged = {o.name for o in result.objectives}
+    for gap in result.gaps:
+        if gap.name in judged:
+            continue
+        case = ET.SubElement(suite, "testcase", classname=f"gameday.{scenario}", name=gap.name, time="0")
+        failure = ET.SubElement(case, "failure", message=f"{gap.name}: {gap.cause}"[:500], type="gap")
+        failure.text = f"{gap.cause}\nAdvice: {gap.advice}" + _prevention(gap)
+        props = ET.SubElement(case, "properties")
+        ET.SubElement(props, "property", name="measured", value=_fmt(gap.measured))
+        _prevention_properties(props, gap)
+        cases += 1
+        failures += 1
     for key, value in (("tests", cases), ("failures", failures), ("errors", errors), ("skipped", skipped),
                        ("time", f"{duration:.3f}")):
         suite.set(key, str(value))
     return suite
+
+
+def _prevention(gap: Gap | None) -> str:
+    if gap is None or gap.prevention is None:
+        return ""
+    return f"\nLint: {gap.prevention}" + (f" ({', '.join(gap.rules)})" if gap.rules else "")
+
+
+def _prevention_properties(props: ET.Element, gap: Gap | None) -> None:
+    """The gap's lint class (`prevention`) and the lint rules that would have caught it."""
+    if gap is None or gap.prevention is None:
+        return
+    ET.SubElement(props, "property", name="prevention", value=gap.prevention)
+    if gap.rules:
+        ET.SubElement(props, "property", name="lint_rules", value=",".join(gap.rules))
 
 
 def error_suite(scenario: str, reason: str) -> ET.Element:

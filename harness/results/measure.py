@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections.abc import Iterable, Sequence
@@ -17,6 +18,10 @@ from harness.results.causes import Story, advice_for
 from harness.results.causes import incident as incident_of
 from harness.results.deploylog import DeployStep
 from harness.results.drain import drains
+from harness.results.fingerprint import difference
+from harness.results.lint import Outcome as LintOutcome
+from harness.results.lint import prevention as lint_prevention
+from harness.results.lint import release_of_gap
 from harness.results.model import (
     SCHEMA,
     BadByWindow,
@@ -27,6 +32,7 @@ from harness.results.model import (
     Hygiene,
     Incident,
     Jobs,
+    Lint,
     ObjectiveResult,
     Outcome,
     PlanResult,
@@ -36,6 +42,7 @@ from harness.results.model import (
     Result,
     RoundResult,
     Rung,
+    SchemaCheck,
     Step,
     Times,
 )
@@ -67,6 +74,11 @@ class Observed:
     environment: dict[str, Any] = field(default_factory=dict)
     hygiene: dict[str, Any] | None = None
     app_log: Sequence[dict[str, Any]] = ()  # the app's own JSON log (job events), read at the end
+    lint: Lint | None = None  # the migrations the run applied, linted
+
+
+# Requests that write: what a restore of the database from before the deploy would discard.
+WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 
 
 def rel(ts: float | None, t0: float | None) -> float | None:
@@ -298,10 +310,17 @@ def measure(scenario: Scenario, observed: Observed, records: Iterable[Record],
         # back did not work when it was needed.
         first_failed = failed_recoveries[0]
         still_live = observed.releases.get("after") not in (None, observed.releases.get("before"))
+        stuck_schema = ""
+        if first_failed.get("db"):
+            writes = sum(1 for r in kept if t0 is not None and r.ts >= t0 and not r.failed
+                         and r.name.split(" ", 1)[0] in WRITE_METHODS)
+            stuck_schema = ("; the schema could not be reverted, so the way back is forward (a fixed release) "
+                            "or restoring the database from before the deploy, which would discard the "
+                            f"{writes} writes users made since (successful {'/'.join(WRITE_METHODS)} requests)")
         gaps.append(Gap("rollback_failed", 0, len(failed_recoveries),
                         f"`{first_failed.get('command')}` exited {first_failed.get('exit_status')}: "
                         f"{first_failed.get('detail') or 'no output'}"
-                        + ("; the deployed release stayed live" if still_live else ""),
+                        + ("; the deployed release stayed live" if still_live else "") + stuck_schema,
                         "a rollback must work when the host is in trouble: rehearse the command itself, "
                         "and keep a second way back"))
     if plan is not None:
@@ -312,6 +331,9 @@ def measure(scenario: Scenario, observed: Observed, records: Iterable[Record],
         gaps.append(Gap("hygiene", 0, len(hygiene.findings),
                         "the run left a fault behind: " + "; ".join(hygiene.findings),
                         "make the fault's undo part of the runbook, and check for it after every rollback"))
+    checks = schema_checks(events, t0)
+    gaps.extend(round_trip_gaps(checks))
+    gaps = classified(gaps, observed, scenario, kept, t0)
     outcome = observed.outcome or (Outcome.MET if not gaps else Outcome.GAPS)
     return Result(
         schema=SCHEMA,
@@ -346,7 +368,66 @@ def measure(scenario: Scenario, observed: Observed, records: Iterable[Record],
         plan=plan,
         rounds=rounds,
         drains=drains(observed.deploy_log, kept, t0, scenario.target.run.graceful_timeout_s, observed.app_log),
+        lint=observed.lint,
+        schema_checks=checks,
     )
+
+
+def schema_checks(events: Sequence[dict[str, Any]], t0: float | None) -> tuple[SchemaCheck, ...]:
+    """The clean-round-trip check: each fingerprint taken after a database rollback
+    against the one taken before the fault (`schema_fingerprinted` events)."""
+    fingerprints = [e for e in events if e["event"] == Event.SCHEMA_FINGERPRINTED and e.get("statements") is not None]
+    before = next((e["statements"] for e in fingerprints if e.get("when") == "before"), None)
+    if before is None:
+        return ()
+    found = []
+    for e in fingerprints:
+        if e.get("when") == "after db rollback":
+            leftover, missing = difference(before, e["statements"])
+            found.append(SchemaCheck(rel(e.get("rollback_ts", e["ts"]), t0), tuple(leftover), tuple(missing)))
+    return tuple(found)
+
+
+def round_trip_gaps(checks: Sequence[SchemaCheck]) -> list[Gap]:
+    """A database rollback that did not bring the schema back is a gap naming the objects."""
+    gaps = []
+    for check in checks:
+        if check.clean:
+            continue
+        parts = ([f"left behind: {', '.join(check.leftover)}"] if check.leftover else []) + (
+            [f"gone: {', '.join(check.missing)}"] if check.missing else [])
+        at = "" if check.after_s is None else f" at {check.after_s:.1f}s"
+        gaps.append(Gap("schema_round_trip", 0, len(check.leftover) + len(check.missing),
+                        f"after the database rollback{at} the schema is not what it was before the fault: "
+                        + "; ".join(parts),
+                        "make every down migration undo all that its up created (columns, indexes, types, "
+                        "constraints), and rehearse the round trip with a schema diff before you need it"))
+    return gaps
+
+
+def classified(gaps: Sequence[Gap], observed: Observed, scenario: Scenario, records: Sequence[Record],
+               t0: float | None) -> list[Gap]:
+    """Each gap marked preventable before deploy (naming the lint rules) or needing
+    runtime detection (`harness.results.lint.prevention`); unmarked without a lint."""
+    if observed.lint is None:
+        return list(gaps)
+    events = observed.timeline
+    finished = next((float(e["ts"]) for e in events if e["event"] == Event.DEPLOY_FINISHED), None)
+    limit_ms = scenario.load.latency_limit_s * 1000
+    stalled = t0 is not None and any(
+        r.ts >= t0 and (finished is None or r.ts <= finished) and (r.latency_ms > limit_ms or r.status == 504)
+        for r in records)
+    migrate_failed = any(s.step == "migrate" and not s.ok for s in observed.deploy_log
+                         if t0 is not None and s.ts >= t0)
+    outcome = LintOutcome(stalled=stalled, migrate_failed=migrate_failed)
+    steps = [step.release for step in scenario.plan.steps] if scenario.plan is not None else []
+    marked = []
+    for gap in gaps:
+        release = release_of_gap(gap.name, scenario.fault.release, steps)
+        prevention, rules = lint_prevention(release, observed.lint.findings, outcome,
+                                            from_deploy=gap.name != "false_alarms")
+        marked.append(dataclasses.replace(gap, prevention=prevention, rules=rules))
+    return marked
 
 
 def ladder(scenario: Scenario, alarms: Sequence[dict[str, Any]], t0: float | None,

@@ -421,16 +421,99 @@ class Gap:
     cause: str
     advice: str
     regression: bool = False
+    # PREVENTABLE when migration lint flagged what caused it (`rules` names the lint
+    # rules), RUNTIME when only detection at run time could catch it; None in files
+    # written before the lint existed (`harness.results.lint`).
+    prevention: str | None = None
+    rules: tuple[str, ...] = ()
 
     def to_json(self) -> Json:
         return {"name": self.name, "target": self.objective, "measured": self.measured, "cause": self.cause,
-                "advice": self.advice, "regression": self.regression}
+                "advice": self.advice, "regression": self.regression, "prevention": self.prevention,
+                "rules": list(self.rules)}
 
     @classmethod
     def from_json(cls, data: object, key: str) -> Gap:
         o = _Obj(data, key)
         return cls(o.text("name"), o.number("target"), o.opt_number("measured"), o.text("cause"),
-                   o.opt_text("advice") or "", bool(o.opt_flag("regression")))
+                   o.opt_text("advice") or "", bool(o.opt_flag("regression")), o.opt_text("prevention"),
+                   o.texts("rules"))
+
+
+# A gap's `prevention`: what would have caught it.
+PREVENTABLE = "preventable before deploy"
+RUNTIME = "needed runtime detection"
+
+
+@dataclass(frozen=True)
+class LintFinding:
+    """One finding of the migration linter (squawk) on a migration the rehearsal applied:
+    the release that brought the migration, its file (path inside the release), the line
+    (1-based), the linter's rule name, its level ("warning" or "error") and message."""
+
+    release: str
+    file: str
+    line: int
+    rule: str
+    level: str
+    message: str
+
+    def to_json(self) -> Json:
+        return {"release": self.release, "file": self.file, "line": self.line, "rule": self.rule,
+                "level": self.level, "message": self.message}
+
+    @classmethod
+    def from_json(cls, data: object, key: str) -> LintFinding:
+        o = _Obj(data, key)
+        return cls(o.text("release"), o.text("file"), o.count("line"), o.text("rule"), o.text("level"),
+                   o.text("message"))
+
+
+@dataclass(frozen=True)
+class Lint:
+    """The migration lint of a run: the linter and its version (None when it could not
+    run, with `note` saying why), the migration files linted (`release:file`), and the
+    findings."""
+
+    tool: str | None
+    files: tuple[str, ...]
+    findings: tuple[LintFinding, ...]
+    note: str | None = None
+
+    def to_json(self) -> Json:
+        return {"tool": self.tool, "files": list(self.files), "findings": [f.to_json() for f in self.findings],
+                "note": self.note}
+
+    @classmethod
+    def from_json(cls, data: object, key: str = "lint") -> Lint:
+        o = _Obj(data, key)
+        return cls(o.opt_text("tool"), o.texts("files"),
+                   tuple(LintFinding.from_json(f.data, f.key) for f in o.tables("findings")), o.opt_text("note"))
+
+
+@dataclass(frozen=True)
+class SchemaCheck:
+    """The clean-round-trip check: after a database rollback (`after`, seconds after t0),
+    the schema objects that were not there before the fault (`leftover`) and those that
+    were and are gone (`missing`), each as "kind name" (e.g. "index orders_coupon_idx",
+    "column orders.coupon")."""
+
+    after_s: float | None
+    leftover: tuple[str, ...]
+    missing: tuple[str, ...]
+
+    @property
+    def clean(self) -> bool:
+        return not self.leftover and not self.missing
+
+    def to_json(self) -> Json:
+        return {"after_s": self.after_s, "clean": self.clean, "leftover": list(self.leftover),
+                "missing": list(self.missing)}
+
+    @classmethod
+    def from_json(cls, data: object, key: str) -> SchemaCheck:
+        o = _Obj(data, key)
+        return cls(o.opt_number("after_s"), o.texts("leftover"), o.texts("missing"))
 
 
 @dataclass(frozen=True)
@@ -805,6 +888,8 @@ class Result:
     plan: PlanResult | None = None  # a scenario with a [plan]: its steps and matrix
     rounds: tuple[RoundResult, ...] = ()  # a flag fault: each round and how it was mitigated
     drains: tuple[Drain, ...] = ()  # each app-server reload under load and what it did to requests in flight
+    lint: Lint | None = None  # the migrations the run applied, linted; None before the lint existed
+    schema_checks: tuple[SchemaCheck, ...] = ()  # one per database rollback: did the schema come back?
 
     @property
     def started_ts(self) -> float:
@@ -851,6 +936,8 @@ class Result:
             "plan": None if self.plan is None else self.plan.to_json(),
             "rounds": [r.to_json() for r in self.rounds],
             "drains": [d.to_json() for d in self.drains],
+            "lint": None if self.lint is None else self.lint.to_json(),
+            "schema_checks": [c.to_json() for c in self.schema_checks],
         }
 
     @classmethod
@@ -869,7 +956,7 @@ class Result:
             raise ResultFormatError("outcome", f"must be one of {', '.join(Outcome)}, got {outcome!r}")
         jobs, hygiene, budget = o.opt_table("jobs"), o.opt_table("hygiene"), o.opt_table("regression_budget")
         environment, incident = o.opt_table("environment"), o.opt_table("incident")
-        plan = o.opt_table("plan")
+        plan, lint = o.opt_table("plan"), o.opt_table("lint")
         return cls(
             schema=schema,
             run_id=o.text("run_id"),
@@ -898,6 +985,8 @@ class Result:
             plan=None if plan is None else PlanResult.from_json(plan.data),
             rounds=tuple(RoundResult.from_json(r.data, r.key) for r in o.tables("rounds")),
             drains=tuple(Drain.from_json(d.data, d.key) for d in o.tables("drains")),
+            lint=None if lint is None else Lint.from_json(lint.data),
+            schema_checks=tuple(SchemaCheck.from_json(c.data, c.key) for c in o.tables("schema_checks")),
         )
 
 

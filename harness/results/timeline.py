@@ -27,6 +27,7 @@ class Event(StrEnum):
     # the fault
     FAULT_INJECTED = "fault_injected"
     DEPLOY_FINISHED = "deploy_finished"
+    BLOCKER_STARTED = "blocker_started"
     DEPLOY_INTERRUPTED = "deploy_interrupted"
     DEPLOY_FAILED_TO_RUN = "deploy_failed_to_run"
     FAULT_REMOVED = "fault_removed"
@@ -49,6 +50,8 @@ class Event(StrEnum):
     PLAN_STEP_SETTLED = "plan_step_settled"
     SCHEMA_STATE_SAVED = "schema_state_saved"
     SCHEMA_STATE_RESTORED = "schema_state_restored"
+    # the clean-round-trip check
+    SCHEMA_FINGERPRINTED = "schema_fingerprinted"
     MATRIX_CELL_MEASURED = "matrix_cell_measured"
     MATRIX_CELL_SKIPPED = "matrix_cell_skipped"
     # a flag fault's rounds

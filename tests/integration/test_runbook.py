@@ -50,7 +50,11 @@ def test_clean_deploy_is_the_control(staging: Staging, images: object, tmp_path:
     assert result["requests"]["total"] > 200
     assert result["requests"]["failed"] == 0
     assert result["detection"]["false_alarms"] == 0 and result["detection"]["alarms"] == 0
-    assert result["recovery"]["actions"] == ["rollback"]
+    # A full round trip: code and schema back, and the schema exactly as before the deploy.
+    assert result["recovery"]["actions"] == ["rollback --db"]
+    assert [c["clean"] for c in result["schema_checks"]] == [True]
+    assert result["hygiene"]["clean"], result["hygiene"]
+    assert result["lint"]["files"] == ["v2:migrations/002_add_coupon.up.sql"]
     assert result["releases"]["after"] == result["releases"]["before"]
     assert result["jobs"]["lost"] == 0 and result["jobs"]["duplicated"] == 0
     assert {"fault_injected", "rollback_started", "rollback_finished", "result_written"} <= set(timeline(run_dir))
@@ -82,6 +86,10 @@ def test_bad_migration_needs_the_db_step(staging: Staging, images: object, tmp_p
     assert any(s["action"] == "rollback" and s["name"] == "db" and s["ok"] for s in result["steps"])
     assert result["jobs"]["lost"] == 0
     assert result["durations"]["time_to_recover_s"] > result["durations"]["time_to_detect_s"]
+    # The db step brought the schema back as it was; lint would have caught the drop.
+    assert [c["clean"] for c in result["schema_checks"]] == [True]
+    assert result["gaps"] and all(g["prevention"] == "preventable before deploy" and "ban-drop-column" in g["rules"]
+                                  for g in result["gaps"]), result["gaps"]
     no_leftovers(staging, result)
     report_checks_out(run_dir, result)
 

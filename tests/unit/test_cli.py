@@ -44,15 +44,25 @@ def test_an_unwritable_reports_directory_is_exit_2_before_anything_starts(capsys
     assert "the reports directory is not writable" in one_line(capsys.readouterr().err)
 
 
-def test_list_shows_every_built_in_scenario(capsys):
+def test_list_groups_every_built_in_scenario_with_its_description(capsys):
     assert cli.main(["list"]) == 0
-    out = capsys.readouterr().out.splitlines()
-    assert [line.split()[0] for line in out] == [
-        "bad-migration", "clean-deploy", "detection-ladder", "drain-cutoff", "expand-contract-wrong-order",
-        "expand-contract",
-        "failing-health-check-no-gate", "failing-health-check", "flag-kill-switch", "flag-vs-rollback",
-        "hung-worker",
-        "migration-then-failing-gate", "unbootable-release"]
+    groups: dict[str, list[str]] = {}
+    for line in capsys.readouterr().out.splitlines():
+        if line.endswith(":"):
+            current = groups.setdefault(line[:-1], [])
+        elif line.strip():
+            name, description = line.split(maxsplit=1)
+            assert line.startswith("  ") and description.strip(), line
+            current.append(name)
+    assert groups == {
+        "basics": ["clean-deploy", "detection-ladder", "failing-health-check-no-gate", "failing-health-check",
+                   "flag-kill-switch", "flag-vs-rollback"],
+        "migrations": ["bad-migration", "expand-contract-wrong-order", "expand-contract", "incomplete-down",
+                       "irreversible-migration", "lock-queue-stall-lock-timeout", "lock-queue-stall",
+                       "migration-then-failing-gate", "renamed-column", "required-column"],
+        "processes": ["drain-cutoff", "hung-worker", "unbootable-release", "wrapper-worker"],
+        "deploy tools": ["redeploy-old-version"],
+    }
 
 
 def test_a_deploy_command_that_is_not_installed_stops_before_anything_starts(capsys, tmp_path, monkeypatch):

@@ -47,3 +47,23 @@ def test_merged_file_sums_its_suites(tmp_path):
     root = ET.parse(path).getroot()
     assert root.tag == "testsuites"
     assert root.get("tests") == "6" and root.get("errors") == "1"
+
+
+def test_every_gap_carries_its_lint_class(tmp_path):
+    """An objective's gap and a gap no objective covers both say whether lint would have
+    caught them, and which rules."""
+    result = result_of(tmp_path)
+    first = replace(result.objectives[0], measured=12.0, met=False)
+    gaps = (Gap("time_to_detect_s", 5, 12.0, "slow poller", "poll faster", prevention="needed runtime detection"),
+            Gap("schema_round_trip", 0, 1, "left behind: type order_status", "fix the down script",
+                prevention="preventable before deploy", rules=("ban-drop-column",)))
+    suite = junit.testsuite(replace(result, objectives=(first, *result.objectives[1:]), gaps=gaps))
+    props = {p.get("name"): p.get("value")
+             for p in suite.findall("testcase[@name='time_to_detect_s']/properties/property")}
+    assert props["prevention"] == "needed runtime detection" and "lint_rules" not in props
+    extra = suite.find("testcase[@name='schema_round_trip']")
+    assert extra is not None and extra.find("failure").get("type") == "gap"
+    assert "Lint: preventable before deploy (ban-drop-column)" in extra.find("failure").text
+    props = {p.get("name"): p.get("value") for p in extra.findall("properties/property")}
+    assert props == {"measured": "1", "prevention": "preventable before deploy", "lint_rules": "ban-drop-column"}
+    assert suite.get("tests") == "6" and suite.get("failures") == "2"

@@ -8,7 +8,9 @@ from harness.errors import HarnessError, InputError
 
 BUILT_IN = ["bad-migration", "clean-deploy", "detection-ladder", "drain-cutoff", "expand-contract",
             "expand-contract-wrong-order", "failing-health-check", "flag-kill-switch", "flag-vs-rollback",
-            "failing-health-check-no-gate", "hung-worker", "migration-then-failing-gate", "unbootable-release"]
+            "failing-health-check-no-gate", "hung-worker", "migration-then-failing-gate", "unbootable-release",
+            "required-column", "incomplete-down", "renamed-column", "lock-queue-stall",
+            "lock-queue-stall-lock-timeout", "redeploy-old-version", "wrapper-worker", "irreversible-migration"]
 
 MINIMAL = """\
 [fault]
@@ -72,6 +74,13 @@ def test_bad_migration_asks_for_the_db_step_if_needed():
         ("start_release = \"v7\"\n" + MINIMAL, "start_release", "is not a release of shop"),
         (MINIMAL + "[load]\nlocustfile = \"missing.py\"\n", "load.locustfile", "is not a file"),
         (MINIMAL + "[detectors.health]\ninterval_s = true\n", "detectors.health.interval_s", "must be a number"),
+        ("group = \"misc\"\n" + MINIMAL, "group", "must be one of basics, migrations, processes, deploy tools"),
+        (MINIMAL + "[recovery]\nmethod = \"redeploy\"\n", "recovery.method", 'set db = "never"'),
+        (MINIMAL + "[recovery]\nmethod = \"revert\"\n", "recovery.method", "must be one of rollback, redeploy"),
+        (MINIMAL.replace("[detectors", "[fault.blocker]\nsql = \"SELECT 1; SELECT 2\"\n[detectors"),
+         "fault.blocker.sql", "must be one SQL statement"),
+        (MINIMAL.replace("[detectors", "[fault.blocker]\nsql = \"SELECT 1\"\nhold_s = 0\n[detectors"),
+         "fault.blocker.hold_s", "must be greater than 0"),
     ],
 )
 def test_bad_scenarios_name_the_file_and_key(tmp_path, text, key, problem):

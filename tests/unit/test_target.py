@@ -57,6 +57,10 @@ def test_a_teams_own_target_loads(tmp_path):
         (GOOD.replace('health_path = "/health"', 'health_path = "health"'), "run.health_path", "must be a URL path"),
         (GOOD.replace("--chdir {release} ", ""), "run.web", "must contain {release}"),
         (GOOD.replace('common = "app"', 'common = "nope"'), "build.common", "is not a directory"),
+        (GOOD + '[migrations]\nid_pattern = "^[0-9]+"\n', "migrations.id_pattern", "needs a group"),
+        (GOOD + '[migrations]\nid_pattern = "^([0-9]+"\n', "migrations.id_pattern", "is not a regular expression"),
+        (GOOD + '[migrations]\nfiles = "../db/*.sql"\n', "migrations.files", "inside a release"),
+        (GOOD + '[migrations]\nfile = "db/*.sql"\n', "migrations.file", "is not a known key"),
     ],
 )
 def test_bad_target_files_name_the_file_and_key(tmp_path, text, key, problem):
@@ -103,3 +107,16 @@ def test_a_base_that_is_not_a_release_or_loops_is_refused(tmp_path, base, proble
     with pytest.raises(InputError) as caught:
         load_target(tmp_path / "target.toml")
     assert caught.value.key == "build.releases" and problem in caught.value.problem
+
+
+def test_migrations_say_which_files_and_ids():
+    from harness.config.target import Migrations
+
+    migrations = Migrations(files="migrations/*.up.*")
+    files = ["migrations/002_add_coupon.up.sql", "migrations/002_add_coupon.down.sql",
+             "migrations/003_backfill.up.py", "shop/web.py"]
+    assert migrations.paths(files) == ["migrations/002_add_coupon.up.sql", "migrations/003_backfill.up.py"]
+    assert migrations.id_of("migrations/002_add_coupon.up.sql") == "002_add_coupon"
+    rails = Migrations(files="db/migrate/*.rb", id_pattern=r"^([0-9]+)_")
+    assert rails.id_of("db/migrate/20240101120000_add_region.rb") == "20240101120000"
+    assert rails.id_of("db/migrate/README") is None

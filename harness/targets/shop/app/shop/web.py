@@ -78,6 +78,7 @@ def create_order(environ):
             "customer": str(payload.get("customer", "")),
             "customer_name": str(payload.get("customer", "")),
             "coupon": payload.get("coupon"),
+            "region": str(payload.get("region", "eu")),
         }
     except (ValueError, KeyError, TypeError):
         return "400 Bad Request", {"error": "expected JSON with item and qty"}

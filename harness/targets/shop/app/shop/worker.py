@@ -3,6 +3,8 @@
 import os
 import signal
 import socket
+import subprocess
+import sys
 import time
 
 import psycopg2
@@ -57,7 +59,17 @@ def work_one(conn):
     return True
 
 
+def wrap():
+    """Start the real worker as a child and wait for it, as a wrapper script that does not
+    `exec` does (a release sets WORKER_WRAPPER=1 to rehearse it). A stop signal ends this
+    process only: the child goes on taking jobs with this release's code."""
+    child = subprocess.Popen([sys.executable, "-m", "shop.worker"], env={**os.environ, "SHOP_WORKER_CHILD": "1"})
+    sys.exit(child.wait())
+
+
 def main():
+    if SETTINGS.get("WORKER_WRAPPER") == "1" and not os.environ.get("SHOP_WORKER_CHILD"):
+        wrap()
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     conn = None
