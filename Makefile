@@ -6,6 +6,8 @@ STAMP := $(VENV)/.installed
 SCENARIO ?= bad-migration
 SCENARIOS ?=
 NIGHTLY_FLAGS ?=
+# Scenarios rehearsed at a time by `make nightly`, each on its own replica.
+NIGHTLY_JOBS ?= 2
 
 .PHONY: help gameday nightly list up down test test-packages unit integration check bench clean
 
@@ -47,7 +49,7 @@ gameday: $(STAMP)
 	@$(BIN)/gameday run $(SCENARIO) || { code=$$?; echo "gameday run exited $$code"; exit $$code; }
 
 nightly: $(STAMP)
-	@$(BIN)/gameday nightly $(SCENARIOS) $(NIGHTLY_FLAGS) || { code=$$?; echo "gameday nightly exited $$code"; exit $$code; }
+	@$(BIN)/gameday nightly --jobs $(NIGHTLY_JOBS) $(SCENARIOS) $(NIGHTLY_FLAGS) || { code=$$?; echo "gameday nightly exited $$code"; exit $$code; }
 
 list: $(STAMP)
 	$(BIN)/gameday list
@@ -69,8 +71,11 @@ unit: $(STAMP) test-packages
 integration: $(STAMP) test-packages
 	$(BIN)/pytest -q -m docker tests/integration
 
+# Two at a time: most of an integration test is waiting on its replica. The tests marked
+# serial look at every replica or time against a quiet machine: they run alone, after.
 test: test-packages check
-	$(BIN)/pytest -q tests
+	$(BIN)/pytest -q -n 2 -m "not serial" tests
+	$(BIN)/pytest -q -m serial tests
 
 bench: $(STAMP)
 	$(BIN)/python bench/build.py

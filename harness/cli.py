@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -167,16 +168,76 @@ def cmd_nightly(args: argparse.Namespace) -> int:
         say(note)
     reports = reports_dir(args.reports)
     budget_of(args)
+    if args.jobs < 1:
+        raise InputError("--jobs", None, f"must be at least 1, got {args.jobs}")
     client = staging_here().client
     started = time.monotonic()
-    nightly = run_all(list(scenarios), reports,
-                      lambda name: rehearse_and_show(scenarios[name], args, reports, client), say)
+    if args.jobs == 1:
+        nightly = run_all(list(scenarios), reports,
+                          lambda name: rehearse_and_show(scenarios[name], args, reports, client), say)
+    else:
+        from harness.environment import buildcache
+        from harness.environment.images import ensure_images
+
+        # Built once here, so the runs do not build the same images side by side.
+        for target in {s.target.name: s.target for s in scenarios.values()}.values():
+            ensure_images(client, target, args.base_image, say)
+            buildcache.prefetch(target, say)
+        children: list[subprocess.Popen[str]] = []
+        try:
+            nightly = run_all(list(scenarios), reports,
+                              lambda name: rehearse_in_child(scenarios[name], args, reports, children), say,
+                              jobs=args.jobs)
+        except KeyboardInterrupt:
+            stop_children(children)
+            raise
     for run in nightly.runs:
         state = run.result.outcome if run.result else f"could not run: {run.error}"
         print(f"  {run.name:<30} {state}")
     print(f"nightly: {len(nightly.runs)} scenarios in {time.monotonic() - started:.0f} s; "
           f"exit {nightly.exit_code}\n  {nightly.junit}\n  {nightly.trend}")
     return nightly.exit_code
+
+
+# How long an interrupted nightly waits for its runs to clean up after SIGTERM.
+CHILD_STOP_S = 60.0
+
+
+def rehearse_in_child(scenario: Scenario, args: argparse.Namespace, reports: Path,
+                      children: list[subprocess.Popen[str]]) -> Result:
+    """One scenario of `nightly --jobs N` in its own `gameday run` process, with its own
+    signal handling and cleanup; its output is printed in one piece when it ends. Raises
+    HarnessError (with the run's last line) when it wrote no result."""
+    from harness.results.model import read_result
+
+    argv = [sys.executable, "-m", "harness", "run", str(scenario.path), "--reports", str(reports),
+            "--base-image", args.base_image, "--budget-runs", str(args.budget_runs)]
+    argv += ["--quiet"] if args.quiet else []
+    argv += ["--allow-remote-host"] if args.allow_remote_host else []
+    argv += [] if args.regression_budget is None else ["--regression-budget", str(args.regression_budget)]
+    child = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    children.append(child)
+    out, _ = child.communicate()
+    print(out, end="", flush=True)
+    shown = [line.strip() for line in out.splitlines() if line.strip().endswith("report.html")]
+    result_file = Path(shown[-1]).with_name("result.json") if shown else None
+    if result_file is None or not result_file.is_file():
+        last = (out.strip().splitlines() or [f"exited {child.returncode}"])[-1]
+        raise HarnessError(last.removeprefix("gameday: "))
+    return read_result(result_file)
+
+
+def stop_children(children: Sequence[subprocess.Popen[str]]) -> None:
+    """SIGTERM to the runs still going, as to any gameday run: each removes its replica."""
+    for child in children:
+        if child.poll() is None:
+            child.terminate()
+    deadline = time.monotonic() + CHILD_STOP_S
+    for child in children:
+        try:
+            child.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            child.kill()
 
 
 def summary(result: Result, run_dir: Path) -> str:
@@ -463,6 +524,8 @@ def parser() -> argparse.ArgumentParser:
     p = command("nightly", "rehearse every scenario (or those named), write merged JUnit and the trend report",
                 with_run=False)
     p.add_argument("scenarios", nargs="*", help="scenario names or files (default: every built-in scenario)")
+    p.add_argument("--jobs", type=int, default=1, metavar="N",
+                   help="rehearse N scenarios at a time, each on its own replica and in its own process (default 1)")
     add_rehearsal_options(p)
     p.set_defaults(func=cmd_nightly)
 

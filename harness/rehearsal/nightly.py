@@ -1,9 +1,11 @@
-"""The nightly suite: every scenario (or a given list) one after the other, a merged JUnit
-file, and the trend report. One scenario's failure never stops the others."""
+"""The nightly suite: every scenario (or a given list), one after the other or a few at a
+time, a merged JUnit file, and the trend report. One scenario's failure never stops the
+others."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,15 +54,28 @@ def run_all(
     reports: Path,
     rehearse_one: Callable[[str], Result],
     say: Callable[[str], None],
+    jobs: int = 1,
 ) -> Nightly:
-    runs = []
-    for name in names:
+    """Rehearse every scenario, `jobs` at a time (each on its own replica), and merge
+    their JUnit in the order given."""
+
+    def one(name: str) -> ScenarioRun:
         say(f"nightly: {name}")
         try:
-            runs.append(ScenarioRun(name, rehearse_one(name), None))
+            return ScenarioRun(name, rehearse_one(name), None)
         except HarnessError as exc:
             say(f"nightly: {name} could not run: {exc}")
-            runs.append(ScenarioRun(name, None, str(exc)))
+            return ScenarioRun(name, None, str(exc))
+
+    if jobs <= 1:
+        runs = [one(name) for name in names]
+    else:
+        pool = ThreadPoolExecutor(max_workers=jobs)
+        try:
+            runs = list(pool.map(one, names))
+        finally:
+            # On an interrupt, return at once: the caller stops the runs still going.
+            pool.shutdown(wait=False, cancel_futures=True)
     suites = [junit.testsuite(r.result) if r.result is not None else junit.error_suite(r.name, r.error or "")
               for r in runs]
     merged = reports / "nightly" / "junit.xml"

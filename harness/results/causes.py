@@ -128,8 +128,8 @@ def _cause(story: Story, fault_kind: str, fact: Incident, rollback: dict[str, An
             stall = _span(story, story.impact_ts or 0.0, story.recovered_ts)
             parts.append(f"{name} went live; while its deploy ran, {stall.failed} requests failed and "
                          f"{stall.bad - stall.failed} were "
-                         "slower than the latency limit (its reload stalled service), and service recovered while "
-                         "it was still live, before any rollback")
+                         f"slower than the latency limit ({_stalled_by(story, deploy_steps)}), and service recovered "
+                         "while it was still live, before any rollback")
         elif fact.recovered_without_rollback:
             parts.append(f"{name} went live, and service recovered while it was still live, before any rollback: "
                          "the failures came from outside the deploy")
@@ -164,6 +164,29 @@ def _cause(story: Story, fault_kind: str, fact: Incident, rollback: dict[str, An
     if not parts and story.impact_ts is not None:
         parts.append("requests failed after the fault")
     return "; ".join(parts) or None
+
+
+def _stalled_by(story: Story, deploy_steps: Sequence[DeployStep]) -> str:
+    """Which of the deploy's steps was running when service first suffered: its migration
+    (behind a long transaction, when the fault started one) or its reload."""
+    impact = story.impact_ts or 0.0
+    end = story.recovered_ts if story.recovered_ts is not None else impact + DEPLOY_EFFECT_S
+
+    def overlap(step: DeployStep) -> float:
+        return min(step.ts + DEPLOY_EFFECT_S, end) - max(step.started, impact)
+
+    # The step that ran through most of the stall.
+    step = max(deploy_steps, key=overlap, default=None)
+    if step is not None and overlap(step) <= 0:
+        step = None
+    if step is not None and step.step == "migrate":
+        blocker = story.first(Event.BLOCKER_STARTED)
+        behind = "" if blocker is None else (
+            f", waiting for its lock behind a long transaction (`{blocker.get('sql')}`)")
+        return f"its migration held up every query for {step.duration_s:.1f}s{behind}"
+    if step is not None and step.step != "reload":
+        return f"its {step.step} step stalled service"
+    return "its reload stalled service"
 
 
 def advice_for(name: str, facts: dict[str, Any], scenario: Scenario) -> tuple[str, str]:
@@ -220,6 +243,16 @@ def advice_for(name: str, facts: dict[str, Any], scenario: Scenario) -> tuple[st
                     f"{happened}", "find what kept failing in the timeline and the report's chart")
         return ("recovery took longer than the target", "detect sooner and roll back automatically on alarm")
     if name == "lost_jobs":
+        lost = int(facts.get("lost_jobs") or 0)
+        in_flight = facts.get("jobs_in_flight_lost")
+        if in_flight is not None and lost > in_flight and facts.get("rolled_back"):
+            never = lost - in_flight
+            return (f"{never} of the {lost} lost jobs were never taken by any worker: enqueued while "
+                    f"{facts.get('deployed_name') or 'the deployed release'} was live, they wait for a worker "
+                    "that takes their kind or payload, and the live release's worker does not"
+                    + (f"; {in_flight} more were started and never finished" if in_flight else ""),
+                    "make the queue's payloads readable by the previous release (expand and contract for "
+                    "jobs: ship the consumer before the producer), or drain the queue before rolling back")
         return ("jobs enqueued during the run never completed",
                 "make jobs survive a worker kill: process in a transaction, ack after the effect")
     return ("target missed", "")

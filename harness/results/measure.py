@@ -262,7 +262,9 @@ def measure(scenario: Scenario, observed: Observed, records: Iterable[Record],
             f"{failing.requests} requests while it deployed" + (f": {failing.failure}" if failing.failure else "")))
     else:
         what_happened = incident_of(
-            Story(later, [s for s in observed.deploy_log if t0 is not None and s.ts >= t0], story_requests,
+            # The fault's blocker starts just before t0: it is part of the story.
+            Story([e for e in events if e["event"] == Event.BLOCKER_STARTED] + later,
+                  [s for s in observed.deploy_log if t0 is not None and s.ts >= t0], story_requests,
                   recovered_ts, impact_ts, deployed, deployed_name or scenario.fault.release),
             scenario.fault.kind,
         )
@@ -275,6 +277,10 @@ def measure(scenario: Scenario, observed: Observed, records: Iterable[Record],
             (bool(e.get("gate")) for e in later if e["event"] == Event.FAULT_INJECTED), scenario.fault.gate),
     }
     jobs = None if observed.jobs is None else Jobs.from_json(observed.jobs)
+    facts["jobs_in_flight_lost"] = jobs_in_flight_lost(observed.app_log)
+    facts["rolled_back"] = any(e["event"] == Event.ROLLBACK_FINISHED for e in later)
+    facts["deployed_name"] = deployed_name or scenario.fault.release
+    facts["lost_jobs"] = jobs.lost if jobs else None
     measured: dict[str, float | None] = {
         **durations.to_json(),
         "failed_requests": float(failed_after_t0),
@@ -331,6 +337,7 @@ def measure(scenario: Scenario, observed: Observed, records: Iterable[Record],
         gaps.append(Gap("hygiene", 0, len(hygiene.findings),
                         "the run left a fault behind: " + "; ".join(hygiene.findings),
                         "make the fault's undo part of the runbook, and check for it after every rollback"))
+    gaps.extend(stale_worker_gaps(observed, later))
     checks = schema_checks(events, t0)
     gaps.extend(round_trip_gaps(checks))
     gaps = classified(gaps, observed, scenario, kept, t0)
@@ -371,6 +378,36 @@ def measure(scenario: Scenario, observed: Observed, records: Iterable[Record],
         lint=observed.lint,
         schema_checks=checks,
     )
+
+
+def jobs_in_flight_lost(app_log: Sequence[dict[str, Any]]) -> int | None:
+    """Jobs a worker started and no worker finished (the app log's `job_started` and
+    `job_done`); None without job events."""
+    started = {e.get("job") for e in app_log if e.get("event") == "job_started"}
+    done = {e.get("job") for e in app_log if e.get("event") == "job_done"}
+    return len(started - done) if started or done else None
+
+
+def stale_worker_gaps(observed: Observed, later: Sequence[dict[str, Any]]) -> list[Gap]:
+    """Jobs a worker of a release other than the live one finished after the last recovery
+    command: a worker that outlived its restart (the app log's `job_done`, with `release`)."""
+    live = observed.releases.get("after")
+    ended = [float(e["ts"]) for e in later if e["event"] == Event.ROLLBACK_FINISHED]
+    if live is None or not ended:
+        return []
+    stale: dict[str, int] = {}
+    for e in observed.app_log:
+        if (e.get("event") == "job_done" and isinstance(e.get("release"), str) and e["release"] != live
+                and isinstance(e.get("ts"), int | float) and e["ts"] > max(ended)):
+            stale[e["release"]] = stale.get(e["release"], 0) + 1
+    if not stale:
+        return []
+    counts = ", ".join(f"{n} by {release}" for release, n in sorted(stale.items()))
+    return [Gap("stale_release_jobs", 0, sum(stale.values()),
+                f"after the last recovery command, jobs were still processed by a release that is not live "
+                f"({counts}): its worker outlived the restart",
+                "start the worker so that the process manager's signal reaches it (exec in a wrapper "
+                "script, or stopasgroup/killasgroup), and check for survivors after every deploy")]
 
 
 def schema_checks(events: Sequence[dict[str, Any]], t0: float | None) -> tuple[SchemaCheck, ...]:

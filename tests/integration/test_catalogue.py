@@ -58,3 +58,102 @@ def test_an_incomplete_down_migration_leaves_its_type_behind(
     assert page.present["#schema-checks"] == 1 and page.present["#lint"] == 1
     assert page.present["#gap-table td.prevention"] == 1
     no_leftovers(staging, result)
+
+
+def test_a_one_step_rename_breaks_the_live_release_until_the_schema_goes_back(
+    staging: Staging, images: object, tmp_path: Path
+) -> None:
+    code, result, run_dir = run("renamed-column", tmp_path)
+    assert code == 1 and result["outcome"] == "gaps", result["reason"]
+    assert result["recovery"]["code_rollback_recovered"] is False
+    assert result["recovery"]["actions"] == ["rollback", "rollback --db-only"]
+    assert "code rollback alone did not recover" in result["incident"]["cause"]
+    assert [c["clean"] for c in result["schema_checks"]] == [True]
+    assert result["gaps"] and all(g["prevention"] == PREVENTABLE and "renaming-column" in g["rules"]
+                                  for g in result["gaps"]), result["gaps"]
+    no_leftovers(staging, result)
+
+
+def test_lock_timeout_turns_a_queue_behind_the_migration_into_a_fast_abort(
+    staging: Staging, images: object, tmp_path: Path
+) -> None:
+    code, stalled, run_dir = run("lock-queue-stall", tmp_path / "stall")
+    # Without lock_timeout: the ALTER waited behind the long transaction and every query
+    # on orders queued behind it, for most of the blocker's 8 s; /health timed out too.
+    assert code == 1 and stalled["outcome"] == "gaps", stalled["reason"]
+    assert "its migration held up every query" in stalled["incident"]["cause"]
+    assert "long transaction (`SELECT count(*) FROM orders`)" in stalled["incident"]["cause"]
+    ladder = {r["detector"]: r["detect_s"] for r in stalled["detection"]["ladder"]}
+    assert ladder["health"] is not None
+    migrate = next(s for s in stalled["steps"] if s["action"] == "deploy" and s["name"] == "migrate")
+    assert migrate["ok"] and migrate["duration_s"] > 4
+    [gap] = [g for g in stalled["gaps"] if g["name"] == "time_to_recover_s"]
+    assert gap["measured"] > 5
+    # Lint named the missing lock_timeout before the deploy, and the stall makes it the cause.
+    assert gap["prevention"] == PREVENTABLE and "require-lock-timeout" in gap["rules"]
+    assert [c["clean"] for c in stalled["schema_checks"]] == [True]
+    no_leftovers(staging, stalled)
+
+    code, bounded, run_dir = run("lock-queue-stall-lock-timeout", tmp_path / "lock-timeout")
+    # With lock_timeout = 1s: the migration gave up, the deploy aborted, nothing went live.
+    assert code == 0 and bounded["outcome"] == "met", bounded["gaps"]
+    assert "aborted at its migrate step" in bounded["incident"]["cause"]
+    assert "lock timeout" in bounded["incident"]["cause"] and bounded["incident"]["went_live"] is False
+    assert not any(f["rule"] == "require-lock-timeout" for f in bounded["lint"]["findings"])
+    assert bounded["requests"]["failed_in_incident"] == 0
+    assert bounded["times"]["impact_s"] is None or bounded["times"]["impact_end_s"] - bounded["times"]["impact_s"] < 3
+    no_leftovers(staging, bounded)
+
+
+def test_redeploying_the_old_version_leaves_the_schema_ahead_of_the_code(
+    staging: Staging, images: object, tmp_path: Path
+) -> None:
+    code, result, run_dir = run("redeploy-old-version", tmp_path)
+    assert result["recovery"]["actions"] == ["deploy v1"]
+    assert result["requests"]["failed_in_incident"] == 0
+    # v1 serves again, from a new release directory; its deploy only migrated up.
+    assert result["releases"]["after"] not in (result["releases"]["before"], result["releases"]["deployed"])
+    assert code == 1 and result["outcome"] == "gaps"
+    assert any("002_add_coupon" in f and "live release v1 does not know" in f
+               for f in result["hygiene"]["findings"]), result["hygiene"]
+    assert result["schema_checks"] == []  # no database rollback ran
+    no_leftovers(staging, result)
+
+
+def test_a_worker_behind_a_wrapper_that_does_not_exec_outlives_the_rollback(
+    staging: Staging, images: object, tmp_path: Path
+) -> None:
+    code, result, run_dir = run("wrapper-worker", tmp_path)
+    assert code == 1 and result["outcome"] == "gaps"
+    assert result["recovery"]["actions"] == ["rollback"]
+    deployed = result["releases"]["deployed"]
+    survivors = [f for f in result["hygiene"]["findings"] if "shop.worker" in f and f"/releases/{deployed}" in f]
+    assert survivors, result["hygiene"]
+    [stale] = [g for g in result["gaps"] if g["name"] == "stale_release_jobs"]
+    assert stale["measured"] > 0 and f"by {deployed}" in stale["cause"]
+    no_leftovers(staging, result)
+
+
+def test_an_irreversible_migration_leaves_only_forward_or_a_restore(
+    staging: Staging, images: object, tmp_path: Path
+) -> None:
+    code, result, run_dir = run("irreversible-migration", tmp_path)
+    assert code == 1 and result["outcome"] == "gaps"
+    [failed] = [g for g in result["gaps"] if g["name"] == "rollback_failed"]
+    assert "002_qty_bigint has no down script" in failed["cause"]
+    assert "the way back is forward" in failed["cause"] and "writes users made since" in failed["cause"]
+    assert result["times"]["rollback_done_s"] is None
+    assert any("002_qty_bigint" in f for f in result["hygiene"]["findings"]), result["hygiene"]
+    no_leftovers(staging, result)
+
+
+def test_jobs_the_rolled_back_release_enqueued_wait_for_a_worker_that_is_gone(
+    staging: Staging, images: object, tmp_path: Path
+) -> None:
+    code, result, run_dir = run("mixed-queue-versions", tmp_path)
+    assert code == 1 and result["outcome"] == "gaps"
+    assert result["requests"]["failed_in_incident"] == 0 and result["recovery"]["actions"] == ["rollback"]
+    assert result["jobs"]["lost"] > 0
+    [gap] = [g for g in result["gaps"] if g["name"] == "lost_jobs"]
+    assert "never taken by any worker" in gap["cause"] and "queue-v2" in gap["cause"], gap["cause"]
+    no_leftovers(staging, result)

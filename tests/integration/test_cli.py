@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
 from harness.environment.replica import Staging
 
@@ -64,6 +65,7 @@ def test_down_leaves_other_resources_alone(staging: Staging, images: object) -> 
         bystander.remove()
 
 
+@pytest.mark.serial  # compares every run id before and after
 def test_missing_base_image_without_a_mirror_is_exit_2_and_starts_nothing(
     staging: Staging, tmp_path: Path
 ) -> None:

@@ -17,6 +17,9 @@ import pytest
 from harness.environment.replica import RUN_LABEL, Staging
 from harness.results.timeline import read_jsonl
 
+# Serial: interrupts and the sweep of dead runs are timed against a quiet machine.
+pytestmark = pytest.mark.serial
+
 GAMEDAY = [sys.executable, "-m", "harness"]
 # 20 runs: every phase, both signals, two scenarios.
 PHASES = ["replica", "baseline", "detect", "recover", "verify"]

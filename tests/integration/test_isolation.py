@@ -18,6 +18,9 @@ from harness.environment.replica import Staging
 from harness.rehearsal.runbook import rehearse
 from harness.results.timeline import read_jsonl
 
+# Serial: it runs two rehearsals at once itself.
+pytestmark = pytest.mark.serial
+
 
 def test_two_game_days_at_once_do_not_collide(staging: Staging, images: Images, tmp_path: Path) -> None:
     runs = {name: subprocess.Popen([sys.executable, "-m", "harness", "run", name, "--quiet", "--reports",

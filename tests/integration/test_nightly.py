@@ -8,16 +8,26 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import pytest
+
 from harness.environment.replica import Staging
 
+# Serial: it checks that no run of its scenarios is left, whichever test started it.
+pytestmark = pytest.mark.serial
 
-def test_nightly_runs_each_scenario_and_merges_junit(staging: Staging, images: object, tmp_path: Path) -> None:
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_nightly_runs_each_scenario_and_merges_junit(
+    staging: Staging, images: object, tmp_path: Path, jobs: str
+) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "harness", "nightly", "clean-deploy", "failing-health-check", "--quiet",
-         "--reports", str(tmp_path)],
+         "--reports", str(tmp_path), "--jobs", jobs],
         capture_output=True, text=True, timeout=900, env=dict(os.environ), check=False,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    # Each run's summary, in one piece even when two ran side by side.
+    assert "clean-deploy: MET" in proc.stdout and "failing-health-check: MET" in proc.stdout
     root = ET.parse(tmp_path / "nightly" / "junit.xml").getroot()
     assert [s.get("name") for s in root] == ["gameday.clean-deploy", "gameday.failing-health-check"]
     assert root.get("failures") == "0" and root.get("errors") == "0"

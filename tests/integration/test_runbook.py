@@ -154,6 +154,7 @@ stable_s = 2
 """
 
 
+@pytest.mark.serial  # a 100 ms bound wants a quiet machine
 @pytest.mark.parametrize("duration", [1.5, 3.0])
 def test_calibration_measures_a_known_window_within_100ms(
     staging: Staging, images: object, tmp_path: Path, duration: float

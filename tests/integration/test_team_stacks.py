@@ -77,6 +77,7 @@ def gameday(*args: str) -> subprocess.CompletedProcess[str]:
                           check=False)
 
 
+@pytest.mark.serial  # compares every run id before and after
 def test_a_start_release_whose_build_fails_is_one_line_and_exit_2(staging: Staging, tmp_path: Path) -> None:
     scenario = tiny_copy(tmp_path, build__commands='commands = ["echo compiling", "echo no such module >&2; exit 3"]')
     before = staging.run_ids()
@@ -89,6 +90,7 @@ def test_a_start_release_whose_build_fails_is_one_line_and_exit_2(staging: Stagi
     assert not list((tmp_path / "reports").iterdir())
 
 
+@pytest.mark.serial  # compares every run id before and after
 def test_a_version_path_that_names_no_release_is_one_line_and_exit_2(staging: Staging, tmp_path: Path) -> None:
     scenario = tiny_copy(tmp_path)
     target = scenario.parent / "target.toml"

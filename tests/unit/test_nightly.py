@@ -45,3 +45,30 @@ def test_an_aborted_scenario_is_exit_2(tmp_path):
     assert nightly.exit_code == 2
     root = ET.parse(nightly.junit).getroot()
     assert root.find("testsuite[@name='gameday.b']/testcase[@name='rehearsal']/error") is not None
+
+
+def test_jobs_run_scenarios_side_by_side_and_keep_their_order(tmp_path):
+    import threading
+    import time
+
+    running, most = [0], [0]
+    lock = threading.Lock()
+    inner = fake(tmp_path, {"a": "met", "b": "gaps", "c": "raise", "d": "met"})
+
+    def rehearse_one(name):
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        try:
+            time.sleep(0.2 if name == "a" else 0.05)  # the first ends last
+            return inner(name)
+        finally:
+            with lock:
+                running[0] -= 1
+
+    nightly = run_all(["a", "b", "c", "d"], tmp_path, rehearse_one, lambda m: None, jobs=2)
+    assert most[0] == 2
+    assert [r.name for r in nightly.runs] == ["a", "b", "c", "d"]
+    assert nightly.exit_code == 2 and nightly.runs[2].error == "cannot reach the Docker daemon"
+    root = ET.parse(nightly.junit).getroot()
+    assert [s.get("name") for s in root] == ["gameday.a", "gameday.b", "gameday.c", "gameday.d"]

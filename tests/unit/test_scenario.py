@@ -10,7 +10,8 @@ BUILT_IN = ["bad-migration", "clean-deploy", "detection-ladder", "drain-cutoff",
             "expand-contract-wrong-order", "failing-health-check", "flag-kill-switch", "flag-vs-rollback",
             "failing-health-check-no-gate", "hung-worker", "migration-then-failing-gate", "unbootable-release",
             "required-column", "incomplete-down", "renamed-column", "lock-queue-stall",
-            "lock-queue-stall-lock-timeout", "redeploy-old-version", "wrapper-worker", "irreversible-migration"]
+            "lock-queue-stall-lock-timeout", "redeploy-old-version", "wrapper-worker", "irreversible-migration",
+            "mixed-queue-versions"]
 
 MINIMAL = """\
 [fault]

@@ -88,8 +88,8 @@ def create_order(environ):
     row = db.run(
         SETTINGS,
         f"WITH o AS (INSERT INTO orders ({', '.join(cols)}) VALUES ({placeholders}) RETURNING id) "
-        "INSERT INTO jobs (kind, order_id) SELECT 'charge', id FROM o RETURNING order_id, id",
-        tuple(values[c] for c in cols),
+        "INSERT INTO jobs (kind, order_id) SELECT %s, id FROM o RETURNING order_id, id",
+        (*(values[c] for c in cols), getattr(schema, "ENQUEUE_KIND", "charge")),
         fetch="one",
     )
     return "201 Created", {"id": row[0], "job": row[1]}

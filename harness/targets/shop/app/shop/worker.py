@@ -9,11 +9,14 @@ import time
 
 import psycopg2
 
-from shop import applog, config, db, gateway
+from shop import applog, config, db, gateway, schema
 
 SETTINGS = config.load()
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
+RELEASE = config.revision()["release"]  # the release directory this worker's code came from
 POLL_S = 0.2
+# The job kinds this release's worker knows; a job of any other kind waits for a worker that does.
+JOB_KINDS = getattr(schema, "JOB_KINDS", ("charge",))
 stopping = False
 
 
@@ -36,8 +39,9 @@ def work_one(conn):
     """Process one pending job in one transaction; a crash leaves it pending."""
     with conn.cursor() as cur:
         cur.execute(
-            "SELECT id, order_id FROM jobs WHERE status = 'pending' "
-            "ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED"
+            "SELECT id, order_id FROM jobs WHERE status = 'pending' AND kind = ANY(%s) "
+            "ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED",
+            (list(JOB_KINDS),),
         )
         job = cur.fetchone()
         if job is None:
@@ -55,7 +59,7 @@ def work_one(conn):
             (WORKER_ID, job_id),
         )
     conn.commit()
-    applog.log("info", "job_done", job=job_id, order=order_id, worker=WORKER_ID)
+    applog.log("info", "job_done", job=job_id, order=order_id, worker=WORKER_ID, release=RELEASE)
     return True
 
 
