@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -179,18 +180,27 @@ def cmd_nightly(args: argparse.Namespace) -> int:
         from harness.environment import buildcache
         from harness.environment.images import ensure_images
 
-        # Built once here, so the runs do not build the same images side by side.
+        # Built once here, so the runs do not build the same images side by side. A target
+        # that cannot be built fails its own scenarios only, as it would one at a time.
+        unbuilt: dict[str, str] = {}
         for target in {s.target.name: s.target for s in scenarios.values()}.values():
-            ensure_images(client, target, args.base_image, say)
-            buildcache.prefetch(target, say)
-        children: list[subprocess.Popen[str]] = []
+            try:
+                ensure_images(client, target, args.base_image, say)
+                buildcache.prefetch(target, say)
+            except HarnessError as exc:
+                unbuilt[target.name] = str(exc)
+        children = Children()
+
+        def one(name: str) -> Result:
+            scenario = scenarios[name]
+            if scenario.target.name in unbuilt:
+                raise HarnessError(unbuilt[scenario.target.name])
+            return rehearse_in_child(scenario, args, reports, children)
+
         try:
-            nightly = run_all(list(scenarios), reports,
-                              lambda name: rehearse_in_child(scenarios[name], args, reports, children), say,
-                              jobs=args.jobs)
-        except KeyboardInterrupt:
-            stop_children(children)
-            raise
+            nightly = run_all(list(scenarios), reports, one, say, jobs=args.jobs)
+        finally:
+            children.stop()  # none is left running, however the nightly ends
     for run in nightly.runs:
         state = run.result.outcome if run.result else f"could not run: {run.error}"
         print(f"  {run.name:<30} {state}")
@@ -199,12 +209,44 @@ def cmd_nightly(args: argparse.Namespace) -> int:
     return nightly.exit_code
 
 
-# How long an interrupted nightly waits for its runs to clean up after SIGTERM.
-CHILD_STOP_S = 60.0
+# How long an interrupted nightly waits for its runs to remove their replicas after SIGTERM.
+CHILD_STOP_S = 180.0
 
 
-def rehearse_in_child(scenario: Scenario, args: argparse.Namespace, reports: Path,
-                      children: list[subprocess.Popen[str]]) -> Result:
+class Children:
+    """The `gameday run` processes of `nightly --jobs N`. Once stopped, none is started."""
+
+    def __init__(self) -> None:
+        self.running: list[subprocess.Popen[str]] = []
+        self.stopped = False
+        self._lock = threading.Lock()
+
+    def start(self, argv: list[str]) -> subprocess.Popen[str]:
+        with self._lock:
+            if self.stopped:
+                raise HarnessError("the nightly was stopped")
+            child = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                     errors="replace")
+            self.running.append(child)
+            return child
+
+    def stop(self) -> None:
+        """SIGTERM to the runs still going, as to any gameday run: each removes its replica."""
+        with self._lock:
+            self.stopped = True
+            children = list(self.running)
+        for child in children:
+            if child.poll() is None:
+                child.terminate()
+        deadline = time.monotonic() + CHILD_STOP_S
+        for child in children:
+            try:
+                child.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                child.kill()
+
+
+def rehearse_in_child(scenario: Scenario, args: argparse.Namespace, reports: Path, children: Children) -> Result:
     """One scenario of `nightly --jobs N` in its own `gameday run` process, with its own
     signal handling and cleanup; its output is printed in one piece when it ends. Raises
     HarnessError (with the run's last line) when it wrote no result."""
@@ -215,8 +257,7 @@ def rehearse_in_child(scenario: Scenario, args: argparse.Namespace, reports: Pat
     argv += ["--quiet"] if args.quiet else []
     argv += ["--allow-remote-host"] if args.allow_remote_host else []
     argv += [] if args.regression_budget is None else ["--regression-budget", str(args.regression_budget)]
-    child = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    children.append(child)
+    child = children.start(argv)
     out, _ = child.communicate()
     print(out, end="", flush=True)
     shown = [line.strip() for line in out.splitlines() if line.strip().endswith("report.html")]
@@ -225,19 +266,6 @@ def rehearse_in_child(scenario: Scenario, args: argparse.Namespace, reports: Pat
         last = (out.strip().splitlines() or [f"exited {child.returncode}"])[-1]
         raise HarnessError(last.removeprefix("gameday: "))
     return read_result(result_file)
-
-
-def stop_children(children: Sequence[subprocess.Popen[str]]) -> None:
-    """SIGTERM to the runs still going, as to any gameday run: each removes its replica."""
-    for child in children:
-        if child.poll() is None:
-            child.terminate()
-    deadline = time.monotonic() + CHILD_STOP_S
-    for child in children:
-        try:
-            child.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            child.kill()
 
 
 def summary(result: Result, run_dir: Path) -> str:

@@ -396,6 +396,8 @@ def _recovery(t: Table, fault: Fault) -> Recovery:
         method=t.choice("method", RECOVERY_METHODS, "rollback"),
     )
     t.finish()
+    if recovery.method == "redeploy" and fault.kind != "deploy":
+        raise t.error("method", '"redeploy" goes back from a deploy fault; this fault deploys nothing')
     if recovery.method == "redeploy" and recovery.db != "never":
         raise t.error("method", '"redeploy" deploys the old release again and never reverts the schema: '
                       'set db = "never"')

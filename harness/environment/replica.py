@@ -79,7 +79,8 @@ for p in /proc/[0-9]*; do
   if [ "$u" = root ]; then c=$(readlink "$p/cwd" 2>/dev/null)
   else c=$(runuser -u "$u" -- readlink "$p/cwd" 2>/dev/null); fi
   case "$c" in
-    /srv/app/releases/*) [ "$c" = "$cur" ] || echo "${p#/proc/} $c $(tr '\0' ' ' < "$p/cmdline" 2>/dev/null)";;
+    "$cur"|"$cur"/*) ;;
+    /srv/app/releases/*) echo "${p#/proc/} $c $(tr '\0' ' ' < "$p/cmdline" 2>/dev/null)";;
   esac
 done
 true

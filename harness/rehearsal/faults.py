@@ -111,17 +111,25 @@ def injected(
     environment: Environment, deployer: Deployer, fault: FaultPlan, timeline: Timeline, clock: Clock
 ) -> Iterator[Injection]:
     if fault.kind == "deploy":
-        if fault.blocker is not None:
-            start_blocker(environment, fault, timeline, clock)
-        yield from _deploying(deployer, fault, timeline, clock)
+        if fault.blocker is None:
+            yield from _deploying(deployer, fault, timeline, clock)
+            return
+        start_blocker(environment, fault, timeline, clock)
+        try:
+            yield from _deploying(deployer, fault, timeline, clock)
+        finally:
+            end_blocker(environment, fault)
     else:
         yield from _switching(environment, fault, timeline)
 
 
 # How long a blocker may take to hold its locks before the fault counts as failed.
 BLOCKER_START_S = 10.0
-BLOCKER_RUNNING_SQL = ("SELECT count(*) FROM pg_stat_activity "
-                       "WHERE query LIKE 'SELECT pg_sleep(%' AND state = 'active' AND pid <> pg_backend_pid()")
+# The blocker's session is named, so it is found and ended by name, never by its query.
+BLOCKER_NAME = "gameday-blocker"
+BLOCKER_RUNNING_SQL = (f"SELECT count(*) FROM pg_stat_activity WHERE application_name = '{BLOCKER_NAME}' "
+                       "AND query LIKE 'SELECT pg_sleep(%' AND state = 'active'")
+BLOCKER_END_SQL = f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '{BLOCKER_NAME}'"
 
 
 def start_blocker(environment: Environment, fault: FaultPlan, timeline: Timeline, clock: Clock) -> None:
@@ -130,7 +138,8 @@ def start_blocker(environment: Environment, fault: FaultPlan, timeline: Timeline
     itself after `hold_s`. Raises `FaultFailed` when it does not start."""
     blocker = fault.blocker
     assert blocker is not None and fault.database is not None
-    session = (f"psql -X -q -v ON_ERROR_STOP=1 --dbname={shlex.quote(fault.database)} -c BEGIN "
+    session = (f"env PGAPPNAME={BLOCKER_NAME} psql -X -q -v ON_ERROR_STOP=1 --dbname={shlex.quote(fault.database)} "
+               "-c BEGIN "
                f"-c {shlex.quote(blocker.sql)} -c {shlex.quote(f'SELECT pg_sleep({blocker.hold_s:g})')} -c COMMIT")
     result = environment.exec(["sh", "-c", with_credentials(
         environment, f"setsid {session} >/dev/null 2>&1 </dev/null &")])
@@ -138,7 +147,10 @@ def start_blocker(environment: Environment, fault: FaultPlan, timeline: Timeline
         raise FaultFailed(f"the blocker's transaction could not start: {result.last_line()}")
     deadline = clock.now() + BLOCKER_START_S
     while True:
-        rows = environment.sql(fault.database, BLOCKER_RUNNING_SQL)
+        try:
+            rows = environment.sql(fault.database, BLOCKER_RUNNING_SQL)
+        except HarnessError as exc:
+            raise FaultFailed(f"the blocker's transaction could not be checked: {exc}") from exc
         if rows and rows[0] and rows[0][0] not in ("", "0"):
             break
         if clock.now() >= deadline:
@@ -146,6 +158,15 @@ def start_blocker(environment: Environment, fault: FaultPlan, timeline: Timeline
                               f"is `{blocker.sql}` valid SQL for {fault.database}?")
         clock.sleep(0.1)
     timeline.record(Event.BLOCKER_STARTED, sql=blocker.sql, hold_s=blocker.hold_s)
+
+
+def end_blocker(environment: Environment, fault: FaultPlan) -> None:
+    """End the blocker's session if it still holds its locks (the fault is over); never raises."""
+    assert fault.database is not None
+    try:
+        environment.sql(fault.database, BLOCKER_END_SQL)
+    except HarnessError:
+        pass  # the replica is going; its removal ends the session too
 
 
 def _deploying(deployer: Deployer, fault: FaultPlan, timeline: Timeline, clock: Clock) -> Iterator[Injection]:

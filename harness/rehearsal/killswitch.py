@@ -23,6 +23,7 @@ from harness.deploy import Deployer
 from harness.environment import CommandResult, Environment
 from harness.errors import HarnessError, StagingError
 from harness.rehearsal.faults import OUTPUT_LINES
+from harness.rehearsal.phases import deploy_and_wait
 from harness.rehearsal.watch import Watch
 from harness.results.timeline import Event
 
@@ -75,13 +76,9 @@ def ready(watch: Watch, scenario: Scenario, environment: Environment, deployer: 
         raise StagingError(f"turning the flag {scenario.fault.flag} off failed: {flipped.last_line()}")
     release = scenario.fault.release
     if release is not None and (release_dir is None or deployer.current() != release_dir):
-        running = deployer.start_deploy(release, gate=True)
-        watch.wait_for(lambda: running.poll() is not None, DEPLOY_WAIT_S)
-        result = running.poll()
-        if result is None or not result.ok:
-            running.stop()
-            detail = "did not end" if result is None else result.last_line()
-            raise HarnessError(f"deploying {release} before a round failed: {detail}")
+        result = deploy_and_wait(watch, deployer, release, DEPLOY_WAIT_S)
+        if not result.ok:
+            raise HarnessError(f"deploying {release} before a round failed: {result.last_line()}")
         release_dir = deployer.current()
     stable = scenario.phases.stable_s
     if not watch.wait_for(lambda: watch.recovered_since(since, stable) is not None, scenario.phases.recover_timeout_s):

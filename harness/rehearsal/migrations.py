@@ -5,6 +5,7 @@ applied that no live release knows, for hygiene; and schema fingerprints taken w
 
 from __future__ import annotations
 
+import shlex
 import shutil
 import subprocess
 import sys
@@ -15,7 +16,7 @@ from typing import Any
 from harness.config.scenario import Scenario
 from harness.config.target import Target
 from harness.environment import Environment
-from harness.errors import StagingError
+from harness.errors import HarnessError, StagingError
 from harness.results.fingerprint import statements
 from harness.results.lint import LintReportError, findings
 from harness.results.model import Lint
@@ -33,14 +34,20 @@ def applied_by(scenario: Scenario) -> list[str]:
     return [scenario.fault.release] if scenario.fault.release else []
 
 
+def migration_ids(target: Target, release: str) -> dict[str, str]:
+    """The release's migrations: id → path inside the release (a file whose name holds no
+    id by `id_pattern` is its own id, its path)."""
+    paths = target.migrations.paths(target.source.files(release))
+    return {target.migrations.id_of(path) or path: path for path in paths}
+
+
 def new_migrations(target: Target, releases: list[str], start: str) -> list[tuple[str, str]]:
     """(release, path) of each migration file the releases bring that the start release
     (or an earlier one of them) does not have, by migration id, in deploy order."""
-    known = {target.migrations.id_of(p) for p in target.migrations.paths(target.source.files(start))}
+    known = set(migration_ids(target, start))
     found = []
     for release in releases:
-        for path in target.migrations.paths(target.source.files(release)):
-            mid = target.migrations.id_of(path)
+        for mid, path in migration_ids(target, release).items():
             if mid not in known:
                 known.add(mid)
                 found.append((release, path))
@@ -62,13 +69,17 @@ def lint(scenario: Scenario, pg_version: str | None) -> Lint:
         return Lint(None, (), (), "the target does not say where its migrations are ([migrations] files)")
     try:
         files = new_migrations(target, applied_by(scenario), scenario.start_release)
-    except (ValueError, OSError) as exc:
+    except (HarnessError, ValueError, OSError) as exc:
         return Lint(None, (), (), f"could not read the releases' migrations: {exc}")
     sql = [(release, path) for release, path in files if path.endswith(".sql")]
     binary = squawk()
     if binary is None:
         return Lint(None, (), (), "squawk is not installed (pip install squawk-cli)")
-    version = subprocess.run([binary, "--version"], capture_output=True, text=True, check=False).stdout.strip()
+    try:
+        version = subprocess.run([binary, "--version"], capture_output=True, text=True, check=False,
+                                 timeout=LINT_TIMEOUT_S).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return Lint(None, (), (), f"squawk did not run: {exc}")
     if not sql:
         return Lint(version or "squawk", (), ())
     with tempfile.TemporaryDirectory(prefix="gameday-lint-") as tmp:
@@ -86,6 +97,8 @@ def lint(scenario: Scenario, pg_version: str | None) -> Lint:
                                   timeout=LINT_TIMEOUT_S)
         except subprocess.TimeoutExpired:
             return Lint(version, (), (), f"squawk ran over {LINT_TIMEOUT_S:g}s")
+        except OSError as exc:
+            return Lint(version, (), (), f"squawk did not run: {exc}")
         if done.returncode not in (0, 1):  # 1: findings
             last = (done.stderr.strip().splitlines() or [f"exited {done.returncode}"])[-1]
             return Lint(version, (), (), f"squawk failed: {last}")
@@ -118,7 +131,7 @@ def fingerprint(environment: Environment, target: Target, timeline: Timeline, wh
     `schema_fingerprinted` event `when` ("before" the fault, "after db rollback"); None,
     recorded with the reason, when pg_dump fails."""
     result = environment.exec(["sh", "-c", with_credentials(
-        environment, f"pg_dump --schema-only --no-owner --no-privileges --dbname={target.database}")])
+        environment, f"pg_dump --schema-only --no-owner --no-privileges --dbname={shlex.quote(target.database)}")])
     if not result.ok:
         timeline.record(Event.SCHEMA_FINGERPRINTED, when=when, statements=None,
                         detail=result.last_line()[-300:], **fields)
@@ -134,8 +147,8 @@ def unknown_applied(environment: Environment, target: Target, live: str | None) 
     if target.migrations.applied_sql is None or target.migrations.files is None or live is None:
         return []
     try:
-        known = {target.migrations.id_of(p) for p in target.migrations.paths(target.source.files(live))}
-    except (KeyError, ValueError, OSError):
+        known = migration_ids(target, live)
+    except (HarnessError, KeyError, ValueError, OSError):
         return []
     rows = environment.sql(target.database, target.migrations.applied_sql)
     return [row[0] for row in rows if row and row[0] and row[0] not in known]
@@ -144,20 +157,29 @@ def unknown_applied(environment: Environment, target: Target, live: str | None) 
 INVALID_INDEXES_SQL = "SELECT indexrelid::regclass::text FROM pg_index WHERE NOT indisvalid ORDER BY 1"
 
 
-def leftovers(environment: Environment, target: Target, live: str | None) -> list[str]:
-    """Hygiene's database findings, one line each: indexes left INVALID (an interrupted
-    `CREATE INDEX CONCURRENTLY`), and applied migrations the live release (its name, not
-    its directory) does not know, so no `down` of it can revert them."""
+def leftovers(environment: Environment, target: Target, live: str | None) -> tuple[list[str], list[str]]:
+    """Hygiene's database findings, one line each, and the checks that ran: indexes left
+    INVALID (an interrupted `CREATE INDEX CONCURRENTLY`), and applied migrations the live
+    release (its name, not its directory) does not know, so no `down` of it can revert
+    them. A check that could not run is left out of the checks, not reported as a fault."""
+    findings: list[str] = []
+    checks: list[str] = []
     try:
-        found = [f"index {name} is INVALID (an interrupted CREATE INDEX CONCURRENTLY leaves one): "
-                 "drop and recreate it" for (name, *_) in environment.sql(target.database, INVALID_INDEXES_SQL) if name]
+        rows = environment.sql(target.database, INVALID_INDEXES_SQL)
+    except StagingError:
+        rows = None
+    if rows is not None:
+        checks.append("no INVALID index")
+        findings += [f"index {name} is INVALID (an interrupted CREATE INDEX CONCURRENTLY leaves one): "
+                     "drop and recreate it" for (name, *_) in rows if name]
+    if target.migrations.applied_sql is None or target.migrations.files is None or live is None:
+        return findings, checks
+    try:
         unknown = unknown_applied(environment, target, live)
-    except StagingError as exc:
-        return [f"the database could not be checked: {exc}"]
+    except StagingError:
+        return findings, checks
+    checks.append("no applied migration the live release does not know")
     if unknown:
-        found.append(f"the database has applied migration{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}, "
-                     f"which the live release {live} does not know: the schema is ahead of the code")
-    return found
-
-
-LEFTOVER_CHECKS = ("no INVALID index", "no applied migration the live release does not know")
+        findings.append(f"the database has applied migration{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}, "
+                        f"which the live release {live} does not know: the schema is ahead of the code")
+    return findings, checks

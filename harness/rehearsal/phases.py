@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 
 from harness.config.scenario import Scenario
-from harness.deploy import Deployer
+from harness.deploy import Deployer, RunningCommand
 from harness.environment import CommandResult, Environment, ProcessManager
 from harness.errors import HarnessError
 from harness.rehearsal.clock import Clock
@@ -122,7 +122,7 @@ def recover(
     watch.timeline.record(Event.LIVE_CHECKED, current=notes.live_release, before=before, went_live=notes.went_live)
     if notes.went_live and scenario.recovery.method == "redeploy":
         # The start release deployed again, as a new release: no rollback command runs.
-        run_recovery(watch, "redeploy", lambda: redeploy(deployer, scenario.start_release, watch.clock), notes,
+        run_recovery(watch, "redeploy", lambda: deploy_and_wait(watch, deployer, scenario.start_release), notes,
                      deployer.command_line(f"deploy {scenario.start_release}"))
         return
     if notes.went_live:
@@ -148,15 +148,17 @@ def recover(
     run_recovery(watch, "db rollback", deployer.db_rollback, notes, deployer.command_line("db rollback"), db=True)
 
 
-def redeploy(deployer: Deployer, release: str, clock: Clock, timeout_s: float = 600.0) -> CommandResult:
-    """Deploy `release` again, gated, and wait for it: going back by going forward."""
+def deploy_and_wait(watch: Watch, deployer: Deployer, release: str, timeout_s: float = DEPLOY_WAIT_S,
+                    started: Callable[[RunningCommand], object] | None = None) -> CommandResult:
+    """Deploy `release`, gated, while the watch keeps polling (`started` sees the command
+    first). A deploy still running after `timeout_s` is stopped once and ends as exit 124."""
     running = deployer.start_deploy(release, gate=True)
-    deadline = clock.now() + timeout_s
-    while (result := running.poll()) is None:
-        if clock.now() >= deadline:
-            running.stop()
-        clock.sleep(0.1)
-    return result
+    if started is not None:
+        started(running)
+    if not watch.wait_for(lambda: running.poll() is not None, timeout_s):
+        running.stop()
+    found = running.poll()
+    return found if found is not None else CommandResult(running.argv, 124, "", f"did not end in {timeout_s:g}s")
 
 
 def errors_stop(watch: Watch, scenario: Scenario, since: float) -> bool:

@@ -13,9 +13,10 @@ from typing import Any
 
 from harness.config.scenario import Plan, PlanStep, Scenario
 from harness.deploy import Deployer
-from harness.environment import CommandResult, Environment
+from harness.environment import Environment
 from harness.rehearsal import compatibility
 from harness.rehearsal.faults import OUTPUT_LINES
+from harness.rehearsal.phases import deploy_and_wait
 from harness.rehearsal.watch import Watch
 from harness.results.timeline import Event
 
@@ -51,12 +52,8 @@ def act(watch: Watch, deployer: Deployer, plan: Plan, index: int, step: PlanStep
         result = deployer.rollback()
     else:
         # A roll-forward deploys the step's release again, as a team would after a rollback.
-        running = deployer.start_deploy(step.release, gate=True)
-        watch.timeline.record(Event.PLAN_STEP_STARTED, **fields, command=" ".join(running.argv))
-        if not watch.wait_for(lambda: running.poll() is not None, DEPLOY_WAIT_S):
-            running.stop()
-        found = running.poll()
-        result = found if found is not None else CommandResult(running.argv, 124, "", "did not end")
+        result = deploy_and_wait(watch, deployer, step.release, DEPLOY_WAIT_S, lambda running: watch.timeline.record(
+            Event.PLAN_STEP_STARTED, **fields, command=" ".join(running.argv)))
     watch.timeline.record(Event.PLAN_STEP_FINISHED, **fields, exit_status=result.exit_status,
                           detail=result.last_line()[-300:], output=result.tail(OUTPUT_LINES),
                           current=deployer.current())

@@ -238,7 +238,7 @@ def environment_for(run: Run, stack: Stack) -> Iterator[tuple[Environment, Deplo
                 run.releases["deployed"] = deployed_release(run.deploy_log, run.t0, run.notes)
                 run.releases["after"] = deployer.current()
                 live = release_name(scenario.target, run.deploy_log, run.releases["after"])
-                database = (migrations.leftovers(environment, scenario.target, live), migrations.LEFTOVER_CHECKS)
+                database = migrations.leftovers(environment, scenario.target, live)
                 run.hygiene = phases.hygiene(environment, stack.processes(environment), scenario, run.timeline,
                                              run.at_end, run.allow_remote, database=database)
                 run.app_log = app_log(scenario.target, environment)

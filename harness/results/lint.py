@@ -66,8 +66,8 @@ def findings(report: str, where: dict[str, tuple[str, str]]) -> list[LintFinding
 @dataclass(frozen=True)
 class Outcome:
     """What a gap's release did at run time, as far as lint can explain it: whether
-    requests stalled (slower than the latency limit, or gateway timeouts) while it
-    deployed, and whether its deploy failed at the migrate step."""
+    requests stalled (slower than the latency limit, or gateway timeouts) while its
+    migrate step ran, and whether that step failed."""
 
     stalled: bool = False
     migrate_failed: bool = False
@@ -77,8 +77,9 @@ def prevention(release: str | None, lint: Iterable[LintFinding], outcome: Outcom
                from_deploy: bool = True) -> tuple[str, tuple[str, ...]]:
     """(PREVENTABLE, rules) when lint flagged, in a migration `release` brought, a rule
     that predicts what happened: a breaking rule always; a locking rule when requests
-    stalled; a re-run rule when the migrate step failed. Otherwise (RUNTIME, ()). A gap
-    not caused by a deploy (`from_deploy` false: a false alarm) needs runtime detection."""
+    stalled while the release's migrate step ran; a re-run rule when that step failed.
+    Otherwise (RUNTIME, ()). A gap no migration causes (`from_deploy` false: a false
+    alarm, a leftover process) needs runtime detection."""
     if not from_deploy or release is None:
         return RUNTIME, ()
     rules = {f.rule for f in lint if f.release == release}

@@ -413,15 +413,23 @@ def stale_worker_gaps(observed: Observed, later: Sequence[dict[str, Any]]) -> li
 def schema_checks(events: Sequence[dict[str, Any]], t0: float | None) -> tuple[SchemaCheck, ...]:
     """The clean-round-trip check: each fingerprint taken after a database rollback
     against the one taken before the fault (`schema_fingerprinted` events)."""
-    fingerprints = [e for e in events if e["event"] == Event.SCHEMA_FINGERPRINTED and e.get("statements") is not None]
-    before = next((e["statements"] for e in fingerprints if e.get("when") == "before"), None)
-    if before is None:
+    fingerprints = [e for e in events if e["event"] == Event.SCHEMA_FINGERPRINTED]
+    first = next((e for e in fingerprints if e.get("when") == "before"), None)
+    if first is None:
         return ()
+    before = first.get("statements")
     found = []
     for e in fingerprints:
-        if e.get("when") == "after db rollback":
-            leftover, missing = difference(before, e["statements"])
-            found.append(SchemaCheck(rel(e.get("rollback_ts", e["ts"]), t0), tuple(leftover), tuple(missing)))
+        if e.get("when") != "after db rollback":
+            continue
+        at = rel(e.get("rollback_ts", e["ts"]), t0)
+        after = e.get("statements")
+        if before is None or after is None:
+            failed = first if before is None else e
+            found.append(SchemaCheck(at, (), (), f"pg_dump failed {failed.get('when')}: {failed.get('detail', '')}"))
+            continue
+        leftover, missing = difference(before, after)
+        found.append(SchemaCheck(at, tuple(leftover), tuple(missing)))
     return tuple(found)
 
 
@@ -429,7 +437,7 @@ def round_trip_gaps(checks: Sequence[SchemaCheck]) -> list[Gap]:
     """A database rollback that did not bring the schema back is a gap naming the objects."""
     gaps = []
     for check in checks:
-        if check.clean:
+        if check.clean is not False:
             continue
         parts = ([f"left behind: {', '.join(check.leftover)}"] if check.leftover else []) + (
             [f"gone: {', '.join(check.missing)}"] if check.missing else [])
@@ -442,27 +450,30 @@ def round_trip_gaps(checks: Sequence[SchemaCheck]) -> list[Gap]:
     return gaps
 
 
+# Gaps no migration causes: a detector that fired before the fault, a leftover process or
+# setting, a worker that outlived its restart. Lint cannot prevent them.
+NOT_FROM_THE_SCHEMA = frozenset({"false_alarms", "hygiene", "stale_release_jobs"})
+
+
 def classified(gaps: Sequence[Gap], observed: Observed, scenario: Scenario, records: Sequence[Record],
                t0: float | None) -> list[Gap]:
     """Each gap marked preventable before deploy (naming the lint rules) or needing
     runtime detection (`harness.results.lint.prevention`); unmarked without a lint."""
     if observed.lint is None:
         return list(gaps)
-    events = observed.timeline
-    finished = next((float(e["ts"]) for e in events if e["event"] == Event.DEPLOY_FINISHED), None)
+    # The fault's own deploy: its migrate step, not a rollback's or a later redeploy's.
+    migrate = next((s for s in observed.deploy_log if t0 is not None and s.ts >= t0
+                    and s.action == "deploy" and s.step == "migrate"), None)
     limit_ms = scenario.load.latency_limit_s * 1000
-    stalled = t0 is not None and any(
-        r.ts >= t0 and (finished is None or r.ts <= finished) and (r.latency_ms > limit_ms or r.status == 504)
-        for r in records)
-    migrate_failed = any(s.step == "migrate" and not s.ok for s in observed.deploy_log
-                         if t0 is not None and s.ts >= t0)
-    outcome = LintOutcome(stalled=stalled, migrate_failed=migrate_failed)
+    stalled = migrate is not None and any(
+        migrate.started <= r.ts <= migrate.ts and (r.latency_ms > limit_ms or r.status == 504) for r in records)
+    outcome = LintOutcome(stalled=stalled, migrate_failed=migrate is not None and not migrate.ok)
     steps = [step.release for step in scenario.plan.steps] if scenario.plan is not None else []
     marked = []
     for gap in gaps:
         release = release_of_gap(gap.name, scenario.fault.release, steps)
         prevention, rules = lint_prevention(release, observed.lint.findings, outcome,
-                                            from_deploy=gap.name != "false_alarms")
+                                            from_deploy=gap.name not in NOT_FROM_THE_SCHEMA)
         marked.append(dataclasses.replace(gap, prevention=prevention, rules=rules))
     return marked
 

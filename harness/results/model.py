@@ -496,24 +496,25 @@ class SchemaCheck:
     """The clean-round-trip check: after a database rollback (`after`, seconds after t0),
     the schema objects that were not there before the fault (`leftover`) and those that
     were and are gone (`missing`), each as "kind name" (e.g. "index orders_coupon_idx",
-    "column orders.coupon")."""
+    "column orders.coupon"); or, when a dump failed, a `note` saying so."""
 
     after_s: float | None
     leftover: tuple[str, ...]
     missing: tuple[str, ...]
+    note: str | None = None  # why the schema could not be compared (then `clean` is null)
 
     @property
-    def clean(self) -> bool:
-        return not self.leftover and not self.missing
+    def clean(self) -> bool | None:
+        return None if self.note is not None else not self.leftover and not self.missing
 
     def to_json(self) -> Json:
         return {"after_s": self.after_s, "clean": self.clean, "leftover": list(self.leftover),
-                "missing": list(self.missing)}
+                "missing": list(self.missing), "note": self.note}
 
     @classmethod
     def from_json(cls, data: object, key: str) -> SchemaCheck:
         o = _Obj(data, key)
-        return cls(o.opt_number("after_s"), o.texts("leftover"), o.texts("missing"))
+        return cls(o.opt_number("after_s"), o.texts("leftover"), o.texts("missing"), o.opt_text("note"))
 
 
 @dataclass(frozen=True)

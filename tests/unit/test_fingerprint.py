@@ -76,3 +76,18 @@ def test_difference_names_what_was_left_behind_changed_and_gone():
     assert leftover == ["column orders.note (changed)", "type order_status"]
     assert missing == ["index jobs_pending"]
     assert difference(statements(DUMP), statements(DUMP)) == ([], [])
+
+
+def test_a_check_that_could_not_compare_is_neither_clean_nor_a_leftover():
+    from harness.results.measure import round_trip_gaps, schema_checks
+    from harness.results.model import SchemaCheck
+
+    events = [{"ts": 10.0, "event": "schema_fingerprinted", "when": "before", "statements": statements(DUMP)},
+              {"ts": 20.0, "event": "schema_fingerprinted", "when": "after db rollback", "statements": None,
+               "detail": "pg_dump: connection refused", "rollback_ts": 19.0}]
+    [check] = schema_checks(events, 10.0)
+    assert check.clean is None and check.after_s == 9.0 and "connection refused" in (check.note or "")
+    assert round_trip_gaps([check]) == []
+    assert SchemaCheck.from_json(check.to_json(), "c") == check
+    left = SchemaCheck(9.0, ("type order_status",), ())
+    assert left.clean is False and [g.name for g in round_trip_gaps([left])] == ["schema_round_trip"]

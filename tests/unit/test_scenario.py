@@ -78,6 +78,8 @@ def test_bad_migration_asks_for_the_db_step_if_needed():
         ("group = \"misc\"\n" + MINIMAL, "group", "must be one of basics, migrations, processes, deploy tools"),
         (MINIMAL + "[recovery]\nmethod = \"redeploy\"\n", "recovery.method", 'set db = "never"'),
         (MINIMAL + "[recovery]\nmethod = \"revert\"\n", "recovery.method", "must be one of rollback, redeploy"),
+        (MINIMAL.replace('release = "v2"', 'kind = "errors"\nduration_s = 2')
+         + "[recovery]\nmethod = \"redeploy\"\ndb = \"never\"\n", "recovery.method", "deploys nothing"),
         (MINIMAL.replace("[detectors", "[fault.blocker]\nsql = \"SELECT 1; SELECT 2\"\n[detectors"),
          "fault.blocker.sql", "must be one SQL statement"),
         (MINIMAL.replace("[detectors", "[fault.blocker]\nsql = \"SELECT 1\"\nhold_s = 0\n[detectors"),
