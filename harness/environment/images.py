@@ -4,6 +4,7 @@ builds nothing."""
 
 from __future__ import annotations
 
+import fcntl
 import io
 import json
 import tarfile
@@ -15,7 +16,7 @@ from pathlib import Path
 import docker
 import docker.errors
 
-from harness.config.sources import digest
+from harness.config.sources import cache_root, digest
 from harness.config.target import Target
 from harness.environment.baseimage import ensure_base_image
 from harness.errors import StagingError
@@ -198,15 +199,22 @@ def ensure_images(
     client: docker.DockerClient, target: Target, base_image: str, say: Callable[[str], None]
 ) -> Images:
     web, db = web_spec(target, base_image), db_spec(base_image)
-    missing = []
-    for spec in (web, db):
-        try:
-            client.images.get(spec.tag)
-        except docker.errors.ImageNotFound:
-            missing.append(spec)
-    if missing:
-        ensure_base_image(client, base_image, say)
-    # Both builds mostly wait on the mirror, so they overlap well even on two cores.
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        web_tag, db_tag = pool.map(lambda spec: build(client, spec, say), (web, db))
+    # One build at a time on this machine: two gameday processes started together (a
+    # nightly's runs, two test workers) wait for each other's images instead of
+    # bootstrapping the base image twice.
+    lock_path = cache_root() / "images.lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        missing = []
+        for spec in (web, db):
+            try:
+                client.images.get(spec.tag)
+            except docker.errors.ImageNotFound:
+                missing.append(spec)
+        if missing:
+            ensure_base_image(client, base_image, say)
+        # Both builds mostly wait on the mirror, so they overlap well even on two cores.
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            web_tag, db_tag = pool.map(lambda spec: build(client, spec, say), (web, db))
     return Images(web=web_tag, db=db_tag)

@@ -5,12 +5,9 @@ Without Docker these tests skip on a workstation and fail when CI is set.
 
 from __future__ import annotations
 
-import fcntl
 import os
-import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
@@ -44,10 +41,8 @@ def shop() -> Target:
 
 @pytest.fixture(scope="session")
 def images(staging: Staging, shop: Target) -> Images:
-    # Under `pytest -n`, one worker builds while the others wait, then find the images built.
-    with (Path(tempfile.gettempdir()) / "gameday-test-images.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        return ensure_images(staging.client, shop, os.environ.get("BASE_IMAGE", DEFAULT_BASE_IMAGE), staging.say)
+    # Under `pytest -n`, one worker builds while the others wait (ensure_images locks).
+    return ensure_images(staging.client, shop, os.environ.get("BASE_IMAGE", DEFAULT_BASE_IMAGE), staging.say)
 
 
 @pytest.fixture
