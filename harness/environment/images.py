@@ -202,19 +202,25 @@ def ensure_images(
     # One build at a time on this machine: two gameday processes started together (a
     # nightly's runs, two test workers) wait for each other's images instead of
     # bootstrapping the base image twice.
-    lock_path = cache_root() / "images.lock"
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with lock_path.open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        missing = []
+    # Images that exist are used at once, without waiting for another process's build.
+
+    def missing() -> list[ImageSpec]:
+        found = []
         for spec in (web, db):
             try:
                 client.images.get(spec.tag)
             except docker.errors.ImageNotFound:
-                missing.append(spec)
-        if missing:
-            ensure_base_image(client, base_image, say)
-        # Both builds mostly wait on the mirror, so they overlap well even on two cores.
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            web_tag, db_tag = pool.map(lambda spec: build(client, spec, say), (web, db))
-    return Images(web=web_tag, db=db_tag)
+                found.append(spec)
+        return found
+
+    if missing():
+        lock_path = cache_root() / "images.lock"
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        with lock_path.open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if missing():  # another process may have built them while this one waited
+                ensure_base_image(client, base_image, say)
+            # Both builds mostly wait on the mirror, so they overlap well even on two cores.
+            with ThreadPoolExecutor(max_workers=2) as pool:
+                list(pool.map(lambda spec: build(client, spec, say), (web, db)))
+    return Images(web=web.tag, db=db.tag)
