@@ -338,6 +338,7 @@ def measure(scenario: Scenario, observed: Observed, records: Iterable[Record],
                         "the run left a fault behind: " + "; ".join(hygiene.findings),
                         "make the fault's undo part of the runbook, and check for it after every rollback"))
     gaps.extend(stale_worker_gaps(observed, later))
+    gaps.extend(stale_serving_gaps(observed, kept, t0))
     checks = schema_checks(events, t0)
     gaps.extend(round_trip_gaps(checks))
     gaps = classified(gaps, observed, scenario, kept, t0)
@@ -386,6 +387,36 @@ def jobs_in_flight_lost(app_log: Sequence[dict[str, Any]]) -> int | None:
     started = {e.get("job") for e in app_log if e.get("event") == "job_started"}
     done = {e.get("job") for e in app_log if e.get("event") == "job_done"}
     return len(started - done) if started or done else None
+
+
+# A reload takes well under a second; answers from the old release this long after the
+# swap mean the app server is not following `current`.
+STALE_SERVING_S = 5.0
+
+
+def stale_serving_gaps(observed: Observed, records: Sequence[Record], t0: float | None) -> list[Gap]:
+    """The realpath trap: after the fault's swap, the previous release went on answering
+    (by the release header) more than STALE_SERVING_S later, until the next swap. Measured:
+    seconds from the swap until the deployed release answered, or until the next swap
+    when it never did. Needs a release header and the deploy log's swap steps."""
+    before, deployed = observed.releases.get("before"), observed.releases.get("deployed")
+    swaps = sorted(s.ts for s in observed.deploy_log if t0 is not None and s.ts >= t0 and s.step == "swap" and s.ok)
+    if not before or not deployed or not swaps:
+        return []
+    swap, until = swaps[0], (swaps[1] if len(swaps) > 1 else float("inf"))
+    window = [r for r in records if swap <= r.ts < until and not r.failed]
+    stale = [r for r in window if r.release == before and r.ts >= swap + STALE_SERVING_S]
+    if not stale:
+        return []
+    first_new = next((r.ts for r in window if r.release == deployed), None)
+    lag = (first_new if first_new is not None else min(until, window[-1].ts)) - swap
+    never = "never answered before the next swap" if first_new is None else f"first answered after {lag:.1f}s"
+    return [Gap("served_release_lag", STALE_SERVING_S, round(lag, 3),
+                f"after the swap to {deployed}, {before} went on answering ({len(stale)} requests more than "
+                f"{STALE_SERVING_S:g}s later) and {deployed} {never}: the app server reloads from the directory "
+                "it started in, not from `current` (the realpath trap)",
+                "start the app server through the symlink (gunicorn --chdir /srv/app/current), not the resolved "
+                "release path, so a graceful reload loads what `current` points to; or restart it on deploy")]
 
 
 def stale_worker_gaps(observed: Observed, later: Sequence[dict[str, Any]]) -> list[Gap]:

@@ -157,3 +157,19 @@ def test_jobs_the_rolled_back_release_enqueued_wait_for_a_worker_that_is_gone(
     [gap] = [g for g in result["gaps"] if g["name"] == "lost_jobs"]
     assert "never taken by any worker" in gap["cause"] and "queue-v2" in gap["cause"], gap["cause"]
     no_leftovers(staging, result)
+
+
+def test_the_realpath_trap_keeps_the_old_release_answering_after_the_swap(
+    staging: Staging, images: object, tmp_path: Path
+) -> None:
+    code, result, run_dir = run("realpath-trap", tmp_path)
+    assert code == 1 and result["outcome"] == "gaps"
+    # current pointed at v2, yet no request was answered by it: the deploy tool's own
+    # check saw it, and the gap times how long the old release went on answering.
+    assert result["requests"]["failed_in_incident"] == 0 and result["requests"]["served_by_deployed"] == 0
+    verify = next(s for s in result["steps"] if s["action"] == "deploy" and s["name"] == "verify")
+    assert not verify["ok"] and result["releases"]["before"] in verify["detail"]
+    [gap] = [g for g in result["gaps"] if g["name"] == "served_release_lag"]
+    assert gap["measured"] > 5 and "realpath trap" in gap["cause"] and "never answered" in gap["cause"]
+    assert result["releases"]["after"] == result["releases"]["before"]
+    no_leftovers(staging, result)

@@ -11,7 +11,7 @@ BUILT_IN = ["bad-migration", "clean-deploy", "detection-ladder", "drain-cutoff",
             "failing-health-check-no-gate", "hung-worker", "migration-then-failing-gate", "unbootable-release",
             "required-column", "incomplete-down", "renamed-column", "lock-queue-stall",
             "lock-queue-stall-lock-timeout", "redeploy-old-version", "wrapper-worker", "irreversible-migration",
-            "mixed-queue-versions"]
+            "mixed-queue-versions", "realpath-trap"]
 
 MINIMAL = """\
 [fault]
@@ -31,8 +31,10 @@ def test_every_built_in_scenario_loads():
     for name in BUILT_IN:
         scenario = find_scenario(name)
         assert scenario.name == name
-        # Every built-in scenario rehearses the reference app; drain-cutoff under threaded workers.
-        assert scenario.target.name == ("shop-gthread" if name == "drain-cutoff" else "shop")
+        # Every built-in scenario rehearses the reference app; drain-cutoff under threaded workers,
+        # realpath-trap with its server started in the resolved release path.
+        variants = {"drain-cutoff": "shop-gthread", "realpath-trap": "shop-realpath"}
+        assert scenario.target.name == variants.get(name, "shop")
         assert scenario.objectives.lost_jobs == 0
         assert scenario.notes == ()
 
