@@ -400,10 +400,14 @@ def stale_serving_gaps(observed: Observed, records: Sequence[Record], t0: float 
     seconds from the swap until the deployed release answered, or until the next swap
     when it never did. Needs a release header and the deploy log's swap steps."""
     before, deployed = observed.releases.get("before"), observed.releases.get("deployed")
-    swaps = sorted(s.ts for s in observed.deploy_log if t0 is not None and s.ts >= t0 and s.step == "swap" and s.ok)
-    if not before or not deployed or not swaps:
+    swaps = sorted((s.ts, s.action == "deploy" and s.release_dir == deployed) for s in observed.deploy_log
+                   if t0 is not None and s.ts >= t0 and s.step == "swap" and s.ok)
+    # The deploy's own swap to the deployed release, and the next swap of any kind.
+    into = next((i for i, (_, to_deployed) in enumerate(swaps) if to_deployed), None)
+    if not before or not deployed or into is None:
         return []
-    swap, until = swaps[0], (swaps[1] if len(swaps) > 1 else float("inf"))
+    swap = swaps[into][0]
+    until = swaps[into + 1][0] if into + 1 < len(swaps) else float("inf")
     window = [r for r in records if swap <= r.ts < until and not r.failed]
     stale = [r for r in window if r.release == before and r.ts >= swap + STALE_SERVING_S]
     if not stale:

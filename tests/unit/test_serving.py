@@ -8,7 +8,7 @@ T0 = 1000.0
 
 
 def observed(*swaps: float) -> Observed:
-    log = [DeployStep(ts, "deploy" if i == 0 else "rollback", "swap", None, None, True, 0.01, "")
+    log = [DeployStep(ts, "deploy" if i == 0 else "rollback", "swap", None, "new" if i == 0 else "old", True, 0.01, "")
            for i, ts in enumerate(swaps)]
     return Observed("run", T0 - 10, T0 + 60, T0, [], log, {"before": "old", "deployed": "new", "after": "old"}, None)
 
@@ -34,3 +34,13 @@ def test_an_unbootable_release_is_not_the_trap():
     # Nothing answers after the swap: failures, not the old release serving.
     records = answers(T0, T0 + 1, "old") + answers(T0 + 1, T0 + 20, "", failed=True)
     assert stale_serving_gaps(observed(T0 + 1, T0 + 20), records, T0) == []
+
+
+def test_a_rollback_swap_before_the_deploy_is_not_the_window():
+    # A flag round rolls back (to old) before the release is deployed again: old answering
+    # after that swap is right; the window is the deploy's own swap to the deployed release.
+    log = [DeployStep(T0 + 1, "rollback", "swap", None, "old", True, 0.01, ""),
+           DeployStep(T0 + 12, "deploy", "swap", None, "new", True, 0.01, "")]
+    seen = Observed("run", T0 - 10, T0 + 60, T0, [], log, {"before": "old", "deployed": "new", "after": "new"}, None)
+    records = answers(T0, T0 + 12, "old") + answers(T0 + 12, T0 + 20, "new")
+    assert stale_serving_gaps(seen, records, T0) == []
