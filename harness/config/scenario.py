@@ -21,11 +21,14 @@ MITIGATIONS = ("flag-off", "rollback")
 MAX_ROUNDS = 40
 LOGS = ("access", "app")
 # [recovery] keys only a single fault (a deploy or the error switch) uses.
-SINGLE_FAULT_RECOVERY = ("mode", "trigger", "after_s", "db", "code_window_s", "method")
+SINGLE_FAULT_RECOVERY = ("mode", "trigger", "after_s", "db", "code_window_s", "method", "fallback")
 RECOVERY_MODES = ("auto", "operator")
 TRIGGERS = ("alarm", "after")
 DB_STEPS = ("never", "if-needed", "always")
 RECOVERY_METHODS = ("rollback", "redeploy")
+# What the operator does when the rollback command itself fails: deploy the start release
+# again, as a new release (the manual fix most runbooks end with).
+FALLBACKS = ("redeploy",)
 MAX_USERS = 500
 DAY_S = 86400.0
 
@@ -153,6 +156,9 @@ class Recovery:
     # rollback; "redeploy" deploys the start release again, as a new release, as teams
     # without a rollback command do (its migrations run up, never down).
     method: str = "rollback"
+    # When the rollback command fails: None leaves it failed; "redeploy" deploys the start
+    # release again, timed like any recovery command.
+    fallback: str | None = None
 
 
 @dataclass(frozen=True)
@@ -394,8 +400,13 @@ def _recovery(t: Table, fault: Fault) -> Recovery:
         code_window_s=_seconds(t, "code_window_s", 5.0),
         mitigations=mitigations,
         method=t.choice("method", RECOVERY_METHODS, "rollback"),
+        fallback=t.choice("fallback", FALLBACKS, None),
     )
     t.finish()
+    if recovery.fallback is not None and (fault.kind != "deploy" or recovery.method != "rollback"
+                                          or recovery.mode == "operator"):
+        raise t.error("fallback", "is what gameday does when its rollback of a deploy fault fails: it needs "
+                      'fault.kind = "deploy", method = "rollback" and mode = "auto"')
     if recovery.method == "redeploy" and fault.kind != "deploy":
         raise t.error("method", '"redeploy" goes back from a deploy fault; this fault deploys nothing')
     if recovery.method == "redeploy" and recovery.db != "never":

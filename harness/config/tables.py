@@ -7,7 +7,7 @@ import re
 import tomllib
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from harness.errors import InputError
 
@@ -64,7 +64,13 @@ class Table:
             raise self.error(key, f"{value!r} is not a valid name")
         return value
 
-    def choice(self, key: str, options: Sequence[str], default: str) -> str:
+    @overload
+    def choice(self, key: str, options: Sequence[str], default: str) -> str: ...
+    @overload
+    def choice(self, key: str, options: Sequence[str], default: None) -> str | None: ...
+
+    def choice(self, key: str, options: Sequence[str], default: str | None) -> str | None:
+        """The key's value, one of `options`; `default` when it is absent."""
         value = self._get(key, False)
         if value is None:
             return default

@@ -120,7 +120,11 @@ class CommandsDeployer:
         return ()  # the team's tool keeps no log gameday reads; times come from the rehearsal
 
     def command_line(self, action: str) -> str:
-        """The team's own command line for `action`, as it goes in `recovery.actions`."""
+        """The team's own command line for `action` (`deploy RELEASE` among them), as it
+        goes in `recovery.actions`."""
+        verb, _, release = action.partition(" ")
+        if verb == "deploy" and release and self.commands.deploy:
+            return self.commands.deploy.replace("{release}", shlex.quote(release))
         lines = {
             "rollback": self.commands.rollback,
             "rollback --db": " && ".join(c for c in (self.commands.rollback, self.commands.db_rollback) if c),

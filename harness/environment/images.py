@@ -55,6 +55,10 @@ def app_program(name: str, command: str, stopwaitsecs: int) -> str:
     """A supervisord program run as `app` from `current`, started by the first deploy.
 
     `stopwaitsecs` is how long a stop waits before SIGKILL (supervisord's default is 10).
+    `startsecs=1` and `startretries=3` are supervisord's own defaults, as on a team's VM: a
+    program that exits within a second of starting counts as a failed start, and after
+    three it is FATAL and stays down until someone starts it (supervisord docs, "Process
+    States").
     """
     return f"""
 [program:{name}]
@@ -62,7 +66,8 @@ command={command}
 directory={CURRENT}
 user=app
 autostart=false
-startsecs=0
+startsecs=1
+startretries=3
 autorestart=true
 stopsignal=TERM
 stopwaitsecs={stopwaitsecs}

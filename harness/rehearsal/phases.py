@@ -91,11 +91,23 @@ def detect(watch: Watch, scenario: Scenario, injection: Injection) -> None:
 
 
 def recover(
-    watch: Watch, deployer: Deployer, scenario: Scenario, injection: Injection, notes: Notes, before: str | None
+    watch: Watch, deployer: Deployer, scenario: Scenario, injection: Injection, notes: Notes, before: str | None,
+    processes: ProcessManager | None = None,
 ) -> None:
     """Respond as an operator would: stop a deploy still running, see what is live, roll
-    back code if the new release went live, and revert the schema when errors persist."""
+    back code if the new release went live, and revert the schema when errors persist.
+
+    With `processes`, the process manager's states are recorded (`processes_checked`)
+    before the rollback and after it, so a program the manager gave up on (supervisord's
+    FATAL) is on record with what the rollback did about it.
+    """
     watch.set_phase("recover")
+
+    def check_processes(when: str) -> None:
+        if processes is not None:
+            watch.timeline.record(Event.PROCESSES_CHECKED, when=when, manager=processes.name,
+                                  states=processes.states())
+
     if injection.plan.kind == "errors":
         watch.timeline.record(Event.ROLLBACK_SKIPPED, reason="the fault is a switch, not a release")
         return
@@ -127,11 +139,21 @@ def recover(
         return
     if notes.went_live:
         with_db = scenario.recovery.db == "always"
+        check_processes("before the rollback")
         done, result = run_recovery(watch, "rollback", lambda: deployer.rollback(db=with_db), notes,
                                     deployer.command_line("rollback --db" if with_db else "rollback"), db=with_db)
-        if not result.ok and deployer.current() != before:
-            watch.timeline.record(Event.ROLLBACK_FAILED, current=deployer.current(), detail=result.last_line())
-            return
+        check_processes("after the rollback")
+        if not result.ok:
+            live = deployer.current()
+            if live != before:
+                watch.timeline.record(Event.ROLLBACK_FAILED, current=live, detail=result.last_line())
+            if scenario.recovery.fallback == "redeploy":
+                # The manual fix: the known-good release deployed again, as a new release.
+                run_recovery(watch, "redeploy", lambda: deploy_and_wait(watch, deployer, scenario.start_release),
+                             notes, deployer.command_line(f"deploy {scenario.start_release}"), fallback=True)
+                return
+            if live != before:
+                return
         if scenario.recovery.db != "if-needed":
             return
         if errors_stop(watch, scenario, done):
@@ -169,14 +191,17 @@ def errors_stop(watch: Watch, scenario: Scenario, since: float) -> bool:
 
 
 def run_recovery(watch: Watch, action: str, command: Callable[[], CommandResult], notes: Notes,
-                 shown: str, db: bool = False) -> tuple[float, CommandResult]:
+                 shown: str, db: bool = False, fallback: bool = False) -> tuple[float, CommandResult]:
     """Run one recovery command, timed by the rehearsal's clock; returns when it ended and
-    its result. `db`: the command reverts the schema (the round-trip check follows it)."""
-    watch.timeline.record(Event.ROLLBACK_STARTED, action=action, command=shown, db=db)
+    its result. `db`: the command reverts the schema (the round-trip check follows it).
+    `fallback`: it runs because the recovery command before it failed, and the way back is
+    timed to its end."""
+    extra = {"fallback": True} if fallback else {}
+    watch.timeline.record(Event.ROLLBACK_STARTED, action=action, command=shown, db=db, **extra)
     result = command()
     notes.actions.append(shown)
     ended = watch.timeline.record(Event.ROLLBACK_FINISHED, action=action, command=shown, exit_status=result.exit_status,
-                                  detail=result.last_line()[-300:], output=result.tail(OUTPUT_LINES), db=db)
+                                  detail=result.last_line()[-300:], output=result.tail(OUTPUT_LINES), db=db, **extra)
     return float(ended["ts"]), result
 
 

@@ -118,7 +118,7 @@ def rehearse(
                         run.t0 = injection.t0
                         watch.set_t0(injection.t0)
                         respond(watch, scenario, environment, deployer, injection, run.notes,
-                                run.releases["before"], operator=operator, say=say,
+                                run.releases["before"], stack.processes(environment), operator=operator, say=say,
                                 operator_log=operator_log(run), program=program)
                     fingerprint_after_db_rollback(run, environment)
                 run.at_end = watch.stats(scenario.phases.stable_s)
@@ -161,6 +161,7 @@ def respond(
     injection: faults.Injection,
     notes: phases.Notes,
     before: str | None,
+    processes: ProcessManager,
     *,
     operator: bool,
     say: Callable[[str], None],
@@ -174,7 +175,7 @@ def respond(
         phases.operate(watch, scenario, environment, deployer, injection, notes, before, say, operator_log, program)
     else:
         phases.detect(watch, scenario, injection)
-        phases.recover(watch, deployer, scenario, injection, notes, before)
+        phases.recover(watch, deployer, scenario, injection, notes, before, processes)
     phases.verify(watch, scenario, injection.t0)
 
 

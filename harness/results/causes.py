@@ -19,6 +19,9 @@ from harness.results.timeline import Event
 # that went live to count as one that could not boot.
 UNBOOTABLE_SHARE = 0.95
 GATEWAY_STATUSES = {0, 502, 503, 504}
+# Process manager states of a program that is not serving and not about to: supervisord's
+# BACKOFF (a start failed, retrying) and FATAL (gave up after startretries), EXITED, STOPPED.
+GAVE_UP = ("BACKOFF", "FATAL", "EXITED", "STOPPED")
 
 
 @dataclass(frozen=True)
@@ -153,10 +156,15 @@ def _cause(story: Story, fault_kind: str, fact: Incident, rollback: dict[str, An
             parts.append(f"{name} went live")
         if fact.deploy_interrupted:
             parts.append("the deploy was still running and was interrupted for the rollback")
+    parts.extend(_process_states(story))
     if rollback is not None:
         done = next((e for e in story.events if e["event"] == Event.ROLLBACK_FINISHED), None)
         if done is not None and done.get("exit_status") not in (0, None):
             parts.append(f"the {rollback.get('action', 'rollback')} command failed: {done.get('detail', '')}")
+            fallback = next((e for e in story.events if e["event"] == Event.ROLLBACK_STARTED
+                             and float(e["ts"]) > float(done["ts"])), None)
+            if fallback is not None:
+                parts.append(f"then `{fallback.get('command')}` ran as the fallback ({fallback.get('action')})")
     if fact.recovered_without_rollback and not parts:
         parts.append("service recovered without any rollback: the failures came from outside the deploy")
     if story.first(Event.RECOVERY_TIMED_OUT) is not None:
@@ -164,6 +172,22 @@ def _cause(story: Story, fault_kind: str, fact: Incident, rollback: dict[str, An
     if not parts and story.impact_ts is not None:
         parts.append("requests failed after the fault")
     return "; ".join(parts) or None
+
+
+def _process_states(story: Story) -> list[str]:
+    """What the process manager showed around the rollback when a program was not running:
+    a crash loop (supervisord's STARTING and BACKOFF in turn) or one it gave up on (FATAL,
+    after startretries) changes what a rollback's reload can do."""
+    parts = []
+    for check in (e for e in story.events if e["event"] == Event.PROCESSES_CHECKED):
+        states = dict(check.get("states") or {})
+        if not any(state in GAVE_UP for state in states.values()):
+            continue
+        shown = ", ".join(f"{name} {state}" for name, state in sorted(states.items()) if state != "RUNNING")
+        fatal = sorted(name for name, state in states.items() if state == "FATAL")
+        parts.append(f"{check.get('when', 'at the rollback')} {check.get('manager', 'the process manager')} showed "
+                     f"{shown}" + (f" (it had given up restarting {', '.join(fatal)})" if fatal else ""))
+    return parts
 
 
 def _stalled_by(story: Story, deploy_steps: Sequence[DeployStep]) -> str:

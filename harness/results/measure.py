@@ -108,7 +108,8 @@ def first_rollback_span(deploy_log: Iterable[DeployStep], t0: float | None) -> t
 
 def first_recovery_span(events: Iterable[dict[str, Any]], t0: float | None) -> tuple[float | None, float | None]:
     """Start and end of the first recovery command the rehearsal ran after t0, by its own
-    clock; the end is None when the command failed."""
+    clock; the end is None when the command failed, unless a fallback (`[recovery]
+    fallback`) ran after it and succeeded: the way back then ends with the fallback."""
     if t0 is None:
         return None, None
     started = next((e for e in events if e["event"] == Event.ROLLBACK_STARTED and e["ts"] >= t0), None)
@@ -117,7 +118,9 @@ def first_recovery_span(events: Iterable[dict[str, Any]], t0: float | None) -> t
     done = next((e for e in events if e["event"] == Event.ROLLBACK_FINISHED and e["ts"] >= started["ts"]), None)
     # A rollback command that failed did not roll back: it has no end to time.
     if done is not None and done.get("exit_status", 0) != 0:
-        done = None
+        fallback = next((e for e in events if e["event"] == Event.ROLLBACK_FINISHED and e.get("fallback")
+                         and e["ts"] >= done["ts"]), None)
+        done = fallback if fallback is not None and fallback.get("exit_status", 0) == 0 else None
     return float(started["ts"]), None if done is None else float(done["ts"])
 
 
@@ -315,7 +318,10 @@ def measure(scenario: Scenario, observed: Observed, records: Iterable[Record],
         # A recovery command that failed is a gap whatever the objectives: the team's way
         # back did not work when it was needed.
         first_failed = failed_recoveries[0]
-        still_live = observed.releases.get("after") not in (None, observed.releases.get("before"))
+        fallback = next((e for e in later if e["event"] == Event.ROLLBACK_FINISHED and e.get("fallback")), None)
+        # Left live by the failed command; a fallback may have replaced it since.
+        still_live = any(e["event"] == Event.ROLLBACK_FAILED for e in later) or (
+            fallback is None and observed.releases.get("after") not in (None, observed.releases.get("before")))
         stuck_schema = ""
         if first_failed.get("db"):
             writes = sum(1 for r in kept if t0 is not None and r.ts >= t0 and not r.failed
@@ -326,7 +332,11 @@ def measure(scenario: Scenario, observed: Observed, records: Iterable[Record],
         gaps.append(Gap("rollback_failed", 0, len(failed_recoveries),
                         f"`{first_failed.get('command')}` exited {first_failed.get('exit_status')}: "
                         f"{first_failed.get('detail') or 'no output'}"
-                        + ("; the deployed release stayed live" if still_live else "") + stuck_schema,
+                        + ("; the deployed release stayed live" if still_live else "") + stuck_schema
+                        + ("" if fallback is None else
+                           f"; then `{fallback.get('command')}` ran as the fallback and "
+                           + ("succeeded" if fallback.get("exit_status", 0) == 0
+                              else f"exited {fallback.get('exit_status')}")),
                         "a rollback must work when the host is in trouble: rehearse the command itself, "
                         "and keep a second way back"))
     if plan is not None:

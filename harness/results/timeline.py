@@ -35,6 +35,7 @@ class Event(StrEnum):
     # detection and recovery
     DETECTION_TIMED_OUT = "detection_timed_out"
     LIVE_CHECKED = "live_checked"
+    PROCESSES_CHECKED = "processes_checked"
     ROLLBACK_STARTED = "rollback_started"
     ROLLBACK_FINISHED = "rollback_finished"
     ROLLBACK_FAILED = "rollback_failed"

@@ -54,6 +54,10 @@ RECENT_EXIT_S = 5  # an app server that exited this recently may be crash-loopin
 VERIFY_SETTLE_S = 1.0  # then one pid RUNNING this long before an answer counts
 # supervisord's XML-RPC fault codes (supervisor/xmlrpc.py)
 FAULT_ALREADY_STARTED = 60
+# A start supervisord gave up on: the program exited within startsecs each time, or could
+# not be spawned (supervisor's rpcinterface Faults).
+FAULT_ABNORMAL_TERMINATION = 40
+FAULT_SPAWN_ERROR = 50
 FAULT_NOT_RUNNING = 70
 
 
@@ -302,9 +306,10 @@ def boot_failure(state: str, exits: int, down_for_s: float) -> str | None:
 
     `state` is supervisord's state of the program, `exits` how many times it exited since
     the reload, `down_for_s` how long it has been EXITED or STOPPED. FATAL and BACKOFF are
-    supervisord's own verdicts. With startsecs=0 a crash loop shows as RUNNING, so exits
-    count; one exit may be the previous release's server dying as it is replaced, two
-    may not. States: supervisord docs, "Process States".
+    supervisord's own verdicts (with its default startsecs=1, as the replica has, a server
+    that dies at boot is BACKOFF). Under a config with startsecs=0 a crash loop shows as
+    RUNNING, so exits count too; one exit may be the previous release's server dying as
+    it is replaced, two may not. States: supervisord docs, "Process States".
     """
     if state in ("FATAL", "BACKOFF"):
         return f"web is {state}"
@@ -477,6 +482,21 @@ def tolerate(fault_code: int, call: Any, *args: Any) -> bool:
             raise
         return False
     return True
+
+
+def start(supervisor: Any, program: str) -> str:
+    """Start a program and wait for supervisord's verdict (startsecs); returns what
+    happened. A start supervisord gives up on (the release's program cannot boot) is a
+    note, not an error: the verify step decides about the app server."""
+    try:
+        supervisor.startProcess(program, True)
+    except xmlrpc.client.Fault as exc:
+        if exc.faultCode == FAULT_ALREADY_STARTED:  # supervisord is restarting it, from `current` too
+            return "started (already starting)"
+        if exc.faultCode in (FAULT_ABNORMAL_TERMINATION, FAULT_SPAWN_ERROR):
+            return f"did not start ({exc.faultString})"
+        raise
+    return "started"
 
 
 def pid_alive(pid: int) -> bool:
@@ -718,17 +738,14 @@ class Host:
         else:
             if state == "BACKOFF":  # waiting to retry the release being left: start it now
                 tolerate(FAULT_NOT_RUNNING, supervisor.stopProcess, "web", True)
-            # ALREADY_STARTED: supervisord is restarting it, from `current` too
-            tolerate(FAULT_ALREADY_STARTED, supervisor.startProcess, "web", True)
-            notes.append(f"web: {state}, started")
+            notes.append(f"web: {state}, {start(supervisor, 'web')}")
         if self.target.worker is None:
             return "; ".join(notes)
         if self.running("worker"):
             started = time.monotonic()
             tolerate(FAULT_NOT_RUNNING, supervisor.stopProcess, "worker", True)
             notes.append(f"worker: stopped in {time.monotonic() - started:.2f}s")
-        tolerate(FAULT_ALREADY_STARTED, supervisor.startProcess, "worker", True)
-        notes.append("worker: started")
+        notes.append(f"worker: {start(supervisor, 'worker')}")
         return "; ".join(notes)
 
     def verify(self, rid: str, reloaded_at: float) -> str:

@@ -3,7 +3,9 @@ the outcome and the cause, the clean-round-trip check and the lint class of its 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 from harness.environment.replica import Staging
 from tests.integration.browser import check_report, open_in_chromium
@@ -172,4 +174,35 @@ def test_the_realpath_trap_keeps_the_old_release_answering_after_the_swap(
     [gap] = [g for g in result["gaps"] if g["name"] == "served_release_lag"]
     assert gap["measured"] > 5 and "realpath trap" in gap["cause"] and "never answered" in gap["cause"]
     assert result["releases"]["after"] == result["releases"]["before"]
+    no_leftovers(staging, result)
+
+
+def events(run_dir: Path, name: str) -> list[dict[str, Any]]:
+    lines = (run_dir / "timeline.jsonl").read_text().splitlines()
+    return [e for e in map(json.loads, lines) if e["event"] == name]
+
+
+def test_a_crash_loop_ends_in_fatal_and_the_late_rollback_starts_it_again(
+    staging: Staging, images: object, tmp_path: Path
+) -> None:
+    code, result, run_dir = run("crash-loop", tmp_path)
+    assert code == 1 and result["outcome"] == "gaps", result["reason"]
+    # The deploy's verify step saw supervisord's own verdict on the app server.
+    [finished] = events(run_dir, "deploy_finished")
+    assert finished["exit_status"] != 0 and "could not boot" in finished["detail"]
+    # With supervisord's defaults (startsecs=1, startretries=3) the worker, which dies at
+    # once, was FATAL when the rollback came 15 s later; the rollback's reload started it.
+    before, after = events(run_dir, "processes_checked")
+    assert before["when"] == "before the rollback" and before["states"]["worker"] == "FATAL"
+    assert after["when"] == "after the rollback"
+    assert after["states"]["web"] == "RUNNING" and after["states"]["worker"] == "RUNNING"
+    [done] = events(run_dir, "rollback_finished")
+    assert done["exit_status"] == 0
+    assert any("worker: started" in line for line in done["output"]), done["output"]
+    cause = result["incident"]["cause"]
+    # The app server's own loop may or may not have reached FATAL (a boot that fails after
+    # more than startsecs counts as a start, and supervisord keeps restarting it).
+    assert "could not boot" in cause and "worker FATAL" in cause and "it had given up restarting" in cause
+    assert result["times"]["recovered_s"] is not None
+    assert result["hygiene"]["clean"], result["hygiene"]
     no_leftovers(staging, result)

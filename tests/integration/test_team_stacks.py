@@ -19,6 +19,7 @@ from harness.environment.images import DEFAULT_BASE_IMAGE, ensure_images
 from harness.environment.replica import Staging, new_run_id
 from tests.integration.browser import open_in_chromium
 from tests.integration.test_runbook import no_leftovers, run
+from tests.integration.test_stories import served_at_end
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 TINY = Path(__file__).resolve().parents[1] / "targets" / "tiny"
@@ -170,3 +171,23 @@ def test_each_published_tag_holds_its_own_releases_files(staging: Staging, tmp_p
             assert shown == (TINY / "releases" / release / "greeting.txt").read_text()
     finally:
         staging.remove(run_id)
+
+
+def test_a_pruned_rollback_target_fails_the_rollback_and_the_redeploy_recovers(
+    staging: Staging, tmp_path: Path
+) -> None:
+    # Capistrano keeps one release, so the bad release's cleanup removed the good one.
+    code, result, run_dir = run(str(EXAMPLES / "capistrano" / "pruned-rollback.toml"), tmp_path)
+    assert code == 1 and result["outcome"] == "gaps", result["reason"]
+    assert result["recovery"]["actions"] == ["cap staging deploy:rollback",
+                                             "cap staging deploy RELEASE=v1 KEEP_RELEASES=1"]
+    [gap] = [g for g in result["gaps"] if g["name"] == "rollback_failed"]
+    assert "There are no older releases to rollback to" in gap["cause"]
+    assert "ran as the fallback and succeeded" in gap["cause"]
+    # The way back is timed to the end of the redeploy, the manual fix.
+    times = result["times"]
+    assert times["rollback_done_s"] is not None and times["recovered_s"] is not None
+    assert result["durations"]["time_to_rollback_s"] is not None
+    assert result["releases"]["after"] != result["releases"]["before"]  # v1 again, as a new release
+    assert served_at_end(run_dir) == {result["releases"]["after"]}
+    no_leftovers(staging, result)

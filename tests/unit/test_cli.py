@@ -60,8 +60,8 @@ def test_list_groups_every_built_in_scenario_with_its_description(capsys):
         "migrations": ["bad-migration", "expand-contract-wrong-order", "expand-contract", "incomplete-down",
                        "irreversible-migration", "lock-queue-stall-lock-timeout", "lock-queue-stall",
                        "migration-then-failing-gate", "renamed-column", "required-column"],
-        "processes": ["drain-cutoff", "hung-worker", "mixed-queue-versions", "realpath-trap", "unbootable-release",
-                      "wrapper-worker"],
+        "processes": ["crash-loop", "drain-cutoff", "hung-worker", "mixed-queue-versions", "realpath-trap",
+                      "unbootable-release", "wrapper-worker"],
         "deploy tools": ["redeploy-old-version"],
     }
 

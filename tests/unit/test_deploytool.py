@@ -306,7 +306,7 @@ def test_an_exited_program_counts_once_it_is_not_restarted():
 
 
 def test_a_crash_loop_that_looks_running_fails_on_the_second_exit():
-    # With startsecs=0 supervisord shows a server that dies at boot as RUNNING.
+    # Under a config with startsecs=0 supervisord shows a server that dies at boot as RUNNING.
     watch = ServerWatch(reloaded_at=1000.2)
     info = {"statename": "RUNNING", "stop": 999, "exitstatus": 0}
     assert watch.observe(info, now=1.0) is None  # an exit from before the reload

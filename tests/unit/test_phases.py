@@ -23,6 +23,7 @@ from tests.unit.fakes import (
     FakeDeploy,
     FakeDeployer,
     FakeEnvironment,
+    FakeProcesses,
     FakeRecords,
     Host,
     Step,
@@ -90,7 +91,8 @@ def rehearse(tmp_path: Path, chosen: Scenario, host: Host,
         with faults.injected(environment, deployer, fault, timeline, clock) as injection:
             t0 = injection.t0
             watch.set_t0(injection.t0)
-            runbook.respond(watch, chosen, environment, deployer, injection, notes, "r1", operator=False,
+            runbook.respond(watch, chosen, environment, deployer, injection, notes, "r1", FakeProcesses(),
+                            operator=False,
                             say=lambda _: None, operator_log=operator_log or list)
     return Story(timeline.events, notes, host, deployer, t0, records.emitted, chosen)
 
@@ -295,6 +297,28 @@ def test_a_rollback_that_fails_is_not_followed_by_the_db_step(tmp_path):
     assert result.times.rollback_started_s is not None and result.durations.time_to_rollback_s is None
     gap = next(g for g in result.gaps if g.name == "time_to_rollback_s")
     assert gap.measured is None and gap.cause.startswith("the rollback did not finish")
+
+
+def test_a_failed_rollback_falls_back_to_redeploying_the_start_release(tmp_path):
+    # The rollback command is refused; with fallback = "redeploy" the known-good release is
+    # deployed again as a new release, and recovery is timed to it.
+    host = Host(unbootable={"unbootable"})
+    chosen = scenario("unbootable-release", db="never", fallback="redeploy")
+    per_release = {"unbootable": Step(0.1, go_live("r2", "unbootable")), "v1": Step(0.2, go_live("r3", "v1"))}
+    story = rehearse(tmp_path, chosen, host,
+                     lambda clock: lambda release, gate: FakeDeploy(host, clock, [per_release[release]],
+                                                                    15.0 if release == "unbootable" else 0.5,
+                                                                    1 if release == "unbootable" else 0),
+                     rollback_fails=True)
+    assert story.deployer.calls == ["deploy unbootable", "rollback", "deploy v1"]
+    assert host.current == "r3"
+    assert [e["action"] for e in story.events if e["event"] == "rollback_started"] == ["rollback", "redeploy"]
+    # The process manager's states are on record on both sides of the rollback.
+    assert [e["when"] for e in story.events if e["event"] == "processes_checked"] == [
+        "before the rollback", "after the rollback"]
+    result = story.measured()
+    assert result.times.recovered_s is not None
+    assert any(g.name == "rollback_failed" for g in result.gaps)
 
 
 def test_a_planned_rollback_that_fails_is_a_gap_even_when_no_objective_is_missed(tmp_path):

@@ -8,7 +8,9 @@ set :deploy_to, ENV.fetch("GAMEDAY_DEPLOY_TO")
 set :branch, ENV.fetch("RELEASE", "main")
 set :linked_files, [".env"]
 set :linked_dirs, ["storage", "log"]
-set :keep_releases, 5
+# How many releases `deploy:cleanup` keeps; KEEP_RELEASES=1 on the command line rehearses a
+# cleanup that removed the rollback target (examples/capistrano/keep-one.toml).
+set :keep_releases, ENV.fetch("KEEP_RELEASES", "5").to_i
 set :format_options, command_output: false, log_file: nil
 
 namespace :shop do
