@@ -21,7 +21,7 @@ MITIGATIONS = ("flag-off", "rollback")
 MAX_ROUNDS = 40
 LOGS = ("access", "app")
 # [recovery] keys only a single fault (a deploy or the error switch) uses.
-SINGLE_FAULT_RECOVERY = ("mode", "trigger", "after_s", "db", "code_window_s", "method", "fallback")
+SINGLE_FAULT_RECOVERY = ("mode", "trigger", "after_s", "db", "code_window_s", "method", "fallback", "retry")
 RECOVERY_MODES = ("auto", "operator")
 TRIGGERS = ("alarm", "after")
 DB_STEPS = ("never", "if-needed", "always")
@@ -29,6 +29,9 @@ RECOVERY_METHODS = ("rollback", "redeploy")
 # What the operator does when the rollback command itself fails: deploy the start release
 # again, as a new release (the manual fix most runbooks end with).
 FALLBACKS = ("redeploy",)
+# The built-in deploy tool's deploy steps, in order, that `fault.killed_after` may name
+# (harness/webhost/deploytool.py `deploy`).
+KILLABLE_STEPS = ("lock", "release", "shared", "build", "snapshot", "migrate", "gate", "swap", "reload")
 MAX_USERS = 500
 DAY_S = 86400.0
 
@@ -61,6 +64,9 @@ class Fault:
     repeat: int = 1
     # kind "deploy": a long transaction holding locks while the deploy runs, or None.
     blocker: Blocker | None = None
+    # kind "deploy": the built-in deploy tool's step after which the deploy is killed with
+    # SIGKILL (an OOM kill, a lost CI runner): no cleanup runs and its lock stays behind.
+    killed_after: str | None = None
 
 
 @dataclass(frozen=True)
@@ -159,6 +165,10 @@ class Recovery:
     # When the rollback command fails: None leaves it failed; "redeploy" deploys the start
     # release again, timed like any recovery command.
     fallback: str | None = None
+    # When the fault's deploy ended without going live: deploy the same release once more,
+    # as a team reruns a failed deploy (what a killed deploy's lock, or a half-applied
+    # migration, does to the rerun is then on record).
+    retry: bool = False
 
 
 @dataclass(frozen=True)
@@ -227,8 +237,12 @@ def _fault(t: Table, target: Target) -> Fault:
         if release not in target.releases:
             raise t.error("release", f"{release!r} is not a release of {target.name} ({', '.join(target.releases)})")
         blocker = t.optional_table("blocker")
+        killed_after = t.choice("killed_after", KILLABLE_STEPS, None)
+        if killed_after is not None and target.deploy.tool != "builtin":
+            raise t.error("killed_after", f"needs the built-in deploy tool, whose steps it names; {target.name} "
+                          "deploys with its own commands")
         fault = Fault(kind, release=release, gate=t.boolean("gate", True),
-                      blocker=None if blocker is None else _blocker(blocker))
+                      blocker=None if blocker is None else _blocker(blocker), killed_after=killed_after)
     elif kind == "flag":
         if target.flags is None:
             raise t.error("kind", f"'flag' needs a target with a [flags] store; {target.name} has none")
@@ -401,8 +415,12 @@ def _recovery(t: Table, fault: Fault) -> Recovery:
         mitigations=mitigations,
         method=t.choice("method", RECOVERY_METHODS, "rollback"),
         fallback=t.choice("fallback", FALLBACKS, None),
+        retry=t.boolean("retry", False),
     )
     t.finish()
+    if recovery.retry and (fault.kind != "deploy" or recovery.mode == "operator"):
+        raise t.error("retry", 'reruns the fault\'s deploy when it did not go live: it needs fault.kind = "deploy" '
+                      'and mode = "auto"')
     if recovery.fallback is not None and (fault.kind != "deploy" or recovery.method != "rollback"
                                           or recovery.mode == "operator"):
         raise t.error("fallback", "is what gameday does when its rollback of a deploy fault fails: it needs "

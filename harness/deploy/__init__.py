@@ -68,8 +68,10 @@ class Deployer(Protocol):
     name: str
     has_gate: bool  # whether a deploy health-checks the release before the swap (`gate=True`)
 
-    def start_deploy(self, release: str, *, gate: bool) -> RunningCommand:
-        """Start deploying `release`; `gate=False` skips a health gate where there is one."""
+    def start_deploy(self, release: str, *, gate: bool, killed_after: str | None = None) -> RunningCommand:
+        """Start deploying `release`; `gate=False` skips a health gate where there is one.
+        `killed_after` names a step of the built-in tool after which its deploy dies by
+        SIGKILL; other deployers refuse it (ValueError)."""
         ...
 
     def rollback(self, *, db: bool = False) -> CommandResult:

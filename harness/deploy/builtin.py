@@ -4,6 +4,7 @@ environment seam. The tool itself is `harness/webhost/deploytool.py`."""
 from __future__ import annotations
 
 import json
+import shlex
 import time
 from collections.abc import Sequence
 
@@ -17,18 +18,23 @@ DEPLOY_LOG = "/srv/app/shared/log/deploy.jsonl"
 CURRENT = "/srv/app/current"
 PID_FILE = "/run/app/deploy.pid"
 STOP_WAIT_S = 20.0
+# Read by the deploy tool: the step after which it kills itself with SIGKILL (a fault).
+KILL_AFTER_ENV = "GAMEDAY_KILL_AFTER_STEP"
 
 
 class BuiltinDeploy:
     """A deploy running in the web host; it writes its pid so it can be interrupted."""
 
-    def __init__(self, environment: Environment, args: Sequence[str]) -> None:
+    def __init__(self, environment: Environment, args: Sequence[str], killed_after: str | None = None) -> None:
         self.environment = environment
         self.argv = ("deploy", *args)
+        self.killed_after = killed_after
         self._running = Background("the deploy", self._run)
 
     def _run(self) -> CommandResult:
         script = f'echo $$ > {PID_FILE}; exec "$@"'
+        if self.killed_after is not None:
+            script = f'echo $$ > {PID_FILE}; {KILL_AFTER_ENV}={shlex.quote(self.killed_after)} exec "$@"'
         result = self.environment.exec(["sh", "-c", script, "deploy", *self.argv])
         return CommandResult(self.argv, result.exit_status, result.stdout, result.stderr)
 
@@ -63,8 +69,8 @@ class BuiltinDeployer:
     def __init__(self, environment: Environment) -> None:
         self.environment = environment
 
-    def start_deploy(self, release: str, *, gate: bool) -> BuiltinDeploy:
-        return BuiltinDeploy(self.environment, ["deploy", release] + ([] if gate else ["--no-gate"]))
+    def start_deploy(self, release: str, *, gate: bool, killed_after: str | None = None) -> BuiltinDeploy:
+        return BuiltinDeploy(self.environment, ["deploy", release] + ([] if gate else ["--no-gate"]), killed_after)
 
     def _run(self, *args: str) -> CommandResult:
         result = self.environment.exec(["deploy", *args])

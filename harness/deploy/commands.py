@@ -85,8 +85,11 @@ class CommandsDeployer:
             line = line.replace("{release}", shlex.quote(release))
         return LocalCommand(line, self.commands.cwd, env, self.commands.timeout_s)
 
-    def start_deploy(self, release: str, *, gate: bool) -> LocalCommand:
-        """The team's deploy command; `gate` does not apply (their tool has a gate or not)."""
+    def start_deploy(self, release: str, *, gate: bool, killed_after: str | None = None) -> LocalCommand:
+        """The team's deploy command; `gate` does not apply (their tool has a gate or not),
+        nor does `killed_after` (the scenario refuses it at load)."""
+        if killed_after is not None:
+            raise ValueError("killed_after names a step of the built-in deploy tool")
         assert self.commands.deploy is not None
         return self._start(self.commands.deploy, release)
 

@@ -41,10 +41,12 @@ class FaultPlan:
     window: tuple[float, float] | None = None
     blocker: Blocker | None = None  # a long transaction started just before the deploy
     database: str | None = None  # where the blocker runs
+    killed_after: str | None = None  # the built-in deploy tool's step after which it is killed
 
     def describe(self) -> str:
         if self.kind == "deploy":
-            return f"deploy {self.release}" + ("" if self.gate else " --no-gate")
+            return (f"deploy {self.release}" + ("" if self.gate else " --no-gate")
+                    + ("" if self.killed_after is None else f", killed after its {self.killed_after} step"))
         assert self.window is not None
         return f"errors for {self.window[1] - self.window[0]:g}s"
 
@@ -52,7 +54,8 @@ class FaultPlan:
 def plan(fault: Fault, error_switch: str | None, now: float, database: str | None = None) -> FaultPlan:
     if fault.kind == "deploy":
         assert fault.release is not None
-        return FaultPlan("deploy", release=fault.release, gate=fault.gate, blocker=fault.blocker, database=database)
+        return FaultPlan("deploy", release=fault.release, gate=fault.gate, blocker=fault.blocker, database=database,
+                         killed_after=fault.killed_after)
     assert fault.duration_s is not None and error_switch is not None
     start = now + SWITCH_LEAD_S
     return FaultPlan("errors", switch_path=error_switch, window=(start, start + fault.duration_s))
@@ -172,7 +175,7 @@ def end_blocker(environment: Environment, fault: FaultPlan) -> None:
 def _deploying(deployer: Deployer, fault: FaultPlan, timeline: Timeline, clock: Clock) -> Iterator[Injection]:
     assert fault.release is not None
     t0 = clock.now()
-    running = deployer.start_deploy(fault.release, gate=fault.gate)
+    running = deployer.start_deploy(fault.release, gate=fault.gate, killed_after=fault.killed_after)
     timeline.record(Event.FAULT_INJECTED, ts=t0, kind="deploy", command=" ".join(running.argv),
                     release=fault.release, gate=fault.gate and deployer.has_gate)
     injection = Injection(fault, t0, timeline, deploy=running)

@@ -163,6 +163,11 @@ def recover(
         watch.timeline.record(Event.CODE_ROLLBACK_NOT_RECOVERED, window_s=scenario.recovery.code_window_s)
     else:
         watch.timeline.record(Event.ROLLBACK_SKIPPED, reason=f"the deploy did not go live: current is still {before}")
+        if scenario.recovery.retry and injection.plan.release is not None:
+            release, gate = injection.plan.release, injection.plan.gate
+            run_recovery(watch, "retry", lambda: deploy_and_wait(watch, deployer, release, gate=gate), notes,
+                         deployer.command_line(f"deploy {release}"))
+            return
         if scenario.recovery.db == "never" or errors_stop(watch, scenario, watch.clock.now()):
             return
         watch.timeline.record(Event.ERRORS_PERSIST, reason="requests still fail after the deploy ended, "
@@ -171,10 +176,11 @@ def recover(
 
 
 def deploy_and_wait(watch: Watch, deployer: Deployer, release: str, timeout_s: float = DEPLOY_WAIT_S,
-                    started: Callable[[RunningCommand], object] | None = None) -> CommandResult:
-    """Deploy `release`, gated, while the watch keeps polling (`started` sees the command
-    first). A deploy still running after `timeout_s` is stopped once and ends as exit 124."""
-    running = deployer.start_deploy(release, gate=True)
+                    started: Callable[[RunningCommand], object] | None = None, gate: bool = True) -> CommandResult:
+    """Deploy `release` (gated unless `gate` is False) while the watch keeps polling
+    (`started` sees the command first). A deploy still running after `timeout_s` is
+    stopped once and ends as exit 124."""
+    running = deployer.start_deploy(release, gate=gate)
     if started is not None:
         started(running)
     if not watch.wait_for(lambda: running.poll() is not None, timeout_s):

@@ -19,6 +19,8 @@ from harness.results.timeline import Event
 # that went live to count as one that could not boot.
 UNBOOTABLE_SHARE = 0.95
 GATEWAY_STATUSES = {0, 502, 503, 504}
+# A deploy's exit status when it died by SIGKILL (128 + 9).
+KILLED_STATUS = 137
 # Process manager states of a program that is not serving and not about to: supervisord's
 # BACKOFF (a start failed, retrying) and FATAL (gave up after startretries), EXITED, STOPPED.
 GAVE_UP = ("BACKOFF", "FATAL", "EXITED", "STOPPED")
@@ -93,7 +95,10 @@ def _cause(story: Story, fault_kind: str, fact: Incident, rollback: dict[str, An
     failed_step = next((s for s in deploy_steps if not s.ok), None)
     name = story.deployed_name or "the release"
     parts: list[str] = []
-    if fact.went_live is False and (fact.deploy_exit_status not in (None, 0) or failed_step is not None):
+    finished = story.first(Event.DEPLOY_FINISHED)
+    if fact.deploy_exit_status == KILLED_STATUS and finished is not None:
+        parts.append(_killed(story, [s for s in deploy_steps if s.ts <= float(finished["ts"])], fact.went_live))
+    elif fact.went_live is False and (fact.deploy_exit_status not in (None, 0) or failed_step is not None):
         where = f"at its {failed_step.step} step ({failed_step.detail})" if failed_step else "before the swap"
         if migrated:
             reverted = next((s for s in deploy_steps if s.step == "revert_db"), None)
@@ -157,6 +162,7 @@ def _cause(story: Story, fault_kind: str, fact: Incident, rollback: dict[str, An
         if fact.deploy_interrupted:
             parts.append("the deploy was still running and was interrupted for the rollback")
     parts.extend(_process_states(story))
+    parts.extend(_stale_locks(story))
     if rollback is not None:
         done = next((e for e in story.events if e["event"] == Event.ROLLBACK_FINISHED), None)
         if done is not None and done.get("exit_status") not in (0, None):
@@ -172,6 +178,36 @@ def _cause(story: Story, fault_kind: str, fact: Incident, rollback: dict[str, An
     if not parts and story.impact_ts is not None:
         parts.append("requests failed after the fault")
     return "; ".join(parts) or None
+
+
+def _killed(story: Story, steps: Sequence[DeployStep], went_live: bool | None) -> str:
+    """A deploy that died by SIGKILL: where it stopped and what it left (its lock, a
+    release directory never finished, a migration committed)."""
+    last = steps[-1].step if steps else None
+    text = "the deploy was killed (SIGKILL)" + (f" after its {last} step" if last else "")
+    text += ", so none of its cleanup ran: its lock stayed behind"
+    dirs = sorted({s.release_dir for s in steps if s.release_dir})
+    if went_live is False:
+        if dirs:
+            text += f", releases/{dirs[-1]} was left unfinished"
+        if any(s.step == "migrate" and s.ok for s in steps):
+            text += ", its migration had committed"
+        text += "; nothing went live"
+    return text
+
+
+def _stale_locks(story: Story) -> list[str]:
+    """What the recovery commands did with a lock a killed deploy left: the built-in tool
+    breaks one whose owner is gone and says so in its lock step."""
+    parts = []
+    for done in (e for e in story.events if e["event"] == Event.ROLLBACK_FINISHED):
+        broke = next((line for line in done.get("output") or [] if "broke stale lock" in line), None)
+        if broke is not None:
+            parts.append(f"the {done.get('action')} (`{done.get('command')}`) met the lock and "
+                         f"{broke[broke.index('broke'):]}")
+        elif "locked by" in str(done.get("detail", "")):
+            parts.append(f"the {done.get('action')} (`{done.get('command')}`) was refused by the lock")
+    return parts
 
 
 def _process_states(story: Story) -> list[str]:

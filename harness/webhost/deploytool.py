@@ -54,6 +54,9 @@ RECENT_EXIT_S = 5  # an app server that exited this recently may be crash-loopin
 VERIFY_SETTLE_S = 1.0  # then one pid RUNNING this long before an answer counts
 # supervisord's XML-RPC fault codes (supervisor/xmlrpc.py)
 FAULT_ALREADY_STARTED = 60
+# Set by a rehearsal's `fault.killed_after`: the deploy step after which this tool kills
+# itself with SIGKILL (harness/deploy/builtin.py passes it).
+KILL_AFTER_ENV = "GAMEDAY_KILL_AFTER_STEP"
 # A start supervisord gave up on: the program exited within startsecs each time, or could
 # not be spawned (supervisor's rpcinterface Faults).
 FAULT_ABNORMAL_TERMINATION = 40
@@ -394,6 +397,9 @@ class DeployLog:
             fh.flush()
         mark = "ok  " if ok else "FAIL"
         print(f"{mark} {self.action} {step:<10} {duration_s:6.2f}s  {detail}", file=self.out, flush=True)
+        if ok and self.action == "deploy" and os.environ.get(KILL_AFTER_ENV) == step:
+            # A rehearsal's fault: die here as an OOM kill would, with no cleanup and the lock held.
+            os.kill(os.getpid(), signal.SIGKILL)
 
     @contextmanager
     def step(self, name: str, ref: ReleaseRef) -> Iterator[list[str]]:
@@ -617,9 +623,6 @@ class Host:
             "http://localhost", transport=UnixTransport(str(self.layout.supervisor_socket))
         ).supervisor
 
-    def running(self, program: str) -> bool:
-        return self.state(program) == "RUNNING"
-
     def state(self, program: str) -> str:
         return str(self.supervisor().getProcessInfo(program)["statename"])
 
@@ -741,7 +744,9 @@ class Host:
             notes.append(f"web: {state}, {start(supervisor, 'web')}")
         if self.target.worker is None:
             return "; ".join(notes)
-        if self.running("worker"):
+        # STARTING and BACKOFF too: a worker of the release being left that supervisord is
+        # still starting (startsecs) would otherwise go on with that release's code.
+        if self.state("worker") in ("RUNNING", "STARTING", "BACKOFF"):
             started = time.monotonic()
             tolerate(FAULT_NOT_RUNNING, supervisor.stopProcess, "worker", True)
             notes.append(f"worker: stopped in {time.monotonic() - started:.2f}s")

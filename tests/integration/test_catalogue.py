@@ -206,3 +206,23 @@ def test_a_crash_loop_ends_in_fatal_and_the_late_rollback_starts_it_again(
     assert result["times"]["recovered_s"] is not None
     assert result["hygiene"]["clean"], result["hygiene"]
     no_leftovers(staging, result)
+
+
+def test_a_deploy_killed_mid_way_leaves_its_lock_and_the_rerun_breaks_it(
+    staging: Staging, images: object, tmp_path: Path
+) -> None:
+    code, result, run_dir = run("stale-deploy-lock", tmp_path)
+    assert result["incident"]["deploy_exit_status"] == 137 and result["incident"]["went_live"] is False
+    [retry] = [e for e in events(run_dir, "rollback_finished") if e["action"] == "retry"]
+    assert retry["exit_status"] == 0
+    [lock_line] = [line for line in retry["output"] if " lock " in line]
+    assert "broke stale lock of pid" in lock_line
+    cause = result["incident"]["cause"]
+    assert "the deploy was killed (SIGKILL) after its migrate step" in cause
+    assert "its lock stayed behind" in cause and "its migration had committed" in cause
+    assert "the retry (`deploy v2`) met the lock and broke stale lock of pid" in cause
+    # The rerun went live on the migration the killed deploy had already applied.
+    assert result["releases"]["after"] != result["releases"]["before"]
+    assert result["requests"]["failed_in_incident"] == 0
+    assert code == 0 and result["outcome"] == "met", result["gaps"]
+    no_leftovers(staging, result)

@@ -212,3 +212,36 @@ def test_sigterm_after_the_swap_leaves_the_release_live_and_the_lock_free(
     staging.deploy_tool_checked(replica, ["rollback"])
     assert httpx.get(f"{replica.url}/version").json()["release"] == v1
     assert httpx.get(f"{replica.url}/orders").status_code == 200
+
+
+def killed_deploy(staging: Staging, replica: Replica, args: str, step: str) -> int:
+    """Run `deploy ARGS` in the web host, killed by SIGKILL after `step` (the
+    `fault.killed_after` seam); returns its exit status."""
+    out = host_exec(staging, replica, "sh", "-c",
+                    f'GAMEDAY_KILL_AFTER_STEP={step} deploy deploy {args} >/tmp/deploy.out 2>&1; echo "exit=$?"')
+    return int(out.rsplit("exit=", 1)[1])
+
+
+def test_a_killed_deploy_leaves_its_lock_and_the_next_command_breaks_it(
+    staging: Staging, replica: Replica
+) -> None:
+    v1 = httpx.get(f"{replica.url}/version").json()["release"]
+    # Killed after the reload: its release is live and nothing released the lock.
+    assert killed_deploy(staging, replica, "v2", "reload") == 137
+    assert not lock_is_free(staging, replica)
+    owner = json.loads(host_exec(staging, replica, "cat", "/srv/app/shared/deploy.lock/owner.json"))
+    log = deploy_log(staging, replica, "v2")
+    assert [x["step"] for x in log][-1] == "reload"  # no verify, no unlock
+    # The rollback meets the lock, sees its owner is gone, breaks it and goes on.
+    out = staging.deploy_tool_checked(replica, ["rollback"]).stdout
+    assert f"broke stale lock of pid {owner['pid']}" in out
+    assert httpx.get(f"{replica.url}/version").json()["release"] == v1
+    assert lock_is_free(staging, replica)
+    # Killed after its migration: nothing went live; the next deploy breaks the lock too.
+    assert killed_deploy(staging, replica, "v2", "migrate") == 137
+    assert not lock_is_free(staging, replica)
+    assert httpx.get(f"{replica.url}/version").json()["release"] == v1
+    out = staging.deploy_tool_checked(replica, ["deploy", "v2"]).stdout
+    assert "broke stale lock of pid" in out
+    assert lock_is_free(staging, replica)
+    assert httpx.get(f"{replica.url}/version").json()["release"] != v1

@@ -202,7 +202,7 @@ class FakeDeployer:
         self.calls: list[str] = []
         self.deploys: list[FakeDeploy] = []
 
-    def start_deploy(self, release: str, *, gate: bool) -> FakeDeploy:
+    def start_deploy(self, release: str, *, gate: bool, killed_after: str | None = None) -> FakeDeploy:
         self.calls.append(f"deploy {release}")
         self.deploys.append(self.plan(release, gate))
         return self.deploys[-1]

@@ -62,7 +62,7 @@ def test_list_groups_every_built_in_scenario_with_its_description(capsys):
                        "migration-then-failing-gate", "renamed-column", "required-column"],
         "processes": ["crash-loop", "drain-cutoff", "hung-worker", "mixed-queue-versions", "realpath-trap",
                       "unbootable-release", "wrapper-worker"],
-        "deploy tools": ["redeploy-old-version"],
+        "deploy tools": ["redeploy-old-version", "stale-deploy-lock"],
     }
 
 

@@ -11,7 +11,7 @@ BUILT_IN = ["bad-migration", "clean-deploy", "detection-ladder", "drain-cutoff",
             "failing-health-check-no-gate", "hung-worker", "migration-then-failing-gate", "unbootable-release",
             "required-column", "incomplete-down", "renamed-column", "lock-queue-stall",
             "lock-queue-stall-lock-timeout", "redeploy-old-version", "wrapper-worker", "irreversible-migration",
-            "mixed-queue-versions", "realpath-trap", "crash-loop"]
+            "mixed-queue-versions", "realpath-trap", "crash-loop", "stale-deploy-lock"]
 
 MINIMAL = """\
 [fault]
@@ -82,6 +82,9 @@ def test_bad_migration_asks_for_the_db_step_if_needed():
         (MINIMAL + "[recovery]\nmethod = \"revert\"\n", "recovery.method", "must be one of rollback, redeploy"),
         (MINIMAL.replace('release = "v2"', 'kind = "errors"\nduration_s = 2')
          + "[recovery]\nmethod = \"redeploy\"\ndb = \"never\"\n", "recovery.method", "deploys nothing"),
+        (MINIMAL.replace('release = "v2"', 'kind = "errors"\nduration_s = 2') + "[recovery]\nretry = true\n",
+         "recovery.retry", "reruns the fault's deploy"),
+        (MINIMAL + "[fault.killed_after]\n", "fault.killed_after", "must be one of"),
         (MINIMAL + "[recovery]\nfallback = \"pray\"\n", "recovery.fallback", "must be one of redeploy"),
         (MINIMAL + "[recovery]\nfallback = \"redeploy\"\nmode = \"operator\"\n", "recovery.fallback",
          'needs fault.kind = "deploy"'),
