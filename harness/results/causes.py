@@ -90,14 +90,17 @@ def _cause(story: Story, fault_kind: str, fact: Incident, rollback: dict[str, An
     could_not_run = story.first(Event.DEPLOY_FAILED_TO_RUN)
     if could_not_run is not None:
         return f"the fault's deploy could not run: {could_not_run.get('detail', '')}"
-    deploy_steps = [s for s in story.steps if s.action == "deploy"]
+    finished = story.first(Event.DEPLOY_FINISHED)
+    # The fault's own deploy: a rerun or a redeploy, after the first recovery command
+    # started, logs deploy steps too.
+    deploy_steps = [s for s in story.steps if s.action == "deploy"
+                    and (rollback is None or s.ts < float(rollback["ts"]))]
     migrated = any(s.step == "migrate" and s.ok for s in deploy_steps)
     failed_step = next((s for s in deploy_steps if not s.ok), None)
     name = story.deployed_name or "the release"
     parts: list[str] = []
-    finished = story.first(Event.DEPLOY_FINISHED)
     if fact.deploy_exit_status == KILLED_STATUS and finished is not None:
-        parts.append(_killed(story, [s for s in deploy_steps if s.ts <= float(finished["ts"])], fact.went_live))
+        parts.append(_killed(story, deploy_steps, fact.went_live))
     elif fact.went_live is False and (fact.deploy_exit_status not in (None, 0) or failed_step is not None):
         where = f"at its {failed_step.step} step ({failed_step.detail})" if failed_step else "before the swap"
         if migrated:
@@ -171,6 +174,11 @@ def _cause(story: Story, fault_kind: str, fact: Incident, rollback: dict[str, An
                              and float(e["ts"]) > float(done["ts"])), None)
             if fallback is not None:
                 parts.append(f"then `{fallback.get('command')}` ran as the fallback ({fallback.get('action')})")
+    rerun = next((e for e in story.events if e["event"] == Event.ROLLBACK_FINISHED and e.get("action") == "retry"),
+                 None)
+    if rerun is not None:
+        parts.append(f"the rerun (`{rerun.get('command')}`) "
+                     + ("succeeded" if rerun.get("exit_status") == 0 else f"exited {rerun.get('exit_status')}"))
     if fact.recovered_without_rollback and not parts:
         parts.append("service recovered without any rollback: the failures came from outside the deploy")
     if story.first(Event.RECOVERY_TIMED_OUT) is not None:

@@ -221,8 +221,31 @@ def test_a_deploy_killed_mid_way_leaves_its_lock_and_the_rerun_breaks_it(
     assert "the deploy was killed (SIGKILL) after its migrate step" in cause
     assert "its lock stayed behind" in cause and "its migration had committed" in cause
     assert "the retry (`deploy v2`) met the lock and broke stale lock of pid" in cause
+    assert "the rerun (`deploy v2`) succeeded" in cause
     # The rerun went live on the migration the killed deploy had already applied.
     assert result["releases"]["after"] != result["releases"]["before"]
     assert result["requests"]["failed_in_incident"] == 0
     assert code == 0 and result["outcome"] == "met", result["gaps"]
+    no_leftovers(staging, result)
+
+
+def test_an_interrupted_concurrent_index_build_leaves_an_invalid_index_the_rerun_hides(
+    staging: Staging, images: object, tmp_path: Path
+) -> None:
+    code, result, run_dir = run("interrupted-index", tmp_path)
+    # The build waited for the blocker's write lock until its statement_timeout.
+    [finished] = events(run_dir, "deploy_finished")
+    assert finished["exit_status"] == 1 and "statement timeout" in finished["detail"]
+    assert result["incident"]["went_live"] is False
+    # The rerun "succeeded": IF NOT EXISTS skipped over the INVALID index.
+    [rerun] = [e for e in events(run_dir, "rollback_finished") if e["action"] == "retry"]
+    assert rerun["exit_status"] == 0
+    assert any("applied 002_orders_created_idx" in line for line in rerun["output"]), rerun["output"]
+    cause = result["incident"]["cause"]
+    assert "the deploy aborted at its migrate step" in cause and "the rerun (`deploy add-index`) succeeded" in cause
+    # Only the hygiene check sees what is left: the index exists and is unusable.
+    assert any("index orders_created_idx is INVALID" in f for f in result["hygiene"]["findings"])
+    [gap] = result["gaps"]
+    assert gap["name"] == "hygiene" and gap["prevention"] == "needed runtime detection"
+    assert code == 1 and result["outcome"] == "gaps"
     no_leftovers(staging, result)

@@ -3,6 +3,9 @@ those the release in DIR does not have.
 
 A migration is `ID.up.sql` (one transaction) or `ID.up.py`, a data migration whose
 `up(conn)` commits as it goes, such as a backfill in batches; each has a matching down.
+An SQL file whose first line is `-- shop:no-transaction` runs statement by statement in
+autocommit, as `CREATE INDEX CONCURRENTLY` must (PostgreSQL refuses it in a transaction
+block); a failure part-way leaves what the statements before it did.
 """
 
 import argparse
@@ -30,12 +33,33 @@ def script(mid, direction):
     return None
 
 
+NO_TRANSACTION = "-- shop:no-transaction"
+
+
+def statements(sql):
+    """The statements of an SQL file, split at semicolons that end a line; comments dropped."""
+    lines = [line for line in sql.splitlines() if not line.lstrip().startswith("--")]
+    return [part.strip() for part in "\n".join(lines).split(";\n") if part.strip().rstrip(";").strip()]
+
+
 def execute(conn, path):
-    """Run one migration file: SQL in the caller's transaction, Python through its own
-    `up`/`down` function (which may commit in batches)."""
+    """Run one migration file: SQL in the caller's transaction (or, marked no-transaction,
+    each statement on its own in autocommit), Python through its own `up`/`down`
+    function (which may commit in batches)."""
     if path.suffix == ".sql":
+        sql = path.read_text()
+        if sql.startswith(NO_TRANSACTION):
+            conn.commit()
+            conn.autocommit = True
+            try:
+                with conn.cursor() as cur:
+                    for statement in statements(sql):
+                        cur.execute(statement)
+            finally:
+                conn.autocommit = False
+            return
         with conn.cursor() as cur:
-            cur.execute(path.read_text())
+            cur.execute(sql)
         return
     spec = importlib.util.spec_from_file_location(f"migration_{path.stem.replace('.', '_')}", path)
     module = importlib.util.module_from_spec(spec)

@@ -1,0 +1,2 @@
+-- shop:no-transaction
+DROP INDEX CONCURRENTLY IF EXISTS orders_created_idx;
