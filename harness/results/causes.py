@@ -19,6 +19,13 @@ from harness.results.timeline import Event
 # that went live to count as one that could not boot.
 UNBOOTABLE_SHARE = 0.95
 GATEWAY_STATUSES = {0, 502, 503, 504}
+# Advice for an error the app logged, by a phrase of PostgreSQL's message.
+KNOWN_APP_ERRORS = {
+    "cached plan must not change result type": (
+        "a migration changed what the live release's prepared statements return: change a column's type "
+        "expand/contract (a new column, then a switch), or have the pool drop its prepared statements "
+        "(DEALLOCATE ALL, or new connections) right after the migration"),
+}
 # A deploy's exit status when it died by SIGKILL (128 + 9).
 KILLED_STATUS = 137
 # Process manager states of a program that is not serving and not about to: supervisord's
@@ -272,27 +279,42 @@ def advice_for(name: str, facts: dict[str, Any], scenario: Scenario) -> tuple[st
                            "or alert on the request error rate")
         return cause, "alert on the request error rate over a short window (seconds, not minutes)"
     if name == "failed_requests":
-        windows = facts["by_window"]
-        if windows["migrate_to_swap"] or windows["rollback_to_db_step"]:
-            parts = []
-            if windows["migrate_to_swap"]:
-                parts.append(f"{windows['migrate_to_swap']} between the migration and the swap, while the old "
-                             "code ran on the new schema")
-            if windows["rollback_to_db_step"]:
-                parts.append(f"{windows['rollback_to_db_step']} after the code rollback until the database step, "
-                             "because the old code still needed what the migration removed")
-            if windows["other"]:
-                parts.append(f"{windows['other']} at other times")
-            return ("a destructive migration: requests failed " + "; ".join(parts),
-                    "make migrations expand/contract in five steps: add the new shape, write both, backfill, "
-                    "read the new one, and drop the old only once no release reads it; then a code rollback "
-                    "is always safe")
-        if facts["ungated"]:
-            happened = facts["incident"].cause or "the release went live"
-            return (f"{happened}, without a health check", "gate the release on its health check "
-                    "before the swap, so a failing release never takes traffic")
-        return (facts["incident"].cause or "requests failed between the fault and recovery",
-                "detect and roll back sooner; every second of detection costs requests")
+        cause, advice = _failed_requests(facts, scenario)
+        top = facts.get("app_error")
+        if top is not None:
+            detail, count = top
+            cause += f"; the app logged \"{detail}\" for {count} of them"
+            advice = next((text for known, text in KNOWN_APP_ERRORS.items() if known in detail), advice)
+        return cause, advice
+    return _other(name, facts, scenario)
+
+
+def _failed_requests(facts: dict[str, Any], scenario: Scenario) -> tuple[str, str]:
+    """Cause and advice for failed requests: by window, when a migration explains them."""
+    windows = facts["by_window"]
+    if windows["migrate_to_swap"] or windows["rollback_to_db_step"]:
+        parts = []
+        if windows["migrate_to_swap"]:
+            parts.append(f"{windows['migrate_to_swap']} between the migration and the swap, while the old "
+                         "code ran on the new schema")
+        if windows["rollback_to_db_step"]:
+            parts.append(f"{windows['rollback_to_db_step']} after the code rollback until the database step, "
+                         "because the old code still needed what the migration removed")
+        if windows["other"]:
+            parts.append(f"{windows['other']} at other times")
+        return ("a destructive migration: requests failed " + "; ".join(parts),
+                "make migrations expand/contract in five steps: add the new shape, write both, backfill, "
+                "read the new one, and drop the old only once no release reads it; then a code rollback "
+                "is always safe")
+    if facts["ungated"]:
+        happened = facts["incident"].cause or "the release went live"
+        return (f"{happened}, without a health check", "gate the release on its health check "
+                "before the swap, so a failing release never takes traffic")
+    return (facts["incident"].cause or "requests failed between the fault and recovery",
+            "detect and roll back sooner; every second of detection costs requests")
+
+
+def _other(name: str, facts: dict[str, Any], scenario: Scenario) -> tuple[str, str]:
     if name == "time_to_rollback_s":
         if facts["time_to_rollback_s"] is None and facts["rollback_started_s"] is not None:
             return (f"the rollback did not finish: {facts['incident'].cause or 'its command failed'}",

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -281,6 +282,7 @@ def measure(scenario: Scenario, observed: Observed, records: Iterable[Record],
     }
     jobs = None if observed.jobs is None else Jobs.from_json(observed.jobs)
     facts["jobs_in_flight_lost"] = jobs_in_flight_lost(observed.app_log)
+    facts["app_error"] = top_app_error(observed.app_log, t0)
     facts["rolled_back"] = any(e["event"] == Event.ROLLBACK_FINISHED for e in later)
     facts["deployed_name"] = deployed_name or scenario.fault.release
     facts["lost_jobs"] = jobs.lost if jobs else None
@@ -389,6 +391,20 @@ def measure(scenario: Scenario, observed: Observed, records: Iterable[Record],
         lint=observed.lint,
         schema_checks=checks,
     )
+
+
+def top_app_error(app_log: Sequence[dict[str, Any]], t0: float | None) -> tuple[str, int] | None:
+    """The app's most frequent failed-request message after t0 and how often it came, from
+    its `request_failed` log lines (`detail`, else `error`); None when it logged none."""
+    if t0 is None:
+        return None
+    found = Counter(str(e.get("detail") or e.get("error")) for e in app_log
+                    if e.get("event") == "request_failed" and float(e.get("ts") or 0) >= t0
+                    and (e.get("detail") or e.get("error")))
+    if not found:
+        return None
+    detail, count = found.most_common(1)[0]
+    return detail.splitlines()[0][:200], count
 
 
 def jobs_in_flight_lost(app_log: Sequence[dict[str, Any]]) -> int | None:

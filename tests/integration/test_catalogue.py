@@ -249,3 +249,20 @@ def test_an_interrupted_concurrent_index_build_leaves_an_invalid_index_the_rerun
     assert gap["name"] == "hygiene" and gap["prevention"] == "needed runtime detection"
     assert code == 1 and result["outcome"] == "gaps"
     no_leftovers(staging, result)
+
+
+def test_a_column_type_change_breaks_prepared_statements_until_connections_recycle(
+    staging: Staging, images: object, tmp_path: Path
+) -> None:
+    code, result, run_dir = run("cached-plan", tmp_path)
+    assert code == 1 and result["outcome"] == "gaps", result["reason"]
+    [gap] = [g for g in result["gaps"] if g["name"] == "failed_requests"]
+    # The prepared release failed from the migration until the swap's reload gave it new
+    # connections, and the cause quotes PostgreSQL's own refusal.
+    assert "between the migration and the swap" in gap["cause"]
+    assert 'the app logged "cached plan must not change result type"' in gap["cause"]
+    assert "prepared statements" in gap["advice"]
+    # squawk flags the type change before any deploy.
+    assert gap["prevention"] == PREVENTABLE and "changing-column-type" in gap["rules"]
+    assert result["times"]["recovered_s"] is not None
+    no_leftovers(staging, result)

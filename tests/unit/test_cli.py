@@ -57,9 +57,10 @@ def test_list_groups_every_built_in_scenario_with_its_description(capsys):
     assert groups == {
         "basics": ["clean-deploy", "detection-ladder", "failing-health-check-no-gate", "failing-health-check",
                    "flag-kill-switch", "flag-vs-rollback"],
-        "migrations": ["bad-migration", "expand-contract-wrong-order", "expand-contract", "incomplete-down",
-                       "interrupted-index", "irreversible-migration", "lock-queue-stall-lock-timeout",
-                       "lock-queue-stall", "migration-then-failing-gate", "renamed-column", "required-column"],
+        "migrations": ["bad-migration", "cached-plan", "expand-contract-wrong-order", "expand-contract",
+                       "incomplete-down", "interrupted-index", "irreversible-migration",
+                       "lock-queue-stall-lock-timeout", "lock-queue-stall", "migration-then-failing-gate",
+                       "renamed-column", "required-column"],
         "processes": ["crash-loop", "drain-cutoff", "hung-worker", "mixed-queue-versions", "realpath-trap",
                       "unbootable-release", "wrapper-worker"],
         "deploy tools": ["redeploy-old-version", "stale-deploy-lock"],

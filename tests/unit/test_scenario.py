@@ -11,7 +11,8 @@ BUILT_IN = ["bad-migration", "clean-deploy", "detection-ladder", "drain-cutoff",
             "failing-health-check-no-gate", "hung-worker", "migration-then-failing-gate", "unbootable-release",
             "required-column", "incomplete-down", "renamed-column", "lock-queue-stall",
             "lock-queue-stall-lock-timeout", "redeploy-old-version", "wrapper-worker", "irreversible-migration",
-            "mixed-queue-versions", "realpath-trap", "crash-loop", "stale-deploy-lock", "interrupted-index"]
+            "mixed-queue-versions", "realpath-trap", "crash-loop", "stale-deploy-lock", "interrupted-index",
+            "cached-plan"]
 
 MINIMAL = """\
 [fault]
@@ -109,7 +110,8 @@ def test_malformed_toml_names_the_file(tmp_path):
 
 
 def test_unknown_scenario_lists_the_built_in_ones():
-    with pytest.raises(InputError, match="no such scenario; built-in scenarios: bad-migration, clean-deploy"):
+    with pytest.raises(InputError,
+                       match="no such scenario; built-in scenarios: bad-migration, cached-plan, clean-deploy"):
         find_scenario("nope")
 
 

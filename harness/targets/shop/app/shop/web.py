@@ -155,7 +155,7 @@ def application(environ, start_response):
     try:
         status, body = route(environ)
     except Exception as exc:
-        db.reset()
+        db.after_error(SETTINGS)
         status, body = "500 Internal Server Error", {"error": type(exc).__name__, "detail": str(exc)[:300]}
         applog.log("error", "request_failed", method=environ["REQUEST_METHOD"], path=environ.get("PATH_INFO", "/"),
                    status=500, error=body["error"], detail=body["detail"], release=REVISION["release"])
