@@ -177,7 +177,7 @@ def test_a_pruned_rollback_target_fails_the_rollback_and_the_redeploy_recovers(
     staging: Staging, tmp_path: Path
 ) -> None:
     # Capistrano keeps one release, so the bad release's cleanup removed the good one.
-    code, result, run_dir = run(str(EXAMPLES / "capistrano" / "pruned-rollback.toml"), tmp_path)
+    code, result, run_dir = run("pruned-rollback", tmp_path)
     assert code == 1 and result["outcome"] == "gaps", result["reason"]
     assert result["recovery"]["actions"] == ["cap staging deploy:rollback",
                                              "cap staging deploy RELEASE=v1 KEEP_RELEASES=1"]

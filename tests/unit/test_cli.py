@@ -63,7 +63,7 @@ def test_list_groups_every_built_in_scenario_with_its_description(capsys):
                        "renamed-column", "required-column"],
         "processes": ["crash-loop", "drain-cutoff", "hung-worker", "mixed-queue-versions", "realpath-trap",
                       "unbootable-release", "wrapper-worker"],
-        "deploy tools": ["redeploy-old-version", "stale-deploy-lock"],
+        "deploy tools": ["pruned-rollback", "redeploy-old-version", "stale-deploy-lock"],
     }
 
 

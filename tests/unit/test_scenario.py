@@ -11,7 +11,7 @@ BUILT_IN = ["bad-migration", "clean-deploy", "detection-ladder", "drain-cutoff",
             "failing-health-check-no-gate", "hung-worker", "migration-then-failing-gate", "unbootable-release",
             "required-column", "incomplete-down", "renamed-column", "lock-queue-stall",
             "lock-queue-stall-lock-timeout", "redeploy-old-version", "wrapper-worker", "irreversible-migration",
-            "mixed-queue-versions", "realpath-trap", "crash-loop", "stale-deploy-lock", "interrupted-index",
+            "mixed-queue-versions", "realpath-trap", "crash-loop", "stale-deploy-lock", "interrupted-index", "pruned-rollback",
             "cached-plan"]
 
 MINIMAL = """\
@@ -33,8 +33,10 @@ def test_every_built_in_scenario_loads():
         scenario = find_scenario(name)
         assert scenario.name == name
         # Every built-in scenario rehearses the reference app; drain-cutoff under threaded workers,
-        # realpath-trap with its server started in the resolved release path.
-        variants = {"drain-cutoff": "shop-gthread", "realpath-trap": "shop-realpath"}
+        # realpath-trap with its server started in the resolved release path, pruned-rollback
+        # deployed by Capistrano (examples/capistrano).
+        variants = {"drain-cutoff": "shop-gthread", "realpath-trap": "shop-realpath",
+                    "pruned-rollback": "shop-capistrano-keep-one"}
         assert scenario.target.name == variants.get(name, "shop")
         assert scenario.objectives.lost_jobs == 0
         assert scenario.notes == ()
