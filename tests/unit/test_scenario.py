@@ -11,8 +11,8 @@ BUILT_IN = ["bad-migration", "clean-deploy", "detection-ladder", "drain-cutoff",
             "failing-health-check-no-gate", "hung-worker", "migration-then-failing-gate", "unbootable-release",
             "required-column", "incomplete-down", "renamed-column", "lock-queue-stall",
             "lock-queue-stall-lock-timeout", "redeploy-old-version", "wrapper-worker", "irreversible-migration",
-            "mixed-queue-versions", "realpath-trap", "crash-loop", "stale-deploy-lock", "interrupted-index", "pruned-rollback",
-            "cached-plan"]
+            "mixed-queue-versions", "realpath-trap", "crash-loop", "stale-deploy-lock", "interrupted-index",
+            "pruned-rollback", "cached-plan"]
 
 MINIMAL = """\
 [fault]
