@@ -6,7 +6,8 @@ STAMP := $(VENV)/.installed
 SCENARIO ?= bad-migration
 SCENARIOS ?=
 NIGHTLY_FLAGS ?=
-# Scenarios rehearsed at a time by `make nightly`, each on its own replica.
+# Scenarios rehearsed at a time by `make nightly`, each in its own process; replicas are
+# reset and reused between scenarios (NIGHTLY_FLAGS=--fresh-replicas for a new one each).
 NIGHTLY_JOBS ?= 2
 
 .PHONY: help gameday nightly list up down test test-packages unit integration check bench clean

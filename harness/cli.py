@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import signal
@@ -26,7 +27,9 @@ if TYPE_CHECKING:
     from harness.deploy import Deployer
     from harness.environment import CommandResult
     from harness.environment.images import Images
+    from harness.environment.pool import ReplicaPool
     from harness.environment.replica import Replica, Staging
+    from harness.rehearsal.nightly import Nightly
     from harness.rehearsal.runbook import Stack
     from harness.results.budget import Budget
     from harness.results.model import Result
@@ -106,27 +109,37 @@ def budget_of(args: argparse.Namespace) -> Budget | None:
     return Budget(args.regression_budget, args.budget_runs)
 
 
-def docker_stack(staging: Staging, target: Target, images: Images) -> Stack:
-    """A Docker replica per run, the target's deployer, supervisord."""
+def docker_stack(staging: Staging, target: Target, images: Images, replica: str | None = None) -> Stack:
+    """A Docker replica per run (or `replica`, reset and reused: see
+    harness/environment/pool.py), the target's deployer, supervisord."""
     from harness.deploy.deployers import deployer_for
+    from harness.environment.pool import PooledStage
     from harness.environment.processes import PROCESS_MANAGERS
     from harness.environment.replica import DockerStage
     from harness.rehearsal.runbook import Stack
 
-    stage = DockerStage(staging, target, images)
+    fresh = DockerStage(staging, target, images)
+    stage = fresh if replica is None else PooledStage(staging, target, replica, fresh, say)
     return Stack(stage.provision, deployer_for(target), PROCESS_MANAGERS["supervisord"],
                  {**stage.describe(), "deployer": target.deploy.tool})
 
 
-def rehearse_and_show(scenario: Scenario, args: argparse.Namespace, reports: Path, client: Any) -> Result:
+def rehearse_and_show(scenario: Scenario, args: argparse.Namespace, reports: Path, client: Any,
+                      pool: ReplicaPool | None = None) -> Result:
+    """Rehearse `scenario` and print its summary. The replica is `--replica`'s, or one of
+    `pool`'s for a target whose replicas may be reused, or a fresh one."""
     from harness.environment import buildcache
     from harness.environment.images import ensure_images
+    from harness.environment.pool import reusable
     from harness.environment.replica import Staging
     from harness.rehearsal.runbook import rehearse
 
     images = ensure_images(client, scenario.target, args.base_image, say)
     buildcache.prefetch(scenario.target, say)
-    stack = docker_stack(Staging(client, say), scenario.target, images)
+    replica = getattr(args, "replica", None)
+    if replica is None and pool is not None and reusable(scenario.target):
+        replica = pool.replica_for(scenario.target, images)
+    stack = docker_stack(Staging(client, say), scenario.target, images, replica)
     say(f"rehearsing {scenario.name}: {scenario.description}")
     # The operator prompt names gameday as it was started here, so it can be pasted.
     program = sys.argv[0] if Path(sys.argv[0]).name == "gameday" else f"{sys.executable} -m harness"
@@ -161,7 +174,6 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_nightly(args: argparse.Namespace) -> int:
     from harness.config.scenario import find_scenario, scenario_files
-    from harness.rehearsal.nightly import run_all
 
     names = args.scenarios or [p.stem for p in scenario_files()]
     scenarios = {name: find_scenario(name) for name in names}  # every file is checked before any run
@@ -171,42 +183,71 @@ def cmd_nightly(args: argparse.Namespace) -> int:
     budget_of(args)
     if args.jobs < 1:
         raise InputError("--jobs", None, f"must be at least 1, got {args.jobs}")
-    client = staging_here().client
+    staging = staging_here()
+    client = staging.client
+    pool = None if args.fresh_replicas else replica_pool(staging)
     started = time.monotonic()
-    if args.jobs == 1:
-        nightly = run_all(list(scenarios), reports,
-                          lambda name: rehearse_and_show(scenarios[name], args, reports, client), say)
-    else:
-        from harness.environment import buildcache
-        from harness.environment.images import ensure_images
-
-        # Built once here, so the runs do not build the same images side by side. A target
-        # that cannot be built fails its own scenarios only, as it would one at a time.
-        unbuilt: dict[str, str] = {}
-        for target in {s.target.name: s.target for s in scenarios.values()}.values():
-            try:
-                ensure_images(client, target, args.base_image, say)
-                buildcache.prefetch(target, say)
-            except HarnessError as exc:
-                unbuilt[target.name] = str(exc)
-        children = Children()
-
-        def one(name: str) -> Result:
-            scenario = scenarios[name]
-            if scenario.target.name in unbuilt:
-                raise HarnessError(unbuilt[scenario.target.name])
-            return rehearse_in_child(scenario, args, reports, children)
-
-        try:
-            nightly = run_all(list(scenarios), reports, one, say, jobs=args.jobs)
-        finally:
-            children.stop()  # none is left running, however the nightly ends
+    try:
+        nightly = nightly_runs(scenarios, args, reports, client, pool)
+    finally:
+        if pool is not None:
+            pool.close()
     for run in nightly.runs:
         state = run.result.outcome if run.result else f"could not run: {run.error}"
         print(f"  {run.name:<30} {state}")
-    print(f"nightly: {len(nightly.runs)} scenarios in {time.monotonic() - started:.0f} s; "
-          f"exit {nightly.exit_code}\n  {nightly.junit}\n  {nightly.trend}")
+    print(f"nightly: {len(nightly.runs)} scenarios in {time.monotonic() - started:.0f} s"
+          f"{'' if pool is None else ', replicas reused'}; exit {nightly.exit_code}\n  {nightly.junit}\n"
+          f"  {nightly.trend}")
     return nightly.exit_code
+
+
+def replica_pool(staging: Staging) -> ReplicaPool:
+    """The nightly's pool, its replicas named after the nightly and the slot."""
+    from harness.environment.pool import ReplicaPool
+    from harness.results.runid import new_run_id
+
+    stamp = datetime.now(UTC)
+    count = itertools.count(1)
+    return ReplicaPool(staging, lambda target: new_run_id(f"pool-{target}-{next(count)}", stamp))
+
+
+def nightly_runs(scenarios: dict[str, Scenario], args: argparse.Namespace, reports: Path, client: Any,
+                 pool: ReplicaPool | None) -> Nightly:
+    """Every scenario, in this process (`--jobs 1`) or in `gameday run` processes."""
+    from harness.rehearsal.nightly import run_all
+
+    if args.jobs == 1:
+        return run_all(list(scenarios), reports,
+                       lambda name: rehearse_and_show(scenarios[name], args, reports, client, pool), say)
+    from harness.environment import buildcache
+    from harness.environment.images import ensure_images
+    from harness.environment.pool import reusable
+
+    # Built once here, so the runs do not build the same images side by side. A target
+    # that cannot be built fails its own scenarios only, as it would one at a time.
+    unbuilt: dict[str, str] = {}
+    for target in {s.target.name: s.target for s in scenarios.values()}.values():
+        try:
+            ensure_images(client, target, args.base_image, say)
+            buildcache.prefetch(target, say)
+        except HarnessError as exc:
+            unbuilt[target.name] = str(exc)
+    children = Children()
+
+    def one(name: str) -> Result:
+        scenario = scenarios[name]
+        if scenario.target.name in unbuilt:
+            raise HarnessError(unbuilt[scenario.target.name])
+        replica = None
+        if pool is not None and reusable(scenario.target):
+            replica = pool.replica_for(scenario.target, ensure_images(client, scenario.target, args.base_image,
+                                                                      say))
+        return rehearse_in_child(scenario, args, reports, children, replica)
+
+    try:
+        return run_all(list(scenarios), reports, one, say, jobs=args.jobs)
+    finally:
+        children.stop()  # none is left running, however the nightly ends
 
 
 # How long an interrupted nightly waits for its runs to remove their replicas after SIGTERM.
@@ -246,7 +287,8 @@ class Children:
                 child.kill()
 
 
-def rehearse_in_child(scenario: Scenario, args: argparse.Namespace, reports: Path, children: Children) -> Result:
+def rehearse_in_child(scenario: Scenario, args: argparse.Namespace, reports: Path, children: Children,
+                      replica: str | None = None) -> Result:
     """One scenario of `nightly --jobs N` in its own `gameday run` process, with its own
     signal handling and cleanup; its output is printed in one piece when it ends. Raises
     HarnessError (with the run's last line) when it wrote no result."""
@@ -255,6 +297,7 @@ def rehearse_in_child(scenario: Scenario, args: argparse.Namespace, reports: Pat
     argv = [sys.executable, "-m", "harness", "run", str(scenario.path), "--reports", str(reports),
             "--base-image", args.base_image, "--budget-runs", str(args.budget_runs)]
     argv += ["--quiet"] if args.quiet else []
+    argv += [] if replica is None else ["--replica", replica]
     argv += ["--allow-remote-host"] if args.allow_remote_host else []
     argv += [] if args.regression_budget is None else ["--regression-budget", str(args.regression_budget)]
     child = children.start(argv)
@@ -535,6 +578,7 @@ def parser() -> argparse.ArgumentParser:
     p = command("run", "rehearse a scenario: replica, load, fault, detection, recovery, result", with_run=False)
     p.add_argument("scenario", help="a built-in scenario name (see `gameday list`) or a scenario file path")
     p.add_argument("--operator", action="store_true", help="a person detects and rolls back; gameday times them")
+    p.add_argument("--replica", metavar="RUN_ID", help=argparse.SUPPRESS)  # nightly's pool: reset and reuse
     add_rehearsal_options(p)
     p.set_defaults(func=cmd_run)
 
@@ -554,6 +598,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("scenarios", nargs="*", help="scenario names or files (default: every built-in scenario)")
     p.add_argument("--jobs", type=int, default=1, metavar="N",
                    help="rehearse N scenarios at a time, each on its own replica and in its own process (default 1)")
+    p.add_argument("--fresh-replicas", action="store_true",
+                   help="a new replica for every scenario, instead of one per target and job reset between them")
     add_rehearsal_options(p)
     p.set_defaults(func=cmd_nightly)
 

@@ -490,12 +490,14 @@ def tolerate(fault_code: int, call: Any, *args: Any) -> bool:
     return True
 
 
-def start(supervisor: Any, program: str) -> str:
-    """Start a program and wait for supervisord's verdict (startsecs); returns what
-    happened. A start supervisord gives up on (the release's program cannot boot) is a
-    note, not an error: the verify step decides about the app server."""
+def start(supervisor: Any, program: str, wait: bool = True) -> str:
+    """Start a program and, with `wait`, wait for supervisord's verdict (startsecs);
+    returns what happened. A start supervisord gives up on (the release's program cannot
+    boot) is a note, not an error: the verify step decides about the app server."""
     try:
-        supervisor.startProcess(program, True)
+        supervisor.startProcess(program, wait)
+        if not wait:
+            return "starting"
     except xmlrpc.client.Fault as exc:
         if exc.faultCode == FAULT_ALREADY_STARTED:  # supervisord is restarting it, from `current` too
             return "started (already starting)"
@@ -750,7 +752,9 @@ class Host:
             started = time.monotonic()
             tolerate(FAULT_NOT_RUNNING, supervisor.stopProcess, "worker", True)
             notes.append(f"worker: stopped in {time.monotonic() - started:.2f}s")
-        notes.append(f"worker: {start(supervisor, 'worker')}")
+        # Not waited for: the deploy goes on while supervisord counts startsecs, and a
+        # worker that cannot start shows as BACKOFF, then FATAL (hygiene, process states).
+        notes.append(f"worker: {start(supervisor, 'worker', wait=False)}")
         return "; ".join(notes)
 
     def verify(self, rid: str, reloaded_at: float) -> str:

@@ -3,13 +3,12 @@ the outcome and the cause, the clean-round-trip check and the lint class of its 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 from harness.environment.replica import Staging
 from tests.integration.browser import check_report, open_in_chromium
 from tests.integration.test_runbook import no_leftovers, run
+from tests.integration.test_stories import events
 
 PREVENTABLE = "preventable before deploy"
 
@@ -177,11 +176,6 @@ def test_the_realpath_trap_keeps_the_old_release_answering_after_the_swap(
     no_leftovers(staging, result)
 
 
-def events(run_dir: Path, name: str) -> list[dict[str, Any]]:
-    lines = (run_dir / "timeline.jsonl").read_text().splitlines()
-    return [e for e in map(json.loads, lines) if e["event"] == name]
-
-
 def test_a_crash_loop_ends_in_fatal_and_the_late_rollback_starts_it_again(
     staging: Staging, images: object, tmp_path: Path
 ) -> None:
@@ -198,7 +192,7 @@ def test_a_crash_loop_ends_in_fatal_and_the_late_rollback_starts_it_again(
     assert after["states"]["web"] == "RUNNING" and after["states"]["worker"] == "RUNNING"
     [done] = events(run_dir, "rollback_finished")
     assert done["exit_status"] == 0
-    assert any("worker: started" in line for line in done["output"]), done["output"]
+    assert any("worker: starting" in line for line in done["output"]), done["output"]
     cause = result["incident"]["cause"]
     # The app server's own loop may or may not have reached FATAL (a boot that fails after
     # more than startsecs counts as a start, and supervisord keeps restarting it).
