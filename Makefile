@@ -75,7 +75,7 @@ integration: $(STAMP) test-packages
 # Two at a time: most of an integration test is waiting on its replica. The tests marked
 # serial look at every replica or time against a quiet machine: they run alone, after.
 test: test-packages check
-	$(BIN)/pytest -q -n 2 --dist worksteal -m "not serial" tests
+	$(BIN)/pytest -q -n 2 --dist worksteal --durations=15 -m "not serial" tests
 	$(BIN)/pytest -q -m serial tests
 
 bench: $(STAMP)

@@ -208,7 +208,8 @@ def replica_pool(staging: Staging) -> ReplicaPool:
 
     stamp = datetime.now(UTC)
     count = itertools.count(1)
-    return ReplicaPool(staging, lambda target: new_run_id(f"pool-{target}-{next(count)}", stamp))
+    # The process id keeps two nightlies started in the same second apart.
+    return ReplicaPool(staging, lambda target: new_run_id(f"pool-{target}-{os.getpid()}-{next(count)}", stamp))
 
 
 def nightly_runs(scenarios: dict[str, Scenario], args: argparse.Namespace, reports: Path, client: Any,

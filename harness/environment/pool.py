@@ -38,10 +38,23 @@ SCHEMA = ("set -a; . /srv/app/shared/.env; set +a; "
 # The web host's side of a reset, as root: the app's programs stopped, every process of
 # the app user killed (a worker a wrapper left, a gate server), the deploy's runtime files
 # gone, the layout restored and the logs emptied where they are.
+# The live processes of the app user, one pid a line (a zombie is dead already: its
+# parent reaps it).
+APP_PROCESSES = """for dir in /proc/[0-9]*; do
+  [ "$(stat -c %U "$dir" 2>/dev/null)" = app ] || continue
+  state=$(sed 's/^.*) //' "$dir/stat" 2>/dev/null | cut -c1)
+  [ -n "$state" ] && [ "$state" != Z ] && echo "${dir#/proc/}"
+done; true"""
+# The web host's side of a reset, as root: the app's programs stopped, every process of
+# the app user killed (a worker a wrapper left, a gate server) and waited for, the
+# deploy's runtime files gone, the layout restored and the logs emptied where they are.
 RESET_HOST = f"""
 supervisorctl stop web worker >/dev/null 2>&1 || true
-for dir in /proc/[0-9]*; do
-  [ "$(stat -c %U "$dir" 2>/dev/null)" = app ] && kill -KILL "${{dir#/proc/}}" 2>/dev/null
+for _ in $(seq 1 50); do
+  left=$({APP_PROCESSES})
+  [ -z "$left" ] && break
+  kill -KILL $left 2>/dev/null
+  sleep 0.1
 done
 rm -f /run/app/gate-*.sock /run/app/deploy.pid
 for log in /srv/app/shared/log/*; do [ -f "$log" ] && : > "$log"; done
@@ -50,8 +63,6 @@ find /srv/app/shared -mindepth 1 -maxdepth 1 ! -name log -exec rm -rf {{}} +
 tar -C /srv -xpf {PRISTINE_TAR} --exclude=app/shared/log
 true
 """
-APP_PROCESSES = ("for dir in /proc/[0-9]*; do [ \"$(stat -c %U \"$dir\" 2>/dev/null)\" = app ] "
-                 "&& echo \"${dir#/proc/}\"; done; true")
 
 
 def snapshot(staging: Staging, replica: Replica, target: Target) -> None:
@@ -137,16 +148,21 @@ class ReplicaPool:
     _slots: threading.local = field(default_factory=threading.local)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def replica_for(self, target: Target, images: Images) -> str:
-        """This thread's replica of `target`, made and snapshotted the first time."""
+    def replica_for(self, target: Target, images: Images) -> str | None:
+        """This thread's replica of `target`, made and snapshotted the first time; None
+        (the rehearsal gets a fresh replica) when it could not be made."""
         slots: dict[str, str] = getattr(self._slots, "by_target", None) or {}
         self._slots.by_target = slots
         if target.name not in slots:
             run_id = self.make_id(target.name)
             with self._lock:
                 self.made.append(run_id)
-            replica = self.staging.create(target, images, run_id, "nightly-pool", owner_labels("run"))
-            snapshot(self.staging, replica, target)
+            try:
+                replica = self.staging.create(target, images, run_id, "nightly-pool", owner_labels("run"))
+                snapshot(self.staging, replica, target)
+            except HarnessError as exc:
+                self.staging.say(f"no replica of {target.name} to reuse ({exc}); each rehearsal gets a fresh one")
+                return None
             slots[target.name] = run_id
         return slots[target.name]
 

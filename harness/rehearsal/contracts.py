@@ -31,6 +31,17 @@ SETTLE_S = 10.0  # a just-started app server may take this long to answer
 WORKER = "worker"
 
 
+def worker_state(processes: ProcessManager) -> str:
+    """The worker's state once it is past starting: supervisord shows STARTING until the
+    program has run `startsecs`; waited for up to SETTLE_S."""
+    deadline = time.monotonic() + SETTLE_S
+    while True:
+        state = processes.states().get(WORKER, "missing")
+        if state != "STARTING" or time.monotonic() >= deadline:
+            return state
+        time.sleep(0.2)
+
+
 class ContractBroken(InputError):
     """The target does not do what its file says: exit 2, with the key to change."""
 
@@ -88,7 +99,7 @@ def check(target: Target, environment: Environment, deployer: Deployer, processe
                                      f"GET {target.run.health_path} answered with {seen}, not release {release} "
                                      f"({live}); fix the header name, or leave run.release_header out")
     if target.run.worker is not None:
-        state = processes.states().get(WORKER, "missing")
+        state = worker_state(processes)
         if not processes.running(state):
             raise ContractBroken(source, "run.worker", f"the worker is {state} with {release} live; "
                                  "fix the command, or leave run.worker out")
