@@ -241,6 +241,8 @@ def _fault(t: Table, target: Target) -> Fault:
         if killed_after is not None and target.deploy.tool != "builtin":
             raise t.error("killed_after", f"needs the built-in deploy tool, whose steps it names; {target.name} "
                           "deploys with its own commands")
+        if killed_after == "build" and not target.build.commands:
+            raise t.error("killed_after", f"{target.name} has no build.commands, so its deploys log no build step")
         fault = Fault(kind, release=release, gate=t.boolean("gate", True),
                       blocker=None if blocker is None else _blocker(blocker), killed_after=killed_after)
     elif kind == "flag":

@@ -35,9 +35,11 @@ PRISTINE_DATABASE = "gameday_pristine"
 LISTING = "cd /srv/app && find . -path ./shared/log -prune -o -printf '%y %p\\n' | sort"
 SCHEMA = ("set -a; . /srv/app/shared/.env; set +a; "
           "pg_dump --schema-only --no-owner --no-privileges \"$PGDATABASE\"")
-# The web host's side of a reset, as root: the app's programs stopped, every process of
-# the app user killed (a worker a wrapper left, a gate server), the deploy's runtime files
-# gone, the layout restored and the logs emptied where they are.
+# The pids of the built-in deploy tool's runs still going (a killed rehearsal's). The
+# bracket keeps the pattern from matching the shell that runs it.
+DEPLOY_RUNNING = """for dir in /proc/[0-9]*; do
+  tr '\\0' ' ' < "$dir/cmdline" 2>/dev/null | grep -q '/usr/local/bin/[d]eploy ' && echo "${dir#/proc/}"
+done; true"""
 # The live processes of the app user, one pid a line (a zombie is dead already: its
 # parent reaps it).
 APP_PROCESSES = """for dir in /proc/[0-9]*; do
@@ -45,10 +47,12 @@ APP_PROCESSES = """for dir in /proc/[0-9]*; do
   state=$(sed 's/^.*) //' "$dir/stat" 2>/dev/null | cut -c1)
   [ -n "$state" ] && [ "$state" != Z ] && echo "${dir#/proc/}"
 done; true"""
-# The web host's side of a reset, as root: the app's programs stopped, every process of
-# the app user killed (a worker a wrapper left, a gate server) and waited for, the
-# deploy's runtime files gone, the layout restored and the logs emptied where they are.
+# The web host's side of a reset, as root: any deploy still running killed, the app's
+# programs stopped, every process of the app user killed (a worker a wrapper left, a gate
+# server) and waited for, the deploy's runtime files gone, the layout restored and the
+# logs emptied where they are.
 RESET_HOST = f"""
+kill -KILL $({DEPLOY_RUNNING}) 2>/dev/null
 supervisorctl stop web worker >/dev/null 2>&1 || true
 for _ in $(seq 1 50); do
   left=$({APP_PROCESSES})
@@ -98,6 +102,8 @@ def reset(staging: Staging, replica: Replica, target: Target) -> list[str]:
     left = staging.exec(replica.web, ["sh", "-c", APP_PROCESSES]).split()
     if left:
         problems.append(f"app processes still run: {', '.join(left)}")
+    if staging.exec(replica.web, ["sh", "-c", DEPLOY_RUNNING]).strip():
+        problems.append("a deploy is still running")
     return problems
 
 
@@ -145,30 +151,39 @@ class ReplicaPool:
     staging: Staging
     make_id: Callable[[str], str]
     made: list[str] = field(default_factory=list)
+    closed: bool = False
     _slots: threading.local = field(default_factory=threading.local)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def replica_for(self, target: Target, images: Images) -> str | None:
         """This thread's replica of `target`, made and snapshotted the first time; None
         (the rehearsal gets a fresh replica) when it could not be made."""
-        slots: dict[str, str] = getattr(self._slots, "by_target", None) or {}
+        slots: dict[str, str | None] = getattr(self._slots, "by_target", None) or {}
         self._slots.by_target = slots
         if target.name not in slots:
             run_id = self.make_id(target.name)
             with self._lock:
+                if self.closed:
+                    return None
                 self.made.append(run_id)
+            slots[target.name] = None  # tried once: a target that fails here gets fresh replicas
             try:
                 replica = self.staging.create(target, images, run_id, "nightly-pool", owner_labels("run"))
                 snapshot(self.staging, replica, target)
             except HarnessError as exc:
                 self.staging.say(f"no replica of {target.name} to reuse ({exc}); each rehearsal gets a fresh one")
                 return None
+            with self._lock:
+                if self.closed:  # the nightly ended while this one was made: close() did not see it
+                    self.staging.remove(run_id)
+                    return None
             slots[target.name] = run_id
         return slots[target.name]
 
     def close(self) -> None:
         """Remove every replica the pool made; never raises for one already gone."""
         with self._lock:
+            self.closed = True
             made, self.made = self.made, []
         for run_id in made:
             try:

@@ -106,8 +106,11 @@ def _cause(story: Story, fault_kind: str, fact: Incident, rollback: dict[str, An
     failed_step = next((s for s in deploy_steps if not s.ok), None)
     name = story.deployed_name or "the release"
     parts: list[str] = []
-    if fact.deploy_exit_status == KILLED_STATUS and finished is not None:
+    killed = fact.deploy_exit_status == KILLED_STATUS and finished is not None
+    if killed:
         parts.append(_killed(story, deploy_steps, fact.went_live))
+    if killed and fact.went_live is False:
+        pass  # said: where it stopped and what it left
     elif fact.went_live is False and (fact.deploy_exit_status not in (None, 0) or failed_step is not None):
         where = f"at its {failed_step.step} step ({failed_step.detail})" if failed_step else "before the swap"
         if migrated:
@@ -177,7 +180,7 @@ def _cause(story: Story, fault_kind: str, fact: Incident, rollback: dict[str, An
         done = next((e for e in story.events if e["event"] == Event.ROLLBACK_FINISHED), None)
         if done is not None and done.get("exit_status") not in (0, None):
             parts.append(f"the {rollback.get('action', 'rollback')} command failed: {done.get('detail', '')}")
-            fallback = next((e for e in story.events if e["event"] == Event.ROLLBACK_STARTED
+            fallback = next((e for e in story.events if e["event"] == Event.ROLLBACK_STARTED and e.get("fallback")
                              and float(e["ts"]) > float(done["ts"])), None)
             if fallback is not None:
                 parts.append(f"then `{fallback.get('command')}` ran as the fallback ({fallback.get('action')})")
@@ -212,16 +215,16 @@ def _killed(story: Story, steps: Sequence[DeployStep], went_live: bool | None) -
 
 
 def _stale_locks(story: Story) -> list[str]:
-    """What the recovery commands did with a lock a killed deploy left: the built-in tool
-    breaks one whose owner is gone and says so in its lock step."""
+    """What the commands after the fault's deploy did with a lock it left: the built-in
+    tool's lock step says when it broke one whose owner is gone, or refuses a live one."""
+    finished = story.first(Event.DEPLOY_FINISHED)
+    after = [s for s in story.steps if s.step == "lock" and finished is not None and s.ts > float(finished["ts"])]
     parts = []
-    for done in (e for e in story.events if e["event"] == Event.ROLLBACK_FINISHED):
-        broke = next((line for line in done.get("output") or [] if "broke stale lock" in line), None)
-        if broke is not None:
-            parts.append(f"the {done.get('action')} (`{done.get('command')}`) met the lock and "
-                         f"{broke[broke.index('broke'):]}")
-        elif "locked by" in str(done.get("detail", "")):
-            parts.append(f"the {done.get('action')} (`{done.get('command')}`) was refused by the lock")
+    for step in after:
+        if "broke stale lock" in step.detail:
+            parts.append(f"the next {step.action} met the lock and {step.detail}")
+        elif not step.ok and "locked by" in step.detail:
+            parts.append(f"the next {step.action} was refused by the lock: {step.detail}")
     return parts
 
 

@@ -113,7 +113,9 @@ def first_recovery_span(events: Iterable[dict[str, Any]], t0: float | None) -> t
     fallback`) ran after it and succeeded: the way back then ends with the fallback."""
     if t0 is None:
         return None, None
-    started = next((e for e in events if e["event"] == Event.ROLLBACK_STARTED and e["ts"] >= t0), None)
+    # A rerun of the fault's deploy (`retry`) goes forward: it is no way back to time.
+    started = next((e for e in events if e["event"] == Event.ROLLBACK_STARTED and e["ts"] >= t0
+                    and e.get("action") != "retry"), None)
     if started is None:
         return None, None
     done = next((e for e in events if e["event"] == Event.ROLLBACK_FINISHED and e["ts"] >= started["ts"]), None)
@@ -315,15 +317,18 @@ def measure(scenario: Scenario, observed: Observed, records: Iterable[Record],
                         f"{first_false.get('detector')} fired before the fault: {first_false.get('detail')}",
                         "raise the detector's threshold or window until the steady state is quiet"))
 
-    failed_recoveries = [e for e in later if e["event"] == Event.ROLLBACK_FINISHED and e.get("exit_status", 0) != 0]
+    failed_recoveries = [e for e in later if e["event"] == Event.ROLLBACK_FINISHED and e.get("exit_status", 0) != 0
+                         and e.get("action") != "retry"]
     if failed_recoveries:
         # A recovery command that failed is a gap whatever the objectives: the team's way
         # back did not work when it was needed.
         first_failed = failed_recoveries[0]
         fallback = next((e for e in later if e["event"] == Event.ROLLBACK_FINISHED and e.get("fallback")), None)
         # Left live by the failed command; a fallback may have replaced it since.
-        still_live = any(e["event"] == Event.ROLLBACK_FAILED for e in later) or (
-            fallback is None and observed.releases.get("after") not in (None, observed.releases.get("before")))
+        recovered_by_fallback = fallback is not None and fallback.get("exit_status", 0) == 0
+        still_live = not recovered_by_fallback and (
+            any(e["event"] == Event.ROLLBACK_FAILED for e in later)
+            or observed.releases.get("after") not in (None, observed.releases.get("before")))
         stuck_schema = ""
         if first_failed.get("db"):
             writes = sum(1 for r in kept if t0 is not None and r.ts >= t0 and not r.failed
@@ -399,8 +404,8 @@ def top_app_error(app_log: Sequence[dict[str, Any]], t0: float | None) -> tuple[
     if t0 is None:
         return None
     found = Counter(str(e.get("detail") or e.get("error")) for e in app_log
-                    if e.get("event") == "request_failed" and float(e.get("ts") or 0) >= t0
-                    and (e.get("detail") or e.get("error")))
+                    if e.get("event") == "request_failed" and isinstance(e.get("ts"), int | float)
+                    and float(e["ts"]) >= t0 and (e.get("detail") or e.get("error")))
     if not found:
         return None
     detail, count = found.most_common(1)[0]

@@ -215,7 +215,7 @@ def test_a_deploy_killed_mid_way_leaves_its_lock_and_the_rerun_breaks_it(
     cause = result["incident"]["cause"]
     assert "the deploy was killed (SIGKILL) after its migrate step" in cause
     assert "its lock stayed behind" in cause and "its migration had committed" in cause
-    assert "the retry (`deploy v2`) met the lock and broke stale lock of pid" in cause
+    assert "the next deploy met the lock and broke stale lock of pid" in cause
     assert "the rerun (`deploy v2`) succeeded" in cause
     # The rerun went live on the migration the killed deploy had already applied.
     assert result["releases"]["after"] != result["releases"]["before"]

@@ -156,3 +156,19 @@ def test_parts_a_target_does_not_have_are_null_and_not_judged():
     assert result.requests.served_by_deployed is None
     with_header = measure(scenario, observed([], timeline, jobs=None), traffic(-5, 30, bad_from=0.5, bad_until=1.5))
     assert with_header.requests.served_by_deployed == 0
+
+
+def test_the_apps_most_frequent_error_is_counted_after_the_fault_only():
+    from harness.results.measure import top_app_error
+
+    log = [
+        {"ts": 5.0, "event": "request_failed", "detail": "before the fault"},
+        {"ts": 11.0, "event": "request_failed", "detail": "cached plan must not change result type\nmore"},
+        {"ts": 12.0, "event": "request_failed", "detail": "cached plan must not change result type\nmore"},
+        {"ts": 13.0, "event": "request_failed", "error": "ProgrammingError"},
+        {"ts": "2026-11-29T10:00:00Z", "event": "request_failed", "detail": "a team's log with ISO times"},
+        {"ts": 14.0, "event": "job_done"},
+    ]
+    assert top_app_error(log, 10.0) == ("cached plan must not change result type", 2)
+    assert top_app_error(log, None) is None
+    assert top_app_error([], 10.0) is None

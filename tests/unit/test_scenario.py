@@ -88,6 +88,8 @@ def test_bad_migration_asks_for_the_db_step_if_needed():
         (MINIMAL.replace('release = "v2"', 'kind = "errors"\nduration_s = 2') + "[recovery]\nretry = true\n",
          "recovery.retry", "reruns the fault's deploy"),
         (MINIMAL + "[fault.killed_after]\n", "fault.killed_after", "must be one of"),
+        (MINIMAL.replace('release = "v2"', 'release = "v2"\nkilled_after = "build"'), "fault.killed_after",
+         "has no build.commands"),
         (MINIMAL + "[recovery]\nfallback = \"pray\"\n", "recovery.fallback", "must be one of redeploy"),
         (MINIMAL + "[recovery]\nfallback = \"redeploy\"\nmode = \"operator\"\n", "recovery.fallback",
          'needs fault.kind = "deploy"'),

@@ -14,6 +14,8 @@ import os
 import sys
 from pathlib import Path
 
+import psycopg2
+
 from shop import db
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
@@ -56,6 +58,11 @@ def execute(conn, path):
                     for statement in statements(sql):
                         cur.execute(statement)
             finally:
+                try:
+                    with conn.cursor() as cur:
+                        cur.execute("RESET ALL")  # its SETs (a statement_timeout) end with it
+                except psycopg2.Error:
+                    pass  # the connection is gone; the statement's own error is the one to show
                 conn.autocommit = False
             return
         with conn.cursor() as cur:
