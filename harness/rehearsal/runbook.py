@@ -180,13 +180,14 @@ def respond(
 
 
 def fingerprint_after_db_rollback(run: Run, environment: Environment) -> None:
-    """Once a database rollback has run and service was verified, the schema's
-    fingerprint again: the clean-round-trip check compares it with the one before the fault."""
+    """Once a database rollback (or a redeploy of the start release, the other way back)
+    has run and service was verified, the schema's fingerprint again: the clean-round-trip
+    check compares it with the one before the fault."""
     done = [e for e in run.timeline.events if e["event"] == Event.ROLLBACK_FINISHED
-            and e.get("db") and e.get("exit_status", 0) == 0]
+            and (e.get("db") or e.get("action") == "redeploy") and e.get("exit_status", 0) == 0]
     if done:
-        migrations.fingerprint(environment, run.scenario.target, run.timeline, "after db rollback",
-                               rollback_ts=done[-1]["ts"])
+        when = "after db rollback" if done[-1].get("db") else "after redeploy"
+        migrations.fingerprint(environment, run.scenario.target, run.timeline, when, rollback_ts=done[-1]["ts"])
 
 
 def roll_out(run: Run, watch: Watch, environment: Environment, deployer: Deployer) -> None:

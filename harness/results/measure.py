@@ -476,9 +476,14 @@ def stale_worker_gaps(observed: Observed, later: Sequence[dict[str, Any]]) -> li
                 "script, or stopasgroup/killasgroup), and check for survivors after every deploy")]
 
 
+# The fingerprints compared with the one before the fault (`when`), and what each follows.
+ROUND_TRIP_POINTS = {"after db rollback": "db rollback", "after redeploy": "redeploy"}
+
+
 def schema_checks(events: Sequence[dict[str, Any]], t0: float | None) -> tuple[SchemaCheck, ...]:
-    """The clean-round-trip check: each fingerprint taken after a database rollback
-    against the one taken before the fault (`schema_fingerprinted` events)."""
+    """The clean-round-trip check: each fingerprint taken after a database rollback, or
+    after a redeploy of the start release, against the one taken before the fault
+    (`schema_fingerprinted` events)."""
     fingerprints = [e for e in events if e["event"] == Event.SCHEMA_FINGERPRINTED]
     first = next((e for e in fingerprints if e.get("when") == "before"), None)
     if first is None:
@@ -486,16 +491,17 @@ def schema_checks(events: Sequence[dict[str, Any]], t0: float | None) -> tuple[S
     before = first.get("statements")
     found = []
     for e in fingerprints:
-        if e.get("when") != "after db rollback":
+        if e.get("when") not in ROUND_TRIP_POINTS:
             continue
         at = rel(e.get("rollback_ts", e["ts"]), t0)
         after = e.get("statements")
         if before is None or after is None:
             failed = first if before is None else e
-            found.append(SchemaCheck(at, (), (), f"pg_dump failed {failed.get('when')}: {failed.get('detail', '')}"))
+            found.append(SchemaCheck(at, (), (), f"pg_dump failed {failed.get('when')}: {failed.get('detail', '')}",
+                                     ROUND_TRIP_POINTS[e["when"]]))
             continue
         leftover, missing = difference(before, after)
-        found.append(SchemaCheck(at, tuple(leftover), tuple(missing)))
+        found.append(SchemaCheck(at, tuple(leftover), tuple(missing), after=ROUND_TRIP_POINTS[e["when"]]))
     return tuple(found)
 
 
@@ -508,6 +514,13 @@ def round_trip_gaps(checks: Sequence[SchemaCheck]) -> list[Gap]:
         parts = ([f"left behind: {', '.join(check.leftover)}"] if check.leftover else []) + (
             [f"gone: {', '.join(check.missing)}"] if check.missing else [])
         at = "" if check.after_s is None else f" at {check.after_s:.1f}s"
+        if check.after == "redeploy":
+            gaps.append(Gap("schema_round_trip", 0, len(check.leftover) + len(check.missing),
+                            f"after the redeploy{at} the schema is not what it was before the fault (a redeploy "
+                            "only migrates up): " + "; ".join(parts),
+                            "go back with a rollback that reverts the schema too (a down migration), or make the "
+                            "release's migrations expand-only so the old code runs on the newer schema"))
+            continue
         gaps.append(Gap("schema_round_trip", 0, len(check.leftover) + len(check.missing),
                         f"after the database rollback{at} the schema is not what it was before the fault: "
                         + "; ".join(parts),

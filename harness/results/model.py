@@ -493,7 +493,7 @@ class Lint:
 
 @dataclass(frozen=True)
 class SchemaCheck:
-    """The clean-round-trip check: after a database rollback (`after`, seconds after t0),
+    """The clean-round-trip check: after a database rollback or a redeploy (`after_s`, seconds after t0),
     the schema objects that were not there before the fault (`leftover`) and those that
     were and are gone (`missing`), each as "kind name" (e.g. "index orders_coupon_idx",
     "column orders.coupon"); or, when a dump failed, a `note` saying so."""
@@ -502,19 +502,23 @@ class SchemaCheck:
     leftover: tuple[str, ...]
     missing: tuple[str, ...]
     note: str | None = None  # why the schema could not be compared (then `clean` is null)
+    # What the check followed: "db rollback", or "redeploy" (the start release deployed
+    # again as the way back, which never reverts the schema).
+    after: str = "db rollback"
 
     @property
     def clean(self) -> bool | None:
         return None if self.note is not None else not self.leftover and not self.missing
 
     def to_json(self) -> Json:
-        return {"after_s": self.after_s, "clean": self.clean, "leftover": list(self.leftover),
+        return {"after_s": self.after_s, "after": self.after, "clean": self.clean, "leftover": list(self.leftover),
                 "missing": list(self.missing), "note": self.note}
 
     @classmethod
     def from_json(cls, data: object, key: str) -> SchemaCheck:
         o = _Obj(data, key)
-        return cls(o.opt_number("after_s"), o.texts("leftover"), o.texts("missing"), o.opt_text("note"))
+        return cls(o.opt_number("after_s"), o.texts("leftover"), o.texts("missing"), o.opt_text("note"),
+                   o.opt_text("after") or "db rollback")
 
 
 @dataclass(frozen=True)

@@ -117,7 +117,12 @@ def test_redeploying_the_old_version_leaves_the_schema_ahead_of_the_code(
     assert code == 1 and result["outcome"] == "gaps"
     assert any("002_add_coupon" in f and "live release v1 does not know" in f
                for f in result["hygiene"]["findings"]), result["hygiene"]
-    assert result["schema_checks"] == []  # no database rollback ran
+    # The round-trip check after the redeploy: the schema stayed ahead.
+    [check] = result["schema_checks"]
+    assert check["after"] == "redeploy" and check["clean"] is False and check["missing"] == []
+    assert "column orders.coupon" in check["leftover"]
+    [gap] = [g for g in result["gaps"] if g["name"] == "schema_round_trip"]
+    assert "after the redeploy" in gap["cause"] and "column orders.coupon" in gap["cause"]
     no_leftovers(staging, result)
 
 
