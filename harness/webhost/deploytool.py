@@ -736,12 +736,13 @@ class Host:
         supervisor = self.supervisor()
         notes = []
         state = self.state("web")
-        if state in ("RUNNING", "STARTING") and tolerate(
-            FAULT_NOT_RUNNING, supervisor.signalProcess, "web", "HUP"
-        ):
+        if state == "RUNNING" and tolerate(FAULT_NOT_RUNNING, supervisor.signalProcess, "web", "HUP"):
             notes.append("web: HUP")
         else:
-            if state == "BACKOFF":  # waiting to retry the release being left: start it now
+            if state in ("STARTING", "BACKOFF"):
+                # Crash-looping on the release being left (supervisord is starting it, or
+                # waiting to retry): a HUP would reach a server still loading that
+                # release. Start it afresh from `current` now.
                 tolerate(FAULT_NOT_RUNNING, supervisor.stopProcess, "web", True)
             notes.append(f"web: {state}, {start(supervisor, 'web')}")
         if self.target.worker is None:
