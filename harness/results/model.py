@@ -745,7 +745,8 @@ class RoundResult:
     `mitigation` ("flag-off" or "rollback"). Times are seconds after the round's own t0
     (the flag turned on); `time_to_mitigate_s` runs from the first failed request (or t0)
     to the end of the mitigation command; `blast_radius` is the share of requests that
-    failed from the first failure to the end of the mitigation (0 when none failed)."""
+    failed while the round was exposed, from the flag turned on to the end of the
+    mitigation (0 when none failed)."""
 
     index: int
     percent: int

@@ -42,9 +42,11 @@ def rounds_of(events: Sequence[dict[str, Any]], records: Sequence[Record],
         # The incident starts at the first failed request, or at the first alarm when a
         # probe saw it before any user did (so times to detect and mitigate are never < 0).
         incident_start = min(ts for ts in (impact, alarm, t0 if impact is None else None) if ts is not None)
-        # The incident window: from the first failure to the mitigation in place.
+        # The exposure: from the flag turned on to the mitigation in place. (From the first
+        # failure instead, a fast alarm leaves a handful of requests that always include
+        # that failure, and a 5% rollout could look wider than a 50% one.)
         exposed_until = mitigated if mitigated is not None else end
-        exposed = [r for r in seen if incident_start <= r.ts <= exposed_until] if impact is not None else []
+        exposed = [r for r in seen if t0 <= r.ts <= exposed_until] if impact is not None else []
         found.append(RoundResult(
             index=index, percent=int(start["percent"]), mitigation=str(start["mitigation"]),
             started_s=round(t0 - (run_t0 if run_t0 is not None else t0), 3),

@@ -70,7 +70,9 @@ def test_each_round_is_timed_from_its_own_flag_flip():
     assert first.time_to_detect_s == 0.5 and first.time_to_mitigate_s == 0.6
     assert first.failed == 24 and first.requests == 40 * 5 + 24  # up to its round_finished at 5.6 s
     assert second.started_s == 10.0 and second.time_to_mitigate_s == 1.2
-    assert second.failed == 48 and second.blast_radius == round(48 / 49, 4)  # the last request, at 11.4 s, served
+    # Exposed from the flag flip at 10 s to the mitigation at 11.4 s: 8 requests served
+    # before the first failure, 48 failed, and the one at 11.4 s served.
+    assert second.failed == 48 and second.blast_radius == round(48 / 57, 4)
     by_mitigation = {c.label: c for c in compare((first, second), "mitigation")}
     assert by_mitigation["flag-off"].time_to_mitigate_s == 0.6 and by_mitigation["rollback"].failed == 48
     assert [c.label for c in compare((first, second), "percent")] == ["5%", "50%"]
