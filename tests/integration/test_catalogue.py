@@ -21,6 +21,8 @@ def test_a_required_column_fails_the_old_releases_writes_while_health_stays_gree
     # Only the request stream saw it: /health stayed green the whole time.
     ladder = {r["detector"]: r["detect_s"] for r in result["detection"]["ladder"]}
     assert ladder["error_rate"] is not None and ladder["health"] is None
+    red = [e["detail"] for e in events(run_dir, "probe_changed") if e["detector"] == "health" and not e["ok"]]
+    assert not any(detail.startswith("503") for detail in red), red
     assert result["recovery"]["code_rollback_recovered"] is False
     assert result["recovery"]["actions"] == ["rollback", "rollback --db-only"]
     assert "code rollback alone did not recover" in result["incident"]["cause"]
