@@ -53,6 +53,16 @@ def test_defaults_fill_a_minimal_scenario(tmp_path):
     assert scenario.phases.stable_s == 5.0
 
 
+def test_a_fast_health_poller_still_gives_each_probe_two_seconds(tmp_path):
+    # A probe's timeout is not its interval: polled every 0.5 s, one answer that a busy
+    # machine slowed to 0.6 s is still green.
+    scenario = load_scenario(write(tmp_path, MINIMAL + "[detectors.health]\ninterval_s = 0.5\n"))
+    health = scenario.detectors.health
+    assert health is not None and (health.interval_s, health.timeout_s, health.failures) == (0.5, 2.0, 1)
+    scenario = load_scenario(write(tmp_path, MINIMAL + "[detectors.health]\ninterval_s = 0.5\ntimeout_s = 1\n"))
+    assert scenario.detectors.health is not None and scenario.detectors.health.timeout_s == 1.0
+
+
 def test_bad_migration_asks_for_the_db_step_if_needed():
     scenario = find_scenario("bad-migration")
     assert scenario.fault.release == "bad-migration"
