@@ -121,7 +121,7 @@ def docker_stack(staging: Staging, target: Target, images: Images, replica: str 
     fresh = DockerStage(staging, target, images)
     stage = fresh if replica is None else PooledStage(staging, target, replica, fresh, say)
     return Stack(stage.provision, deployer_for(target), PROCESS_MANAGERS["supervisord"],
-                 {**stage.describe(), "deployer": target.deploy.tool})
+                 lambda: {**stage.describe(), "deployer": target.deploy.tool})
 
 
 def rehearse_and_show(scenario: Scenario, args: argparse.Namespace, reports: Path, client: Any,

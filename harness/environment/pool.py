@@ -112,17 +112,19 @@ def reusable(target: Target) -> bool:
     return target.deploy.tool == "builtin"
 
 
-@dataclass(frozen=True)
+@dataclass
 class PooledStage:
     """Provisions a rehearsal on an existing replica (`run_id`), reset first and proven
     clean; left running on exit for the next one. When the reset is not proven, a fresh
-    replica (`fresh`) is provisioned instead, and `say` names why."""
+    replica (`fresh`) is provisioned instead, and `say` names why. `describe` says which
+    of the two the last rehearsal got."""
 
     staging: Staging
     target: Target
     run_id: str
     fresh: DockerStage
     say: Callable[[str], None]
+    replica: str = "not provisioned yet"
 
     @contextmanager
     def provision(self, run_id: str, scenario: str, run_dir: Path) -> Iterator[ReplicaEnvironment]:
@@ -133,14 +135,16 @@ class PooledStage:
             problems = [str(exc)]
         if problems:
             self.say(f"replica {self.run_id} was not reused ({'; '.join(problems)}); starting a fresh one")
+            self.replica = f"fresh {run_id}: {self.run_id} was not reused ({'; '.join(problems)})"
             with self.fresh.provision(run_id, scenario, run_dir) as environment:
                 yield environment
             return
+        self.replica = f"reused {self.run_id}"
         (run_dir / "replica.json").write_text(json.dumps({"reused": self.run_id, "reset": "proven"}) + "\n")
         yield ReplicaEnvironment(self.staging, replica)
 
     def describe(self) -> dict[str, str]:
-        return {**self.fresh.describe(), "replica": f"reused {self.run_id}"}
+        return {**self.fresh.describe(), "replica": self.replica}
 
 
 @dataclass

@@ -46,7 +46,7 @@ class Stack:
     provision: Callable[[str, str, Path], AbstractContextManager[Environment]]
     deployer: Callable[[Environment], Deployer]
     processes: Callable[[Environment], ProcessManager]
-    describe: Mapping[str, str] = field(default_factory=dict)
+    describe: Callable[[], Mapping[str, str]] = dict
 
 
 @dataclass
@@ -361,7 +361,7 @@ def environment_facts(run: Run, stack: Stack) -> dict[str, Any]:
     return {
         "gameday_version": __version__,
         "git_revision": revision,
-        "images": dict(stack.describe),
+        "images": dict(stack.describe()),
         "load": {"users": load_settings.users, "spawn_rate": load_settings.spawn_rate,
                  "locustfile": load_settings.locustfile.name,
                  "latency_limit_ms": load_settings.latency_limit_s * 1000},

@@ -57,6 +57,9 @@ def test_a_reused_replica_is_reset_to_a_fresh_ones_state(staging: Staging, image
     assert results["interrupted-index"]["hygiene"]["findings"] == [
         "index orders_created_idx is INVALID (an interrupted CREATE INDEX CONCURRENTLY leaves one): "
         "drop and recreate it"]
+    # Each result says the replica it ran on, as the run directory's replica.json does.
+    assert {r["environment"]["images"]["replica"] for r in results.values()} == {
+        f"reused {r['reused']}" for r in reused.values()}
     clean = results["clean-deploy"]
     assert clean["outcome"] == "met" and clean["hygiene"]["clean"], clean["gaps"]
     assert [c["clean"] for c in clean["schema_checks"]] == [True]
