@@ -277,21 +277,24 @@ def verify(watch: Watch, scenario: Scenario, t0: float) -> None:
     """Wait until service has held for `stable_s` (the one rule `measure` uses), and has
     also held that long since the last recovery command ended, or time out.
 
-    `recovered_ts` is the start of the first stable window after the incident began; it
-    may precede the rollback when service came back by itself.
+    `recovered_ts` is the start of the first stable window after the incident began, or
+    after the last failure a recovery command caused; it may precede the rollback when
+    service came back by itself and the rollback broke nothing.
     """
     watch.set_phase("verify")
     start = search_start(t0, watch.impact_since(t0), watch.first_alarm_since(t0))
     acted = [float(e["ts"]) for e in watch.timeline.events if e["event"] == Event.ROLLBACK_FINISHED]
+    actions = [float(e["ts"]) for e in watch.timeline.events if e["event"] == Event.ROLLBACK_STARTED
+               and e["ts"] >= t0]
     settled = max(acted, default=t0)
     stable = scenario.phases.stable_s
 
     def held() -> bool:
-        return (watch.recovered_since(start, stable) is not None
+        return (watch.recovered_since(start, stable, actions) is not None
                 and watch.recovered_since(settled, stable) is not None)
 
     if watch.wait_for(held, scenario.phases.recover_timeout_s + stable):
-        watch.timeline.record(Event.RECOVERY_VERIFIED, recovered_ts=watch.recovered_since(start, stable))
+        watch.timeline.record(Event.RECOVERY_VERIFIED, recovered_ts=watch.recovered_since(start, stable, actions))
     else:
         watch.timeline.record(Event.RECOVERY_TIMED_OUT, after_s=scenario.phases.recover_timeout_s)
 

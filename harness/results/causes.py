@@ -37,7 +37,9 @@ GAVE_UP = ("BACKOFF", "FATAL", "EXITED", "STOPPED")
 class Story:
     """The facts `incident` reads: timeline events after t0, deploy steps after t0, the
     requests after t0 as (start ts, bad, status, release header), and the deployed
-    release's directory (what a release header names) and name."""
+    release's directory (what a release header names) and name. `relapse_ts` is the first
+    bad request after a recovery command broke a service that had come back
+    (`harness.results.recovery.relapse_after`)."""
 
     events: Sequence[dict[str, Any]]
     steps: Sequence[DeployStep]
@@ -46,6 +48,7 @@ class Story:
     impact_ts: float | None
     deployed_dir: str | None
     deployed_name: str | None
+    relapse_ts: float | None = None
 
     def first(self, event: Event) -> dict[str, Any] | None:
         return next((e for e in self.events if e["event"] == event), None)
@@ -144,7 +147,27 @@ def _cause(story: Story, fault_kind: str, fact: Incident, rollback: dict[str, An
         finished = story.first(Event.DEPLOY_FINISHED)
         during_deploy = (story.impact_ts is not None and finished is not None
                          and story.impact_ts <= float(finished["ts"]) + DEPLOY_EFFECT_S)
-        if fact.recovered_without_rollback and during_deploy:
+        if story.relapse_ts is not None and rollback is not None:
+            # Service came back while the release was live; the rollback broke it again.
+            before = _span(story, story.impact_ts or 0.0, float(rollback["ts"]))
+            after = _span(story, story.relapse_ts, story.recovered_ts)
+            migrate_end = next((s.ts for s in deploy_steps if s.step == "migrate" and s.ok), None)
+            skew = 0 if migrate_end is None or swap is None else _span(
+                story, migrate_end, swap + DEPLOY_EFFECT_S).bad
+            if skew * 2 > before.bad:
+                where = "between its migration and the swap, while the old code ran on the new schema"
+            elif during_deploy:
+                where = f"while its deploy ran ({_stalled_by(story, deploy_steps)})"
+            else:
+                where = "after it went live"
+            parts.append(f"{name} went live; {before.bad} requests failed or stalled {where}, then service "
+                         "recovered while it was still live")
+            why = ("its migration changed the schema so the previous release's code fails against it, and the "
+                   "code rollback alone did not recover" if story.first(Event.CODE_ROLLBACK_NOT_RECOVERED)
+                   else "")
+            parts.append(f"the {rollback.get('action', 'rollback')} broke service again: {after.bad} requests "
+                         "failed or stalled from then until service held" + (f" ({why})" if why else ""))
+        elif fact.recovered_without_rollback and during_deploy:
             # The deploy itself hurt (its reload, a lock) and service came back on its own.
             stall = _span(story, story.impact_ts or 0.0, story.recovered_ts)
             parts.append(f"{name} went live; while its deploy ran, {stall.failed} requests failed and "

@@ -50,7 +50,7 @@ from harness.results.model import (
 from harness.results.model import parse_ts as parse_ts
 from harness.results.model import rfc3339 as rfc3339
 from harness.results.records import Record
-from harness.results.recovery import recovered_at, search_start
+from harness.results.recovery import recovered_at, recovered_for_good, relapse_after, search_start
 from harness.results.rollout import first_failing_step, plan_result
 from harness.results.rounds import rounds_of
 from harness.results.timeline import Event
@@ -221,7 +221,8 @@ def measure(scenario: Scenario, observed: Observed, records: Iterable[Record],
         rollback_started, rollback_done = first_rollback_span(observed.deploy_log, t0)
 
     incident = impact_ts is not None or bool(alarms)
-    recovered_ts = None
+    recovered_ts: float | None = None
+    relapse_ts: float | None = None
     if incident and t0 is not None:
         probe_state: dict[str, bool] = {}
         probe_changes = []
@@ -234,7 +235,15 @@ def measure(scenario: Scenario, observed: Observed, records: Iterable[Record],
         # The same rule and the same start as the live verify phase (`phases.verify`).
         start = search_start(t0, impact_ts, min((float(a["ts"]) for a in alarms), default=None))
         end = after[-1][0] if after else observed.finished_at
-        recovered_ts = recovered_at(after, probe_changes, start, end, scenario.phases.stable_s, allowed)
+        first_recovered_ts = recovered_at(after, probe_changes, start, end, scenario.phases.stable_s, allowed)
+        # A plan's rollbacks are its planned round trips; anywhere else a recovery command
+        # that broke service again restarts the clock.
+        actions = [] if scenario.plan is not None else [
+            float(e["ts"]) for e in events if e["event"] == Event.ROLLBACK_STARTED and e["ts"] >= t0]
+        recovered_ts = recovered_for_good(after, probe_changes, start, end, scenario.phases.stable_s, allowed,
+                                          actions)
+        if first_recovered_ts is not None and recovered_ts != first_recovered_ts:
+            relapse_ts = relapse_after(after, first_recovered_ts, actions)
 
     incident_start = impact_ts if impact_ts is not None else t0
     times = Times(
@@ -271,7 +280,7 @@ def measure(scenario: Scenario, observed: Observed, records: Iterable[Record],
             # The fault's blocker starts just before t0: it is part of the story.
             Story([e for e in events if e["event"] == Event.BLOCKER_STARTED] + later,
                   [s for s in observed.deploy_log if t0 is not None and s.ts >= t0], story_requests,
-                  recovered_ts, impact_ts, deployed, deployed_name or scenario.fault.release),
+                  recovered_ts, impact_ts, deployed, deployed_name or scenario.fault.release, relapse_ts),
             scenario.fault.kind,
         )
     facts = {

@@ -47,6 +47,39 @@ def recovered_at(
     return None
 
 
+def relapse_after(requests: Sequence[tuple[float, bool]], recovered_ts: float,
+                  actions: Sequence[float]) -> float | None:
+    """The first bad request after a recovery command that started after `recovered_ts`:
+    service had come back (a deploy's stall that ended by itself), and the command broke it
+    again (the previous release's code on a schema it cannot use). None when no command
+    came later, or none was followed by a bad request.
+
+    `requests` are (ts, bad) sorted by ts; `actions` are the commands' start times.
+    """
+    later = [ts for ts in actions if ts > recovered_ts]
+    if not later:
+        return None
+    return next((ts for ts, bad in requests if bad and ts >= min(later)), None)
+
+
+def recovered_for_good(
+    requests: Sequence[tuple[float, bool]],
+    probe_changes: Sequence[tuple[float, bool]],
+    start: float,
+    end: float,
+    stable_s: float,
+    allowed_rate: float,
+    actions: Sequence[float] = (),
+) -> float | None:
+    """`recovered_at`, searched again from each relapse (`relapse_after`): the start of the
+    first stable window after the last failure a recovery command caused. Time to recover
+    runs until service came back for good, not to a lull before the rollback broke it."""
+    ts = recovered_at(requests, probe_changes, start, end, stable_s, allowed_rate)
+    while ts is not None and (relapse := relapse_after(requests, ts, actions)) is not None:
+        ts = recovered_at(requests, probe_changes, relapse, end, stable_s, allowed_rate)
+    return ts
+
+
 def search_start(t0: float, impact_ts: float | None, first_alarm_ts: float | None) -> float:
     """Where the search for a stable window begins: the later of the first failed request
     and the first alarm (t0 when neither happened). A window that closed before anything

@@ -25,8 +25,12 @@ def test_a_required_column_fails_the_old_releases_writes_while_health_stays_gree
     assert not any(detail.startswith("503") for detail in red), red
     assert result["recovery"]["code_rollback_recovered"] is False
     assert result["recovery"]["actions"] == ["rollback", "rollback --db-only"]
+    # The new release wrote the column and served; the planned rollback broke the writes
+    # again, and service held only after the db step.
     assert "code rollback alone did not recover" in result["incident"]["cause"]
+    assert "broke service again" in result["incident"]["cause"]
     assert result["times"]["recovered_s"] is not None
+    assert result["times"]["recovered_s"] > result["times"]["rollback_done_s"]
     # The region column went with the db step: the schema is as before the deploy.
     assert [c["clean"] for c in result["schema_checks"]] == [True]
     # Lint saw it coming: dropping the default is what makes v1's inserts fail.

@@ -45,9 +45,10 @@ def test_an_unbootable_release_without_a_gate_is_rolled_back_on_the_first_alarm(
     assert result["outcome"] in ("met", "gaps"), result["reason"]
     first_alarm = min(e["ts"] for e in events(run_dir, "alarm_raised"))
     rollback = events(run_dir, "rollback_started")[0]
-    # The deploy's verify step was still waiting: the rollback did not wait for it.
-    assert rollback["ts"] - first_alarm < 1.0
+    # The deploy's verify step was still waiting (it allows 15 s): the rollback did not wait
+    # for it, it interrupted the deploy. (A loose bound: a busy machine is slow to act.)
     assert events(run_dir, "deploy_interrupted")
+    assert rollback["ts"] - first_alarm < 5.0
     assert result["recovery"]["actions"] == ["rollback"]
     assert result["recovery"]["code_rollback_recovered"] is True
     assert result["times"]["recovered_s"] is not None

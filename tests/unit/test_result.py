@@ -2,6 +2,8 @@ import dataclasses
 import json
 from datetime import UTC, datetime
 
+import pytest
+
 from harness.config.scenario import find_scenario
 from harness.results.deploylog import DeployStep
 from harness.results.measure import Observed, first_rollback_span, measure, write_json
@@ -172,3 +174,32 @@ def test_the_apps_most_frequent_error_is_counted_after_the_fault_only():
     assert top_app_error(log, 10.0) == ("cached plan must not change result type", 2)
     assert top_app_error(log, None) is None
     assert top_app_error([], 10.0) is None
+
+
+def test_a_rollback_that_breaks_service_again_restarts_the_recovery_clock():
+    # required-column's story: the old code fails between the migration and the swap, the
+    # new release serves, then the planned rollback puts the old code back on the new
+    # schema and it fails again until the database step.
+    scenario = find_scenario("required-column")
+    deploy_log = [log("deploy", "migrate", 0.45, 0.2), log("deploy", "swap", 0.95), log("deploy", "reload", 1.2, 0.2),
+                  log("rollback", "swap", 6.1), log("rollback", "reload", 6.3, 0.2)]
+    timeline = [{"ts": T0, "event": "fault_injected"},
+                {"ts": T0 + 0.7, "event": "alarm_raised", "detector": "error_rate", "detail": "5/10"},
+                {"ts": T0 + 1.3, "event": "deploy_finished", "exit_status": 0},
+                {"ts": T0 + 6.0, "event": "live_checked", "went_live": True},
+                {"ts": T0 + 6.0, "event": "rollback_started", "action": "rollback"},
+                {"ts": T0 + 6.4, "event": "rollback_finished", "action": "rollback", "exit_status": 0},
+                {"ts": T0 + 10.4, "event": "code_rollback_not_recovered"},
+                {"ts": T0 + 10.4, "event": "rollback_started", "action": "db rollback"},
+                {"ts": T0 + 10.9, "event": "rollback_finished", "action": "db rollback", "exit_status": 0}]
+    records = [r._replace(status=500, failed=True, error="status 500") if T0 + 6.2 <= r.ts < T0 + 10.5
+               else r for r in traffic(-5, 30, bad_from=0.5, bad_until=1.0)]
+    result = measure(scenario, observed(deploy_log, timeline), records)
+    # Not the lull while the new release served: service held only after the db step.
+    assert result.times.recovered_s == pytest.approx(10.5, abs=0.03)
+    assert result.incident.recovered_without_rollback is False
+    cause = result.incident.cause or ""
+    assert "25 requests failed or stalled between its migration and the swap" in cause, cause
+    assert "then service recovered while it was still live" in cause
+    assert "the rollback broke service again: 215 requests failed" in cause, cause
+    assert "the code rollback alone did not recover" in cause
