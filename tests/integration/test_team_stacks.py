@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from harness.config.target import find_target
 from harness.environment.images import DEFAULT_BASE_IMAGE, ensure_images
 from harness.environment.replica import Staging, new_run_id
 from tests.integration.browser import open_in_chromium
+from tests.integration.test_cli import gameday_process, left_by
 from tests.integration.test_runbook import no_leftovers, run
 from tests.integration.test_stories import served_at_end
 
@@ -73,35 +73,26 @@ def tiny_copy(tmp_path: Path, **changes: str) -> Path:
     return target / "clean-deploy.toml"
 
 
-def gameday(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "harness", *args], capture_output=True, text=True, timeout=600,
-                          check=False)
-
-
-@pytest.mark.serial  # compares every run id before and after
 def test_a_start_release_whose_build_fails_is_one_line_and_exit_2(staging: Staging, tmp_path: Path) -> None:
     scenario = tiny_copy(tmp_path, build__commands='commands = ["echo compiling", "echo no such module >&2; exit 3"]')
-    before = staging.run_ids()
-    proc = gameday("run", str(scenario), "--reports", str(tmp_path / "reports"), "--quiet")
+    proc, pid = gameday_process("run", str(scenario), "--reports", str(tmp_path / "reports"), "--quiet")
     assert proc.returncode == 2, proc.stderr
     last = proc.stderr.strip().splitlines()[-1]
     assert "target.toml: build.commands:" in last and "v1" in last and "exit 3" in last, last
     assert "no such module" in last, last
-    assert staging.run_ids() == before
+    assert left_by(staging, pid) == 0
     assert not list((tmp_path / "reports").iterdir())
 
 
-@pytest.mark.serial  # compares every run id before and after
 def test_a_version_path_that_names_no_release_is_one_line_and_exit_2(staging: Staging, tmp_path: Path) -> None:
     scenario = tiny_copy(tmp_path)
     target = scenario.parent / "target.toml"
     target.write_text(target.read_text().replace('version_path = "/version"', 'version_path = "/health"'))
-    before = staging.run_ids()
-    proc = gameday("up", "--target", str(target))
+    proc, pid = gameday_process("up", "--target", str(target))
     assert proc.returncode == 2, proc.stderr
     last = proc.stderr.strip().splitlines()[-1]
     assert "run.version_path" in last and "did not name release v1" in last, last
-    assert staging.run_ids() == before
+    assert left_by(staging, pid) == 0
 
 
 def test_a_failing_team_rollback_is_a_result_with_its_output_in_the_report(staging: Staging, tmp_path: Path) -> None:

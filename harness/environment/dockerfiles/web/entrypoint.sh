@@ -1,6 +1,7 @@
 #!/bin/sh
-# Write the shared environment from the container's, wait for the database, then run
-# supervisord in the foreground. The first `deploy` starts the app and the worker.
+# Write the shared environment from the container's, then run supervisord in the
+# foreground: nginx and sshd. The first `deploy` starts the app and the worker, after
+# gameday has seen the database answer (supervisord need not wait for it).
 set -eu
 umask 077
 {
@@ -24,8 +25,4 @@ if [ -n "${GAMEDAY_AUTHORIZED_KEY:-}" ]; then
   chown deploy:deploy /home/deploy/.ssh/authorized_keys
   chmod 0600 /home/deploy/.ssh/authorized_keys
 fi
-for _ in $(seq 1 300); do
-  pg_isready -q -h "$PGHOST" -p "${PGPORT:-5432}" && break
-  sleep 0.1
-done
 exec /usr/bin/supervisord -n -c /etc/supervisor/supervisord.conf
