@@ -22,7 +22,7 @@ from harness.rehearsal.clock import Clock
 from harness.rehearsal.faults import OUTPUT_LINES, Injection
 from harness.rehearsal.load import check_host
 from harness.rehearsal.watch import Stats, Watch
-from harness.results.recovery import search_start
+from harness.results.recovery import recovery_commands, search_start, steady_state_limit
 from harness.results.timeline import Event, Timeline
 
 DEPLOY_WAIT_S = 120.0
@@ -56,7 +56,7 @@ def baseline(watch: Watch, scenario: Scenario) -> None:
     stats = watch.stats(scenario.phases.baseline_s)
     if stats.total == 0:
         raise BaselineFailed("baseline: no request completed; the load generator is not reaching the replica")
-    limit = scenario.detectors.error_rate.threshold if scenario.detectors.error_rate else 0.05
+    limit = steady_state_limit(scenario)
     if stats.error_rate >= limit:
         raise BaselineFailed(f"baseline: {stats.error_rate:.1%} of requests failed before any fault "
                              f"(limit {limit:.0%}); the steady state does not hold")
@@ -284,17 +284,16 @@ def verify(watch: Watch, scenario: Scenario, t0: float) -> None:
     watch.set_phase("verify")
     start = search_start(t0, watch.impact_since(t0), watch.first_alarm_since(t0))
     acted = [float(e["ts"]) for e in watch.timeline.events if e["event"] == Event.ROLLBACK_FINISHED]
-    actions = [float(e["ts"]) for e in watch.timeline.events if e["event"] == Event.ROLLBACK_STARTED
-               and e["ts"] >= t0]
+    commands = recovery_commands(watch.timeline.events, t0)
     settled = max(acted, default=t0)
     stable = scenario.phases.stable_s
 
     def held() -> bool:
-        return (watch.recovered_since(start, stable, actions) is not None
+        return (watch.recovered_since(start, stable, commands) is not None
                 and watch.recovered_since(settled, stable) is not None)
 
     if watch.wait_for(held, scenario.phases.recover_timeout_s + stable):
-        watch.timeline.record(Event.RECOVERY_VERIFIED, recovered_ts=watch.recovered_since(start, stable, actions))
+        watch.timeline.record(Event.RECOVERY_VERIFIED, recovered_ts=watch.recovered_since(start, stable, commands))
     else:
         watch.timeline.record(Event.RECOVERY_TIMED_OUT, after_s=scenario.phases.recover_timeout_s)
 

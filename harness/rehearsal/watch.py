@@ -22,7 +22,7 @@ from harness.rehearsal.clock import Clock
 from harness.rehearsal.detectors import Alarm, Check, ErrorRate, Poller
 from harness.rehearsal.load import check_host
 from harness.results.records import Record
-from harness.results.recovery import recovered_for_good
+from harness.results.recovery import recovered_for_good, steady_state_limit
 from harness.results.timeline import Event, Timeline
 
 TICK_S = 0.05
@@ -298,17 +298,18 @@ class Watch:
         before = [bad for start, bad in self.requests if self.t0 is None or start < self.t0]
         return sum(before) / len(before) if before else 0.0
 
-    def recovered_since(self, start: float, stable_s: float, actions: Sequence[float] = ()) -> float | None:
+    def recovered_since(self, start: float, stable_s: float,
+                        commands: Sequence[tuple[float, float]] = ()) -> float | None:
         """Start of the first `stable_s` window after `start` that meets the recovery rule
         (`harness.results.recovery.recovered_at`), among requests already recorded; with
-        the recovery commands' start times (`actions`), the first after the last failure
-        one of them caused (`recovered_for_good`)."""
+        the recovery commands' (start, end), the first after the last failure one of them
+        caused (`recovered_for_good`)."""
         with self._lock:
             changes = sorted(self.probe_changes)
         requests = sorted(self.requests)
         settle = self.latency_limit_ms / 1000 + SETTLE_S
         return recovered_for_good(requests, changes, start, self.clock.now() - settle, stable_s,
-                                  self.baseline_rate(), actions)
+                                  self.baseline_rate(), commands, steady_state_limit(self.scenario))
 
     def first_alarm_since(self, ts: float) -> float | None:
         return min((a.ts for a in self.alarms_since(ts)), default=None)

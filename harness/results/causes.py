@@ -108,6 +108,7 @@ def _cause(story: Story, fault_kind: str, fact: Incident, rollback: dict[str, An
     migrated = any(s.step == "migrate" and s.ok for s in deploy_steps)
     failed_step = next((s for s in deploy_steps if not s.ok), None)
     name = story.deployed_name or "the release"
+    breaker = _breaker(story)
     parts: list[str] = []
     killed = fact.deploy_exit_status == KILLED_STATUS and finished is not None
     if killed:
@@ -147,10 +148,9 @@ def _cause(story: Story, fault_kind: str, fact: Incident, rollback: dict[str, An
         finished = story.first(Event.DEPLOY_FINISHED)
         during_deploy = (story.impact_ts is not None and finished is not None
                          and story.impact_ts <= float(finished["ts"]) + DEPLOY_EFFECT_S)
-        if story.relapse_ts is not None and rollback is not None:
+        if breaker is not None and breaker is rollback:
             # Service came back while the release was live; the rollback broke it again.
             before = _span(story, story.impact_ts or 0.0, float(rollback["ts"]))
-            after = _span(story, story.relapse_ts, story.recovered_ts)
             migrate_end = next((s.ts for s in deploy_steps if s.step == "migrate" and s.ok), None)
             skew = 0 if migrate_end is None or swap is None else _span(
                 story, migrate_end, swap + DEPLOY_EFFECT_S).bad
@@ -162,11 +162,6 @@ def _cause(story: Story, fault_kind: str, fact: Incident, rollback: dict[str, An
                 where = "after it went live"
             parts.append(f"{name} went live; {before.bad} requests failed or stalled {where}, then service "
                          "recovered while it was still live")
-            why = ("its migration changed the schema so the previous release's code fails against it, and the "
-                   "code rollback alone did not recover" if story.first(Event.CODE_ROLLBACK_NOT_RECOVERED)
-                   else "")
-            parts.append(f"the {rollback.get('action', 'rollback')} broke service again: {after.bad} requests "
-                         "failed or stalled from then until service held" + (f" ({why})" if why else ""))
         elif fact.recovered_without_rollback and during_deploy:
             # The deploy itself hurt (its reload, a lock) and service came back on its own.
             stall = _span(story, story.impact_ts or 0.0, story.recovered_ts)
@@ -197,6 +192,8 @@ def _cause(story: Story, fault_kind: str, fact: Incident, rollback: dict[str, An
             parts.append(f"{name} went live")
         if fact.deploy_interrupted:
             parts.append("the deploy was still running and was interrupted for the rollback")
+    if breaker is not None and story.relapse_ts is not None:
+        parts.append(_relapse(story, breaker))
     parts.extend(_process_states(story))
     parts.extend(_stale_locks(story))
     if rollback is not None:
@@ -265,6 +262,28 @@ def _process_states(story: Story) -> list[str]:
         parts.append(f"{check.get('when', 'at the rollback')} {check.get('manager', 'the process manager')} showed "
                      f"{shown}" + (f" (it had given up restarting {', '.join(fatal)})" if fatal else ""))
     return parts
+
+
+def _breaker(story: Story) -> dict[str, Any] | None:
+    """The recovery command that broke service again after it had come back: the last one
+    (not a rerun of the fault's deploy) that started before the relapse."""
+    if story.relapse_ts is None:
+        return None
+    started = [e for e in story.events if e["event"] == Event.ROLLBACK_STARTED and e.get("action") != "retry"
+               and float(e["ts"]) <= story.relapse_ts]
+    return started[-1] if started else None
+
+
+def _relapse(story: Story, breaker: dict[str, Any]) -> str:
+    """What the command that broke service again did, and why when the run knows."""
+    assert story.relapse_ts is not None
+    after = _span(story, story.relapse_ts, story.recovered_ts)
+    code_first = breaker.get("action") == "rollback" and story.first(Event.CODE_ROLLBACK_NOT_RECOVERED) is not None
+    why = (" (its migration changed the schema so the previous release's code fails against it, and the code "
+           "rollback alone did not recover)" if code_first else "")
+    until = "until service held" if story.recovered_ts is not None else "and service did not hold again"
+    return (f"the {breaker.get('action', 'rollback')} broke service again: {after.bad} requests failed or "
+            f"stalled from then {until}{why}")
 
 
 def _stalled_by(story: Story, deploy_steps: Sequence[DeployStep]) -> str:

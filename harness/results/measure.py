@@ -50,7 +50,14 @@ from harness.results.model import (
 from harness.results.model import parse_ts as parse_ts
 from harness.results.model import rfc3339 as rfc3339
 from harness.results.records import Record
-from harness.results.recovery import recovered_at, recovered_for_good, relapse_after, search_start
+from harness.results.recovery import (
+    recovered_at,
+    recovered_for_good,
+    recovery_commands,
+    relapse_after,
+    search_start,
+    steady_state_limit,
+)
 from harness.results.rollout import first_failing_step, plan_result
 from harness.results.rounds import rounds_of
 from harness.results.timeline import Event
@@ -236,14 +243,14 @@ def measure(scenario: Scenario, observed: Observed, records: Iterable[Record],
         start = search_start(t0, impact_ts, min((float(a["ts"]) for a in alarms), default=None))
         end = after[-1][0] if after else observed.finished_at
         first_recovered_ts = recovered_at(after, probe_changes, start, end, scenario.phases.stable_s, allowed)
-        # A plan's rollbacks are its planned round trips; anywhere else a recovery command
-        # that broke service again restarts the clock.
-        actions = [] if scenario.plan is not None else [
-            float(e["ts"]) for e in events if e["event"] == Event.ROLLBACK_STARTED and e["ts"] >= t0]
+        # A recovery command that broke service again restarts the clock. (A plan's
+        # rollbacks are its planned round trips, a flag's rounds are measured each.)
+        commands = [] if scenario.plan is not None or scenario.fault.kind == "flag" else recovery_commands(events, t0)
+        limit = steady_state_limit(scenario)
         recovered_ts = recovered_for_good(after, probe_changes, start, end, scenario.phases.stable_s, allowed,
-                                          actions)
+                                          commands, limit)
         if first_recovered_ts is not None and recovered_ts != first_recovered_ts:
-            relapse_ts = relapse_after(after, first_recovered_ts, actions)
+            relapse_ts = relapse_after(after, first_recovered_ts, commands, scenario.phases.stable_s, limit)
 
     incident_start = impact_ts if impact_ts is not None else t0
     times = Times(

@@ -4,7 +4,11 @@ by `measure` (DESIGN.md, "Decisions come from what is live")."""
 from __future__ import annotations
 
 import bisect
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from harness.config.scenario import Scenario
+from harness.results.timeline import Event
 
 
 def recovered_at(
@@ -47,19 +51,58 @@ def recovered_at(
     return None
 
 
-def relapse_after(requests: Sequence[tuple[float, bool]], recovered_ts: float,
-                  actions: Sequence[float]) -> float | None:
-    """The first bad request after a recovery command that started after `recovered_ts`:
-    service had come back (a deploy's stall that ended by itself), and the command broke it
-    again (the previous release's code on a schema it cannot use). None when no command
-    came later, or none was followed by a bad request.
+# The share of bad requests at which service does not hold, when the scenario has no
+# error-rate detector: the baseline's steady-state check uses the same bar.
+STEADY_STATE_LIMIT = 0.05
 
-    `requests` are (ts, bad) sorted by ts; `actions` are the commands' start times.
+
+def steady_state_limit(scenario: Scenario) -> float:
+    """The share of bad requests at which service does not hold: the error-rate
+    detector's threshold, else STEADY_STATE_LIMIT."""
+    detector = scenario.detectors.error_rate
+    return detector.threshold if detector is not None else STEADY_STATE_LIMIT
+
+
+def recovery_commands(events: Iterable[Mapping[str, Any]], t0: float) -> list[tuple[float, float]]:
+    """(start, end) of each recovery command after t0, from `rollback_started` and the
+    `rollback_finished` that follows it (end = start when none did). A rerun of the
+    fault's deploy (`retry`) is the fault again, not a recovery command."""
+    found: list[tuple[float, float]] = []
+    pending: list[tuple[str, float]] = []
+    for e in sorted(events, key=lambda e: float(e["ts"])):
+        action = str(e.get("action", ""))
+        if action == "retry" or float(e["ts"]) < t0:
+            continue
+        if e["event"] == Event.ROLLBACK_STARTED:
+            pending.append((action, float(e["ts"])))
+        elif e["event"] == Event.ROLLBACK_FINISHED:
+            match = next((p for p in pending if p[0] == action), None)
+            if match is not None:
+                pending.remove(match)
+                found.append((match[1], float(e["ts"])))
+    found += [(start, start) for _, start in pending]
+    return sorted(found)
+
+
+def relapse_after(requests: Sequence[tuple[float, bool]], recovered_ts: float,
+                  commands: Sequence[tuple[float, float]], stable_s: float, limit: float) -> float | None:
+    """The first bad request of a relapse: service had come back at `recovered_ts` (a
+    deploy's stall that ended by itself), and a recovery command that started later broke
+    it again (the previous release's code on a schema it cannot use). A command breaks
+    service when, from its start until `stable_s` after its end, the share of bad requests
+    reaches `limit` (`steady_state_limit`): one slow request in a reload is no relapse.
+    None when no later command did.
+
+    `requests` are (ts, bad) sorted by ts; `commands` are (start, end), sorted.
     """
-    later = [ts for ts in actions if ts > recovered_ts]
-    if not later:
-        return None
-    return next((ts for ts, bad in requests if bad and ts >= min(later)), None)
+    for start, end in commands:
+        if start <= recovered_ts:
+            continue
+        window = [(ts, bad) for ts, bad in requests if start <= ts <= end + stable_s]
+        bad = [ts for ts, is_bad in window if is_bad]
+        if window and len(bad) / len(window) >= limit:
+            return bad[0]
+    return None
 
 
 def recovered_for_good(
@@ -69,13 +112,14 @@ def recovered_for_good(
     end: float,
     stable_s: float,
     allowed_rate: float,
-    actions: Sequence[float] = (),
+    commands: Sequence[tuple[float, float]] = (),
+    limit: float = STEADY_STATE_LIMIT,
 ) -> float | None:
     """`recovered_at`, searched again from each relapse (`relapse_after`): the start of the
     first stable window after the last failure a recovery command caused. Time to recover
     runs until service came back for good, not to a lull before the rollback broke it."""
     ts = recovered_at(requests, probe_changes, start, end, stable_s, allowed_rate)
-    while ts is not None and (relapse := relapse_after(requests, ts, actions)) is not None:
+    while ts is not None and (relapse := relapse_after(requests, ts, commands, stable_s, limit)) is not None:
         ts = recovered_at(requests, probe_changes, relapse, end, stable_s, allowed_rate)
     return ts
 

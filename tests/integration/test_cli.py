@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import httpx
 
-from harness.environment.replica import Staging
+from harness.environment.replica import HOST_LABEL, PID_LABEL, RUN_LABEL, Staging
 
 
 def gameday(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -25,18 +26,25 @@ def gameday_process(*args: str, env: dict[str, str] | None = None) -> tuple[subp
     argv = [sys.executable, "-m", "harness", *args]
     with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                           env={**os.environ, **(env or {})}) as proc:
-        out, err = proc.communicate(timeout=600)
+        try:
+            out, err = proc.communicate(timeout=600)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
     return subprocess.CompletedProcess(argv, proc.returncode, out, err), proc.pid
 
 
 def left_by(staging: Staging, pid: int) -> int:
-    """Containers, networks and volumes still labelled as made by gameday process `pid`
-    (`gameday.pid`; other tests' replicas, made by other processes, do not count)."""
-    return labelled(staging, str(pid), "gameday.pid")
+    """Containers, networks and volumes still labelled as made by gameday process `pid` on
+    this host (`gameday.pid`, `gameday.host`; other tests' replicas do not count)."""
+    return count(staging, {"label": [f"{PID_LABEL}={pid}", f"{HOST_LABEL}={socket.gethostname()}"]})
 
 
-def labelled(staging: Staging, value: str, label: str = "gameday.run") -> int:
-    wanted = {"label": f"{label}={value}"}
+def labelled(staging: Staging, run_id: str) -> int:
+    return count(staging, {"label": f"{RUN_LABEL}={run_id}"})
+
+
+def count(staging: Staging, wanted: dict[str, str | list[str]]) -> int:
     return (len(staging.client.containers.list(all=True, filters=wanted))
             + len(staging.client.networks.list(filters=wanted))
             + len(staging.client.volumes.list(filters=wanted)))

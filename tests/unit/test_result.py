@@ -9,7 +9,7 @@ from harness.results.deploylog import DeployStep
 from harness.results.measure import Observed, first_rollback_span, measure, write_json
 from harness.results.model import Outcome
 from harness.results.records import Record
-from harness.results.recovery import recovered_at
+from harness.results.recovery import recovered_at, recovery_commands
 
 T0 = 1_800_000_000.0
 
@@ -203,3 +203,29 @@ def test_a_rollback_that_breaks_service_again_restarts_the_recovery_clock():
     assert "then service recovered while it was still live" in cause
     assert "the rollback broke service again: 215 requests failed" in cause, cause
     assert "the code rollback alone did not recover" in cause
+
+
+def test_one_slow_request_in_a_later_rollback_is_no_relapse():
+    # Service came back by itself; the scheduled rollback's reload slowed one request. That
+    # is below the steady-state bar, so recovery stays where it was.
+    scenario = find_scenario("failing-health-check-no-gate")
+    timeline = [{"ts": T0, "event": "fault_injected"},
+                {"ts": T0 + 0.7, "event": "alarm_raised", "detector": "error_rate", "detail": "5/10"},
+                {"ts": T0 + 6.0, "event": "rollback_started", "action": "rollback"},
+                {"ts": T0 + 6.4, "event": "rollback_finished", "action": "rollback", "exit_status": 0}]
+    records = [r._replace(latency_ms=5000.0) if abs(r.ts - (T0 + 6.2)) < 0.01 else r
+               for r in traffic(-5, 30, bad_from=0.5, bad_until=1.0)]
+    assert sum(r.latency_ms > 1000 for r in records) == 1
+    result = measure(scenario, observed([], timeline), records)
+    assert result.times.recovered_s == pytest.approx(1.0, abs=0.03)
+    assert "broke service again" not in (result.incident.cause or "")
+
+
+def test_recovery_commands_pair_each_start_with_its_end_and_leave_out_the_rerun():
+    events = [{"ts": T0 - 1, "event": "rollback_started", "action": "rollback"},
+              {"ts": T0 + 1, "event": "rollback_started", "action": "retry"},
+              {"ts": T0 + 2, "event": "rollback_finished", "action": "retry"},
+              {"ts": T0 + 3, "event": "rollback_started", "action": "rollback"},
+              {"ts": T0 + 4, "event": "rollback_finished", "action": "rollback"},
+              {"ts": T0 + 5, "event": "rollback_started", "action": "db rollback"}]
+    assert recovery_commands(events, T0) == [(T0 + 3, T0 + 4), (T0 + 5, T0 + 5)]
