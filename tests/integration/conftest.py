@@ -16,11 +16,17 @@ from harness.environment.images import DEFAULT_BASE_IMAGE, Images, ensure_images
 from harness.environment.replica import Replica, Staging, connect, new_run_id
 from harness.errors import DockerUnavailable
 
+# The modules whose tests take minutes, longest first. They start first, so that under
+# `pytest -n` the last tests to finish are short ones and no worker waits at the end.
+LONGEST_FIRST = ("test_plans.py", "test_wagtail.py", "test_drain_and_detection.py", "test_killswitch.py")
+
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "integration" in str(item.path):
             item.add_marker(pytest.mark.docker)
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
 
 
 @pytest.fixture(scope="session")

@@ -185,8 +185,10 @@ def test_verify_fails_fast_when_the_release_cannot_boot(staging: Staging, replic
     with pytest.raises(DeployToolError) as err:
         staging.deploy_tool_checked(replica, ["deploy", "unbootable", "--no-gate"])
     took = time.monotonic() - started
-    assert "the release could not boot" in str(err.value)
-    assert took < 10.0, f"verify waited {took:.1f}s"  # its cap is 15 s
+    # Supervisord's evidence ended the wait, not the 15 s cap (which says "after the swap
+    # /version answers ..."); the bound on the whole deploy is only a loose sanity check.
+    assert "the release could not boot" in str(err.value) and "after the swap" not in str(err.value)
+    assert took < 30.0, f"the deploy took {took:.1f}s"
     staging.deploy_tool_checked(replica, ["rollback"])
     assert httpx.get(f"{replica.url}/version").json()["release"] == v1
 
