@@ -22,7 +22,7 @@ from harness.rehearsal.clock import Clock
 from harness.rehearsal.detectors import Alarm, Check, ErrorRate, Poller
 from harness.rehearsal.load import check_host
 from harness.results.records import Record
-from harness.results.recovery import recovered_for_good, steady_state_limit
+from harness.results.recovery import recovered_at, steady_state_limit
 from harness.results.timeline import Event, Timeline
 
 TICK_S = 0.05
@@ -303,12 +303,12 @@ class Watch:
         """Start of the first `stable_s` window after `start` that meets the recovery rule
         (`harness.results.recovery.recovered_at`), among requests already recorded; with
         the recovery commands' (start, end), the first after the last failure one of them
-        caused (`recovered_for_good`)."""
+        caused (`recovered_at`)."""
         with self._lock:
             changes = sorted(self.probe_changes)
         requests = sorted(self.requests)
         settle = self.latency_limit_ms / 1000 + SETTLE_S
-        return recovered_for_good(requests, changes, start, self.clock.now() - settle, stable_s,
+        return recovered_at(requests, changes, start, self.clock.now() - settle, stable_s,
                                   self.baseline_rate(), commands, steady_state_limit(self.scenario))
 
     def first_alarm_since(self, ts: float) -> float | None:

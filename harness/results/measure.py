@@ -52,7 +52,6 @@ from harness.results.model import rfc3339 as rfc3339
 from harness.results.records import Record
 from harness.results.recovery import (
     recovered_at,
-    recovered_for_good,
     recovery_commands,
     relapse_after,
     search_start,
@@ -247,7 +246,7 @@ def measure(scenario: Scenario, observed: Observed, records: Iterable[Record],
         # rollbacks are its planned round trips, a flag's rounds are measured each.)
         commands = [] if scenario.plan is not None or scenario.fault.kind == "flag" else recovery_commands(events, t0)
         limit = steady_state_limit(scenario)
-        recovered_ts = recovered_for_good(after, probe_changes, start, end, scenario.phases.stable_s, allowed,
+        recovered_ts = recovered_at(after, probe_changes, start, end, scenario.phases.stable_s, allowed,
                                           commands, limit)
         if first_recovered_ts is not None and recovered_ts != first_recovered_ts:
             relapse_ts = relapse_after(after, first_recovered_ts, commands, scenario.phases.stable_s, limit)

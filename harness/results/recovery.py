@@ -11,7 +11,7 @@ from harness.config.scenario import Scenario
 from harness.results.timeline import Event
 
 
-def recovered_at(
+def _first_stable_window(
     requests: Sequence[tuple[float, bool]],
     probe_changes: Sequence[tuple[float, bool]],
     start: float,
@@ -105,7 +105,7 @@ def relapse_after(requests: Sequence[tuple[float, bool]], recovered_ts: float,
     return None
 
 
-def recovered_for_good(
+def recovered_at(
     requests: Sequence[tuple[float, bool]],
     probe_changes: Sequence[tuple[float, bool]],
     start: float,
@@ -115,12 +115,17 @@ def recovered_for_good(
     commands: Sequence[tuple[float, float]] = (),
     limit: float = STEADY_STATE_LIMIT,
 ) -> float | None:
-    """`recovered_at`, searched again from each relapse (`relapse_after`): the start of the
-    first stable window after the last failure a recovery command caused. Time to recover
-    runs until service came back for good, not to a lull before the rollback broke it."""
-    ts = recovered_at(requests, probe_changes, start, end, stable_s, allowed_rate)
+    """Start of the first `stable_s` window after `start` with the error rate at most
+    `allowed_rate`, requests flowing and every probe green; with the recovery `commands`
+    ((start, end), sorted), searched again from each relapse (`relapse_after`, at `limit`):
+    time to recover runs until service came back for good, not to a lull before the
+    rollback broke it.
+
+    `requests` are (ts, bad) sorted by ts; `probe_changes` are (ts, all_green) sorted.
+    """
+    ts = _first_stable_window(requests, probe_changes, start, end, stable_s, allowed_rate)
     while ts is not None and (relapse := relapse_after(requests, ts, commands, stable_s, limit)) is not None:
-        ts = recovered_at(requests, probe_changes, relapse, end, stable_s, allowed_rate)
+        ts = _first_stable_window(requests, probe_changes, relapse, end, stable_s, allowed_rate)
     return ts
 
 
