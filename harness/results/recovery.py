@@ -10,47 +10,6 @@ from typing import Any
 from harness.config.scenario import Scenario
 from harness.results.timeline import Event
 
-
-def _first_stable_window(
-    requests: Sequence[tuple[float, bool]],
-    probe_changes: Sequence[tuple[float, bool]],
-    start: float,
-    end: float,
-    stable_s: float,
-    allowed_rate: float,
-) -> float | None:
-    """Start of the first `stable_s` window after `start` with the error rate at most
-    `allowed_rate`, requests flowing and every probe green.
-
-    `requests` are (ts, bad) sorted by ts; `probe_changes` are (ts, all_green) sorted.
-    """
-    times = [ts for ts, _ in requests]
-    bad_prefix = [0]
-    for _, is_bad in requests:
-        bad_prefix.append(bad_prefix[-1] + int(is_bad))
-    probe_times = [ts for ts, _ in probe_changes]
-
-    def probes_green(a: float, b: float) -> bool:
-        i = bisect.bisect_right(probe_times, a)
-        if i > 0 and not probe_changes[i - 1][1]:
-            return False
-        j = bisect.bisect_right(probe_times, b)
-        return all(green for _, green in probe_changes[i:j])
-
-    candidates = {start} | {ts for ts, green in probe_changes if green and ts >= start}
-    for k in range(1, len(requests)):
-        if requests[k - 1][1] and not requests[k][1] and requests[k][0] >= start:
-            candidates.add(requests[k][0])
-    for s in sorted(candidates):
-        if s + stable_s > end:
-            break
-        lo, hi = bisect.bisect_left(times, s), bisect.bisect_right(times, s + stable_s)
-        total, bad_count = hi - lo, bad_prefix[hi] - bad_prefix[lo]
-        if total and bad_count / total <= allowed_rate and probes_green(s, s + stable_s):
-            return s
-    return None
-
-
 # The share of bad requests at which service does not hold, when the scenario has no
 # error-rate detector: the baseline's steady-state check uses the same bar.
 STEADY_STATE_LIMIT = 0.05
@@ -123,9 +82,36 @@ def recovered_at(
 
     `requests` are (ts, bad) sorted by ts; `probe_changes` are (ts, all_green) sorted.
     """
-    ts = _first_stable_window(requests, probe_changes, start, end, stable_s, allowed_rate)
+    times = [ts for ts, _ in requests]
+    bad_prefix = [0]
+    for _, is_bad in requests:
+        bad_prefix.append(bad_prefix[-1] + int(is_bad))
+    probe_times = [ts for ts, _ in probe_changes]
+
+    def probes_green(a: float, b: float) -> bool:
+        i = bisect.bisect_right(probe_times, a)
+        if i > 0 and not probe_changes[i - 1][1]:
+            return False
+        j = bisect.bisect_right(probe_times, b)
+        return all(green for _, green in probe_changes[i:j])
+
+    def first_window(after: float) -> float | None:
+        candidates = {after} | {ts for ts, green in probe_changes if green and ts >= after}
+        for k in range(1, len(requests)):
+            if requests[k - 1][1] and not requests[k][1] and requests[k][0] >= after:
+                candidates.add(requests[k][0])
+        for s in sorted(candidates):
+            if s + stable_s > end:
+                break
+            lo, hi = bisect.bisect_left(times, s), bisect.bisect_right(times, s + stable_s)
+            total, bad_count = hi - lo, bad_prefix[hi] - bad_prefix[lo]
+            if total and bad_count / total <= allowed_rate and probes_green(s, s + stable_s):
+                return s
+        return None
+
+    ts = first_window(start)
     while ts is not None and (relapse := relapse_after(requests, ts, commands, stable_s, limit)) is not None:
-        ts = _first_stable_window(requests, probe_changes, relapse, end, stable_s, allowed_rate)
+        ts = first_window(relapse)
     return ts
 
 
