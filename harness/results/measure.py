@@ -241,15 +241,16 @@ def measure(scenario: Scenario, observed: Observed, records: Iterable[Record],
         # The same rule and the same start as the live verify phase (`phases.verify`).
         start = search_start(t0, impact_ts, min((float(a["ts"]) for a in alarms), default=None))
         end = after[-1][0] if after else observed.finished_at
-        first_recovered_ts = recovered_at(after, probe_changes, start, end, scenario.phases.stable_s, allowed)
+        stable = scenario.phases.stable_s
+        recovered_ts = recovered_at(after, probe_changes, start, end, stable, allowed)
         # A recovery command that broke service again restarts the clock. (A plan's
         # rollbacks are its planned round trips, a flag's rounds are measured each.)
         commands = [] if scenario.plan is not None or scenario.fault.kind == "flag" else recovery_commands(events, t0)
         limit = steady_state_limit(scenario)
-        recovered_ts = recovered_at(after, probe_changes, start, end, scenario.phases.stable_s, allowed,
-                                          commands, limit)
-        if first_recovered_ts is not None and recovered_ts != first_recovered_ts:
-            relapse_ts = relapse_after(after, first_recovered_ts, commands, scenario.phases.stable_s, limit)
+        if recovered_ts is not None:
+            relapse_ts = relapse_after(after, recovered_ts, commands, stable, limit)
+        if relapse_ts is not None:
+            recovered_ts = recovered_at(after, probe_changes, relapse_ts, end, stable, allowed, commands, limit)
 
     incident_start = impact_ts if impact_ts is not None else t0
     times = Times(
