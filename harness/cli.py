@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import itertools
 import json
 import os
@@ -134,6 +135,7 @@ def rehearse_and_show(scenario: Scenario, args: argparse.Namespace, reports: Pat
     from harness.environment.replica import Staging
     from harness.rehearsal.runbook import rehearse
 
+    scenario = with_load_workers(scenario, getattr(args, "load_workers", None))
     images = ensure_images(client, scenario.target, args.base_image, say)
     buildcache.prefetch(scenario.target, say)
     replica = getattr(args, "replica", None)
@@ -151,6 +153,22 @@ def rehearse_and_show(scenario: Scenario, args: argparse.Namespace, reports: Pat
     print(summary(result, run_dir))
     print(f"  {run_dir / 'report.html'}")
     return result
+
+
+def with_load_workers(scenario: Scenario, workers: int | None) -> Scenario:
+    """The scenario with `--load-workers` in place of its `[load] workers` (None: as written)."""
+    if workers is None:
+        return scenario
+    return dataclasses.replace(scenario, load=dataclasses.replace(scenario.load, workers=workers))
+
+
+def load_workers(text: str) -> int:
+    """argparse's reading of `--load-workers`: a whole number of Locust worker processes."""
+    from harness.config.scenario import MAX_LOAD_WORKERS
+
+    if not text.isdigit() or int(text) > MAX_LOAD_WORKERS:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 0 to {MAX_LOAD_WORKERS}, got {text!r}")
+    return int(text)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -300,6 +318,7 @@ def rehearse_in_child(scenario: Scenario, args: argparse.Namespace, reports: Pat
     argv += ["--quiet"] if args.quiet else []
     argv += [] if replica is None else ["--replica", replica]
     argv += ["--allow-remote-host"] if args.allow_remote_host else []
+    argv += [] if args.load_workers is None else ["--load-workers", str(args.load_workers)]
     argv += [] if args.regression_budget is None else ["--regression-budget", str(args.regression_budget)]
     child = children.start(argv)
     out, _ = child.communicate()
@@ -545,6 +564,9 @@ def add_rehearsal_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--allow-remote-host", action="store_true",
                    help="let load and probes aim at a replica URL that is not loopback (never needed for "
                         "Docker replicas, whose ports are published on 127.0.0.1)")
+    p.add_argument("--load-workers", type=load_workers, metavar="N",
+                   help="run Locust distributed: a master and N worker processes on this machine "
+                        "(default: the scenario's [load] workers; 0 is one plain Locust process)")
     add_base_image(p)
     p.add_argument("--regression-budget", type=float, metavar="PCT",
                    help="also fail a target more than PCT%% worse than the median of recent runs in --reports")

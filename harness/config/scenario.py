@@ -33,6 +33,8 @@ FALLBACKS = ("redeploy",)
 # (harness/webhost/deploytool.py `deploy`).
 KILLABLE_STEPS = ("lock", "release", "shared", "build", "snapshot", "migrate", "gate", "swap", "reload")
 MAX_USERS = 500
+# Locust worker processes: one a core is Locust's advice; 64 leaves room for a load farm.
+MAX_LOAD_WORKERS = 64
 DAY_S = 86400.0
 
 
@@ -94,10 +96,23 @@ class Plan:
 
 @dataclass(frozen=True)
 class Load:
+    """Locust's load. `workers` > 0 runs Locust's own distributed mode: a master and that
+    many worker processes on this machine, and the master also waits for `remote_workers`
+    started on other machines, which reach it at `master_bind_host`:`master_port` (a free
+    loopback port when None). Locust docs, "Distributed load generation"."""
+
     users: int
     spawn_rate: float
     locustfile: Path
     latency_limit_s: float
+    workers: int = 0
+    remote_workers: int = 0
+    master_bind_host: str = "127.0.0.1"
+    master_port: int | None = None
+
+    @property
+    def distributed(self) -> bool:
+        return self.workers + self.remote_workers > 0
 
 
 @dataclass(frozen=True)
@@ -333,8 +348,18 @@ def _load(t: Table, scenario_dir: Path, target: Target) -> Load:
         if not locustfile.is_file():
             raise t.error("locustfile", f"{value!r} is not a file next to the scenario")
     latency_limit_s = _seconds(t, "latency_limit_ms", 1000, 600_000) / 1000
+    workers = int(t.number("workers", 0, minimum=0, integer=True, maximum=MAX_LOAD_WORKERS) or 0)
+    remote_workers = int(t.number("remote_workers", 0, minimum=0, integer=True, maximum=MAX_LOAD_WORKERS) or 0)
+    bind_host = t.string("master_bind_host", required=False)
+    port = t.number("master_port", None, minimum=1024, integer=True, maximum=65535)
+    if (bind_host is not None or port is not None) and not remote_workers:
+        key = "master_bind_host" if bind_host is not None else "master_port"
+        raise t.error(key, "applies only with remote_workers: workers on this machine reach the master on loopback")
+    if remote_workers and port is None:
+        raise t.error("master_port", "is required with remote_workers: the workers on other machines connect to it")
     t.finish()
-    return Load(users, spawn_rate, locustfile, latency_limit_s)
+    return Load(users, spawn_rate, locustfile, latency_limit_s, workers, remote_workers,
+                bind_host or "127.0.0.1", None if port is None else int(port))
 
 
 def _health(t: Table, interval_default: float) -> HealthDetector:

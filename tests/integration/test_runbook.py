@@ -62,8 +62,17 @@ def test_clean_deploy_is_the_control(staging: Staging, images: object, tmp_path:
     report_checks_out(run_dir, result)
 
 
-def test_bad_migration_needs_the_db_step(staging: Staging, images: object, tmp_path: Path) -> None:
-    code, result, run_dir = run("bad-migration", tmp_path)
+def locust_counted(run_dir: Path) -> int:
+    """Locust's own total of requests (its final statistics, aggregated over its workers)."""
+    return sum(int(entry["num_requests"]) for entry in json.loads((run_dir / "requests.locust.json").read_text()))
+
+
+# Locust as one process, and in its distributed mode: a master and two worker processes
+# whose requests reach the master's records. Detection and measurement must not change.
+@pytest.mark.parametrize("load", [(), ("--load-workers", "2")], ids=["one-process", "two-workers"])
+def test_bad_migration_needs_the_db_step(staging: Staging, images: object, tmp_path: Path,
+                                         load: tuple[str, ...]) -> None:
+    code, result, run_dir = run("bad-migration", tmp_path, *load)
     gate = next((s for s in result["steps"] if s["name"] == "gate"), None)
     if gate is not None and not gate["ok"] and "interrupted" in gate["detail"]:
         # Rarely, on a loaded machine, the candidate's server has not answered the gate
@@ -75,8 +84,11 @@ def test_bad_migration_needs_the_db_step(staging: Staging, images: object, tmp_p
         no_leftovers(staging, result)
         again = tmp_path / "again"
         again.mkdir()
-        code, result, run_dir = run("bad-migration", again)
+        code, result, run_dir = run("bad-migration", again, *load)
     assert code in (0, 1)
+    # Every request reached the records once: none lost, none doubled.
+    recorded = len((run_dir / "requests.jsonl").read_text().splitlines())
+    assert recorded == locust_counted(run_dir) == result["requests"]["total"] > 0
     times = result["times"]
     assert times["impact_s"] is not None and times["detect_s"] is not None
     assert times["rollback_started_s"] is not None and times["recovered_s"] is not None

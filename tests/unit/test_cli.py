@@ -1,3 +1,5 @@
+import pytest
+
 from harness import cli
 
 
@@ -89,3 +91,16 @@ def test_a_missing_git_ref_stops_before_anything_starts(capsys, tmp_path):
         '[run]\nweb = "app {release} {socket}"\nhealth_path = "/"\nmigrate = "true"\n')
     assert cli.main(["up", "--target", str(tmp_path / "target.toml")]) == 2
     assert "build.refs: 'v1' is not a tag, branch or commit" in one_line(capsys.readouterr().err)
+
+
+def test_load_workers_on_the_command_line_replace_the_scenarios(capsys):
+    from harness.config.scenario import find_scenario
+
+    scenario = find_scenario("bad-migration")
+    assert cli.with_load_workers(scenario, None) is scenario
+    assert cli.with_load_workers(scenario, 3).load.workers == 3
+    assert cli.with_load_workers(scenario, 0).load.distributed is False
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["run", "bad-migration", "--load-workers", "-1"])
+    assert exited.value.code == 2
+    assert "--load-workers: must be a whole number from 0 to 64, got '-1'" in capsys.readouterr().err

@@ -1,3 +1,4 @@
+import dataclasses
 import json
 import sys
 
@@ -20,6 +21,36 @@ def test_locust_runs_headless_with_the_recorder_and_never_fails_on_errors(tmp_pa
     assert argv[argv.index("--host") + 1] == "http://127.0.0.1:49153"
     assert argv[argv.index("--users") + 1] == "20"
     assert dict(p.env)["GAMEDAY_RECORDS"] == str(tmp_path / "requests.jsonl")
+
+
+def test_distributed_load_is_a_master_and_its_workers_on_one_free_loopback_port(tmp_path):
+    load = dataclasses.replace(find_scenario("bad-migration").load, workers=2)
+    p = plan(load, "http://127.0.0.1:49153", tmp_path, 120)
+    master = list(p.argv)
+    assert "--master" in master and master[master.index("--expect-workers") + 1] == "2"
+    assert master[master.index("--master-bind-host") + 1] == "127.0.0.1"
+    port = master[master.index("--master-bind-port") + 1]
+    assert len(p.workers) == 2
+    for worker in map(list, p.workers):
+        assert "--worker" in worker and "--headless" not in worker and "--users" not in worker
+        assert worker[worker.index("--master-host") + 1] == "127.0.0.1"
+        assert worker[worker.index("--master-port") + 1] == port
+        assert worker[worker.index("-f") + 1] == f"{RECORDER},{load.locustfile}"
+    # Only the master writes the records; Locust's own totals go beside them.
+    assert dict(p.env)["GAMEDAY_RECORDS"] == str(p.records) and p.stats == tmp_path / "requests.locust.json"
+    assert master[master.index("--json-file") + 1] == str(tmp_path / "requests.locust")
+
+
+def test_one_locust_process_is_the_default_and_remote_workers_are_waited_for(tmp_path):
+    load = find_scenario("bad-migration").load
+    single = plan(load, "http://127.0.0.1:1", tmp_path, 60)
+    assert single.workers == () and "--master" not in single.argv
+    remote = dataclasses.replace(load, workers=1, remote_workers=3, master_bind_host="0.0.0.0", master_port=6000)
+    p = plan(remote, "http://127.0.0.1:1", tmp_path, 60)
+    argv = list(p.argv)
+    assert argv[argv.index("--expect-workers") + 1] == "4" and len(p.workers) == 1
+    assert argv[argv.index("--master-bind-host") + 1] == "0.0.0.0"
+    assert argv[argv.index("--master-bind-port") + 1] == "6000"
 
 
 @pytest.mark.parametrize("url", ["http://10.0.0.5:80", "http://172.17.0.2", "http://example.com"])
