@@ -1,60 +1,111 @@
-"""Recording overhead: the harness's Locust (with the per-request recorder) against a
-plain `locust --headless`, same replica, same users, same run. Prints req/s and the ratio.
+"""Recording overhead: the harness's Locust (with the per-request recorder) against plain
+Locust, same replica, same users, same run. Prints req/s and the ratio.
 
-Two loads: the scenario's own (paced users, as in a rehearsal) and a saturating one
-(no wait, one cheap endpoint) that shows what the recorder costs when Locust is the
-bottleneck. Runs alternate, median of --runs each.
+Two measurements:
+- the scenario's own load (paced users, as in a rehearsal), one Locust process;
+- a saturating load (FastHttpUser, no wait, an endpoint nginx answers itself), with 1, 2
+  and 4 Locust worker processes under a master: the harness's distributed mode, where
+  every worker sends its requests to the master, against plain `locust --master` with
+  plain workers. Locust is the bottleneck here, so this shows what recording costs.
 
-Usage: python bench/load.py [--runs 3] [--seconds 15]
+Each pair alternates; req/s is requests over the seconds the load ran, median of --runs.
+The harness side also checks that the records equal Locust's own count.
+
+Usage: python bench/load.py [--runs 3] [--seconds 10] [--workers 1,2,4]
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import dataclasses
-import os
+import json
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from harness.config.scenario import find_scenario
+from harness.config.scenario import Load, find_scenario
 from harness.environment.images import DEFAULT_BASE_IMAGE, ensure_images
 from harness.environment.replica import Staging, connect, new_run_id, up
 from harness.rehearsal import load
-from harness.results.records import read_records
 
 SATURATE = """\
-from locust import HttpUser, constant, task
+from locust import FastHttpUser, constant, task
 
 
-class Hammer(HttpUser):
+class Hammer(FastHttpUser):
     wait_time = constant(0)
 
     @task
-    def version(self):
-        self.client.get("/version", name="GET /version")
+    def ping(self):
+        self.client.get("/_gameday/ping", name="GET /_gameday/ping")
 """
 
 
-def requests_per_s(argv: list[str], env: dict[str, str], seconds: int, workdir: Path) -> float:
-    prefix = workdir / "stats"
-    subprocess.run([*argv, "--run-time", f"{seconds}s", "--csv", str(prefix)], env=env, check=True,
-                   capture_output=True)
-    with (workdir / "stats_stats.csv").open() as fh:
-        row = next(r for r in csv.DictReader(fh) if r["Name"] == "Aggregated")
-    return float(row["Requests/s"])
+def locust_total(stats: Path) -> int:
+    return sum(int(entry["num_requests"]) for entry in json.loads(stats.read_text()))
+
+
+def harness_rate(settings: Load, url: str, workdir: Path, seconds: int, header: str | None) -> tuple[float, int, int]:
+    """Req/s recorded by the harness's own load code, with its records and Locust's count."""
+    plan = load.plan(settings, url, workdir, seconds + 120, release_header=header)
+    with load.running(plan):
+        time.sleep(seconds)
+    recorded = len(plan.records.read_text().splitlines())
+    assert plan.stats is not None
+    return recorded / seconds, recorded, locust_total(plan.stats)
+
+
+def plain_rate(settings: Load, url: str, workdir: Path, seconds: int) -> float:
+    """Req/s of plain Locust (no recorder) with the same users and workers."""
+    base = [sys.executable, "-m", "locust", "-f", str(settings.locustfile), "--loglevel", "WARNING"]
+    master = [*base, "--headless", "--host", url, "--users", str(settings.users), "--spawn-rate",
+              f"{settings.spawn_rate:g}", "--only-summary", "--stop-timeout", "2",
+              "--json-file", str(workdir / "plain")]
+    workers = []
+    if settings.workers:
+        port = load.free_port()
+        master += ["--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port),
+                   "--expect-workers", str(settings.workers)]
+        workers = [[*base, "--worker", "--master-host", "127.0.0.1", "--master-port", str(port)]] * settings.workers
+    with (workdir / "plain.log").open("ab") as log:
+        procs = [subprocess.Popen(argv, stdout=log, stderr=log) for argv in (master, *workers)]
+        time.sleep(seconds)
+        procs[0].send_signal(signal.SIGTERM)
+        for proc in procs:
+            proc.wait(timeout=30)
+    return locust_total(workdir / "plain.json") / seconds
+
+
+def compare(label: str, settings: Load, url: str, tmp: Path, args: argparse.Namespace, header: str | None) -> None:
+    harness_rates, plain_rates = [], []
+    for i in range(args.runs):
+        workdir = tmp / f"{label.split()[0]}-{settings.workers}-{i}"
+        (workdir / "plain").mkdir(parents=True)
+        rate, recorded, counted = harness_rate(settings, url, workdir, args.seconds, header)
+        if recorded != counted:
+            raise SystemExit(f"{label}: recorded {recorded} requests, Locust counted {counted}")
+        harness_rates.append(rate)
+        plain_rates.append(plain_rate(settings, url, workdir / "plain", args.seconds))
+        print(f"  {label} run {i + 1}: harness {rate:.1f} req/s ({recorded} recorded = Locust's count), "
+              f"plain {plain_rates[-1]:.1f} req/s", flush=True)
+    h, p = statistics.median(harness_rates), statistics.median(plain_rates)
+    print(f"{label}: harness {h:.1f} req/s, plain locust {p:.1f} req/s, ratio {h / p:.3f} (median of {args.runs})",
+          flush=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--seconds", type=int, default=15)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--workers", default="1,2,4", help="Locust worker counts for the saturating load")
     args = parser.parse_args()
     scenario = find_scenario("bad-migration")
+    header = scenario.target.run.release_header
     client = connect()
     images = ensure_images(client, scenario.target, DEFAULT_BASE_IMAGE, print)
     staging = Staging(client, print)
@@ -62,34 +113,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, up(staging, scenario.target, images, run_id, "bench-load") as replica:
         saturate = Path(tmp) / "saturate.py"
         saturate.write_text(SATURATE)
-        loads = {
-            "scenario load (20 paced users)": scenario.load,
-            "saturating load (10 users, no wait)": dataclasses.replace(scenario.load, users=10, spawn_rate=10,
-                                                                        locustfile=saturate),
-        }
-        for label, settings in loads.items():
-            harness_rates, plain_rates = [], []
-            for i in range(args.runs):
-                workdir = Path(tmp) / f"{label[:8]}-{i}"
-                workdir.mkdir()
-                plan = load.plan(settings, replica.url, workdir, args.seconds,
-                                 release_header=scenario.target.run.release_header)
-                at = plan.argv.index("--run-time")
-                harness_argv = list(plan.argv[:at] + plan.argv[at + 2:])
-                env = {**os.environ, **dict(plan.env)}
-                harness_rates.append(requests_per_s(harness_argv, env, args.seconds, workdir))
-                recorded = sum(1 for _ in read_records(plan.records))
-                plain_dir = workdir / "plain"
-                plain_dir.mkdir()
-                plain_argv = [sys.executable, "-m", "locust", "-f", str(settings.locustfile), "--headless",
-                              "--host", replica.url, "--users", str(settings.users),
-                              "--spawn-rate", f"{settings.spawn_rate:g}", "--only-summary", "--loglevel", "WARNING"]
-                plain_rates.append(requests_per_s(plain_argv, dict(os.environ), args.seconds, plain_dir))
-                print(f"  {label} run {i + 1}: harness {harness_rates[-1]:.1f} req/s ({recorded} recorded), "
-                      f"plain {plain_rates[-1]:.1f} req/s")
-            h, p = statistics.median(harness_rates), statistics.median(plain_rates)
-            print(f"{label}: harness {h:.1f} req/s, plain locust {p:.1f} req/s, ratio {h / p:.3f} "
-                  f"(median of {args.runs})")
+        compare("scenario load (20 paced users, one process)", scenario.load, replica.url, Path(tmp), args, header)
+        for workers in (int(n) for n in args.workers.split(",")):
+            settings = dataclasses.replace(scenario.load, users=20, spawn_rate=20, locustfile=saturate, workers=workers)
+            compare(f"saturating load (FastHttpUser, 20 users, {workers} workers)", settings, replica.url, Path(tmp),
+                    args, header)
 
 
 if __name__ == "__main__":
