@@ -65,7 +65,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     from harness.rehearsal.clock import SystemClock
     from harness.rehearsal.runbook import bring_up
 
-    target = find_target(args.target)
+    target = with_process_manager(find_target(args.target), args.process_manager)
     release = args.release or target.first_release
     if release not in target.releases:
         raise HarnessError(f"--release: {release!r} is not a release of {target.name} ({', '.join(target.releases)})")
@@ -76,8 +76,8 @@ def cmd_up(args: argparse.Namespace) -> int:
     replica = staging.create(target, images, run_id, "up", owner_labels("up"))
     try:
         environment = ReplicaEnvironment(staging, replica)
-        bring_up(target, environment, deployer_for(target)(environment), PROCESS_MANAGERS["supervisord"](environment),
-                 release, SystemClock())
+        processes = PROCESS_MANAGERS[target.run.process_manager](environment)
+        bring_up(target, environment, deployer_for(target)(environment), processes, release, SystemClock())
     except BaseException:
         staging.remove(run_id)
         raise
@@ -112,7 +112,7 @@ def budget_of(args: argparse.Namespace) -> Budget | None:
 
 def docker_stack(staging: Staging, target: Target, images: Images, replica: str | None = None) -> Stack:
     """A Docker replica per run (or `replica`, reset and reused: see
-    harness/environment/pool.py), the target's deployer, supervisord."""
+    harness/environment/pool.py), the target's deployer and its process manager."""
     from harness.deploy.deployers import deployer_for
     from harness.environment.pool import PooledStage
     from harness.environment.processes import PROCESS_MANAGERS
@@ -121,8 +121,9 @@ def docker_stack(staging: Staging, target: Target, images: Images, replica: str 
 
     fresh = DockerStage(staging, target, images)
     stage = fresh if replica is None else PooledStage(staging, target, replica, fresh, say)
-    return Stack(stage.provision, deployer_for(target), PROCESS_MANAGERS["supervisord"],
-                 lambda: {**stage.describe(), "deployer": target.deploy.tool})
+    return Stack(stage.provision, deployer_for(target), PROCESS_MANAGERS[target.run.process_manager],
+                 lambda: {**stage.describe(), "deployer": target.deploy.tool,
+                          "process_manager": target.run.process_manager})
 
 
 def rehearse_and_show(scenario: Scenario, args: argparse.Namespace, reports: Path, client: Any,
@@ -135,7 +136,7 @@ def rehearse_and_show(scenario: Scenario, args: argparse.Namespace, reports: Pat
     from harness.environment.replica import Staging
     from harness.rehearsal.runbook import rehearse
 
-    scenario = with_load_workers(scenario, getattr(args, "load_workers", None))
+    scenario = overridden(scenario, args)
     images = ensure_images(client, scenario.target, args.base_image, say)
     buildcache.prefetch(scenario.target, say)
     replica = getattr(args, "replica", None)
@@ -155,11 +156,24 @@ def rehearse_and_show(scenario: Scenario, args: argparse.Namespace, reports: Pat
     return result
 
 
-def with_load_workers(scenario: Scenario, workers: int | None) -> Scenario:
-    """The scenario with `--load-workers` in place of its `[load] workers` (None: as written)."""
-    if workers is None:
-        return scenario
-    return dataclasses.replace(scenario, load=dataclasses.replace(scenario.load, workers=workers))
+def overridden(scenario: Scenario, args: argparse.Namespace) -> Scenario:
+    """The scenario with the command line's `--load-workers` in place of its `[load]
+    workers`, and `--process-manager` in place of its target's `run.process_manager`
+    (each only when given)."""
+    workers = getattr(args, "load_workers", None)
+    if workers is not None:
+        scenario = dataclasses.replace(scenario, load=dataclasses.replace(scenario.load, workers=workers))
+    manager = getattr(args, "process_manager", None)
+    if manager is not None:
+        scenario = dataclasses.replace(scenario, target=with_process_manager(scenario.target, manager))
+    return scenario
+
+
+def with_process_manager(target: Target, manager: str | None) -> Target:
+    """The target with `--process-manager` in place of its `run.process_manager` (None: as written)."""
+    if manager is None:
+        return target
+    return dataclasses.replace(target, run=dataclasses.replace(target.run, process_manager=manager))
 
 
 def load_workers(text: str) -> int:
@@ -319,6 +333,7 @@ def rehearse_in_child(scenario: Scenario, args: argparse.Namespace, reports: Pat
     argv += [] if replica is None else ["--replica", replica]
     argv += ["--allow-remote-host"] if args.allow_remote_host else []
     argv += [] if args.load_workers is None else ["--load-workers", str(args.load_workers)]
+    argv += [] if args.process_manager is None else ["--process-manager", args.process_manager]
     argv += [] if args.regression_budget is None else ["--regression-budget", str(args.regression_budget)]
     child = children.start(argv)
     out, _ = child.communicate()
@@ -567,11 +582,20 @@ def add_rehearsal_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--load-workers", type=load_workers, metavar="N",
                    help="run Locust distributed: a master and N worker processes on this machine "
                         "(default: the scenario's [load] workers; 0 is one plain Locust process)")
+    add_process_manager(p)
     add_base_image(p)
     p.add_argument("--regression-budget", type=float, metavar="PCT",
                    help="also fail a target more than PCT%% worse than the median of recent runs in --reports")
     p.add_argument("--budget-runs", type=int, default=5, metavar="N",
                    help="how many recent runs the budget's median covers (default 5)")
+
+
+def add_process_manager(p: argparse.ArgumentParser) -> None:
+    from harness.config.target import PROCESS_MANAGERS
+
+    p.add_argument("--process-manager", choices=PROCESS_MANAGERS,
+                   help="run the app server and the worker under this process manager instead of the "
+                        "target's run.process_manager (systemd boots as PID 1 in the web host)")
 
 
 def add_base_image(p: argparse.ArgumentParser) -> None:
@@ -595,6 +619,7 @@ def parser() -> argparse.ArgumentParser:
     p = command("up", "build if needed, start a replica and deploy its first release", with_run=False)
     p.add_argument("--target", default="shop", help="bundled target name or target.toml path (default: shop)")
     p.add_argument("--release", help="release to deploy first (default: the target's first_release)")
+    add_process_manager(p)
     add_base_image(p)
     p.set_defaults(func=cmd_up)
 

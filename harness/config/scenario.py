@@ -28,7 +28,9 @@ DB_STEPS = ("never", "if-needed", "always")
 RECOVERY_METHODS = ("rollback", "redeploy")
 # What the operator does when the rollback command itself fails: deploy the start release
 # again, as a new release (the manual fix most runbooks end with).
-FALLBACKS = ("redeploy",)
+# What gameday does when its rollback fails, as the on-call's manual fix would: deploy the
+# start release again, or restart the app's programs through the process manager.
+FALLBACKS = ("redeploy", "restart")
 # The built-in deploy tool's deploy steps, in order, that `fault.killed_after` may name
 # (harness/webhost/deploytool.py `deploy`).
 KILLABLE_STEPS = ("lock", "release", "shared", "build", "snapshot", "migrate", "gate", "swap", "reload")

@@ -25,6 +25,8 @@ DEPLOY_TOOLS = ("builtin", "commands")
 # Keys holding paths: relative to the file that sets them, also through `extends`.
 PATH_KEYS = (("locustfile",), ("build", "common"), ("build", "releases"), ("build", "git"), ("deploy", "cwd"))
 MAX_EXTENDS = 4
+# The process managers a web host can run (harness/environment/processes.py implements each).
+PROCESS_MANAGERS = ("supervisord", "systemd")
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,8 @@ class RunCommands:
     # gunicorn: --timeout on a HUP reload, --graceful-timeout on a stop), for the drain
     # table; None: not known.
     graceful_timeout_s: float | None = None
+    # What runs the app server and the worker on the web host: one of PROCESS_MANAGERS.
+    process_manager: str = "supervisord"
 
 
 @dataclass(frozen=True)
@@ -412,6 +416,7 @@ def load_target(path: Path) -> Target:
         down_migrate=run.string("down_migrate", required=False),
         error_switch=run.string("error_switch", required=False),
         graceful_timeout_s=run.number("graceful_timeout_s", None, positive=True, maximum=3600),
+        process_manager=run.choice("process_manager", PROCESS_MANAGERS, "supervisord"),
     )
     run.finish()
     queue_table = top.optional_table("queue")

@@ -118,7 +118,8 @@ class ProcessManager(Protocol):
     name: str
 
     def states(self) -> dict[str, str]:
-        """Program name → state in the manager's own words (supervisord: RUNNING, BACKOFF, FATAL…)."""
+        """Program name → state in the manager's own words (supervisord: RUNNING, BACKOFF, FATAL…;
+        systemd: "active (running)", "failed (Result: exit-code)"…)."""
         ...
 
     def start(self, program: str) -> CommandResult: ...
@@ -127,8 +128,21 @@ class ProcessManager(Protocol):
 
     def stop(self, program: str) -> CommandResult: ...
 
+    def restart_command(self, programs: Sequence[str]) -> str:
+        """The manual fix for programs the manager may have given up on, as the shell line an
+        operator would type in the web host: it starts them afresh, whatever their state."""
+        ...
+
+    def restart(self, programs: Sequence[str]) -> CommandResult:
+        """Run `restart_command(programs)` in the web host."""
+        ...
+
     def running(self, state: str) -> bool:
         """Whether a state from `states` means the program is up."""
+        ...
+
+    def starting(self, state: str) -> bool:
+        """Whether a state from `states` means the program is still starting (not yet judged)."""
         ...
 
 

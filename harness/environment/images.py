@@ -118,6 +118,44 @@ redirect_stderr=true
 """ + app_program("web", web, 15) + worker
 
 
+def systemd_unit(name: str, description: str, command: str, stop_timeout_s: int) -> str:
+    """A systemd service run as `app` from `current`, started by the first deploy (it is not
+    enabled), with systemd's own defaults for what the catalogue rehearses: `Restart=
+    on-failure`, and the start limit of DefaultStartLimitBurst=5 starts within
+    DefaultStartLimitIntervalSec=10s, after which a start is refused ("Start request
+    repeated too quickly") until `systemctl reset-failed` (systemd.unit(5)). A stop sends
+    SIGTERM and, after TimeoutStopSec, SIGKILL (systemd.kill(5)). ExecReload is a HUP,
+    gunicorn's graceful reload."""
+    return f"""\
+[Unit]
+Description={description}
+
+[Service]
+User=app
+Group=app
+WorkingDirectory={CURRENT}
+EnvironmentFile=/srv/app/shared/.env
+ExecStart={command}
+ExecReload=/bin/kill -HUP $MAINPID
+Restart=on-failure
+TimeoutStopSec={stop_timeout_s}
+StandardOutput=append:/srv/app/shared/log/{name}.log
+StandardError=inherit
+"""
+
+
+def process_manager_files(target: Target) -> dict[str, bytes]:
+    """The process manager's configuration, under `pm/` in the web image's context: the
+    web host's Dockerfile installs what is there for the target's process manager."""
+    web = target.run.web.format(release=CURRENT, socket=WEB_SOCKET)
+    if target.run.process_manager == "systemd":
+        units = {"web": systemd_unit("web", "the app server", web, 15)}
+        if target.run.worker is not None:
+            units["worker"] = systemd_unit("worker", "the background worker", target.run.worker, 5)
+        return {f"pm/{name}.service": text.encode() for name, text in units.items()}
+    return {"pm/supervisord.conf": supervisord_conf(target).encode()}
+
+
 def release_builds(target: Target) -> dict[str, bytes]:
     """Each release's files as the deploy tool will copy them, and `builds/ORDER`: the
     release names in deploy order, one a line, for the published git repository."""
@@ -139,6 +177,7 @@ def web_spec(target: Target, base_image: str) -> ImageSpec:
         "migrate": target.run.migrate,
         "down_migrate": target.run.down_migrate,
         "build": list(target.build.commands),
+        "process_manager": target.run.process_manager,
     }
     files = {
         "Dockerfile": (here / "Dockerfile").read_bytes(),
@@ -146,12 +185,19 @@ def web_spec(target: Target, base_image: str) -> ImageSpec:
         "entrypoint.sh": (here / "entrypoint.sh").read_bytes(),
         "publish-releases.sh": (here / "publish-releases.sh").read_bytes(),
         "sshd.conf": (here / "sshd.conf").read_bytes(),
-        "supervisord.conf": supervisord_conf(target).encode(),
+        **process_manager_files(target),
         "deploytool.py": DEPLOY_TOOL.read_bytes(),
         "target.json": json.dumps(commands, indent=2).encode(),
         **release_builds(target),
     }
-    buildargs = {"BASE_IMAGE": base_image, "PACKAGES": " ".join(target.packages)}
+    systemd = target.run.process_manager == "systemd"
+    buildargs = {
+        "BASE_IMAGE": base_image, "PACKAGES": " ".join(target.packages),
+        "PROCESS_MANAGER": target.run.process_manager,
+        "PROCESS_MANAGER_PACKAGES": "systemd systemd-sysv" if systemd else "supervisor",
+        # systemd as PID 1 shuts down on SIGRTMIN+3 (systemd(1), "Signals").
+        "STOP_SIGNAL": "SIGRTMIN+3" if systemd else "SIGTERM",
+    }
     return ImageSpec(f"gameday-web-{target.name}", files, buildargs, "web")
 
 

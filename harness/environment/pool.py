@@ -4,7 +4,7 @@ reset between rehearsals instead of recreated, and removed when the nightly ends
 A reset puts the replica back where a fresh one starts, before its first deploy: the
 app's programs stopped and every process of the app user gone, `/srv/app` restored from
 the snapshot taken when the replica was made (log files emptied in place, since nginx and
-supervisord keep them open), and the app's database dropped and created again from a
+the process manager keep them open), and the app's database dropped and created again from a
 template copied at the same moment. The reset is then proven, not assumed: the layout's
 listing and the schema's fingerprint must equal the snapshot's, and no app process may be
 left. A replica whose reset is not proven is not used; the rehearsal gets a fresh one.
@@ -48,12 +48,16 @@ APP_PROCESSES = """for dir in /proc/[0-9]*; do
   [ -n "$state" ] && [ "$state" != Z ] && echo "${dir#/proc/}"
 done; true"""
 # The web host's side of a reset, as root: any deploy still running killed, the app's
-# programs stopped, every process of the app user killed (a worker a wrapper left, a gate
-# server) and waited for, the deploy's runtime files gone, the layout restored and the
-# logs emptied where they are.
+# programs stopped (and systemd's start limit forgotten), every process of the app user
+# killed (a worker a wrapper left, a gate server) and waited for, the deploy's runtime
+# files gone, the layout restored and the logs emptied where they are.
 RESET_HOST = f"""
 kill -KILL $({DEPLOY_RUNNING}) 2>/dev/null
-supervisorctl stop web worker >/dev/null 2>&1 || true
+if [ -d /run/systemd/system ]; then
+  systemctl stop web worker >/dev/null 2>&1; systemctl reset-failed web worker >/dev/null 2>&1
+else
+  supervisorctl stop web worker >/dev/null 2>&1
+fi
 for _ in $(seq 1 50); do
   left=$({APP_PROCESSES})
   [ -z "$left" ] && break

@@ -9,7 +9,10 @@ from collections.abc import Callable
 
 from harness.environment import Environment, ProcessManager
 from harness.environment.supervisord import Supervisord
+from harness.environment.systemd import Systemd
 
+# Keyed by harness.config.target.PROCESS_MANAGERS, the names a target file may give.
 PROCESS_MANAGERS: dict[str, Callable[[Environment], ProcessManager]] = {
     "supervisord": Supervisord,
+    "systemd": Systemd,
 }

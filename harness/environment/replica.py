@@ -39,6 +39,37 @@ HOST_LABEL = "gameday.host"
 REPORTS_LABEL = "gameday.reports"
 DB_USER = "app"
 READY_TIMEOUT_S = 60.0
+
+
+@dataclass(frozen=True)
+class WebHost:
+    """What the web container needs for its process manager, and how to see it is up.
+
+    `ready(service)` is a command that succeeds once nginx or sshd runs; `exited` is the one
+    line to show when the container exits before that."""
+
+    name: str
+    readiness: tuple[str, ...]
+    services: Mapping[str, str]  # gameday's name for a service -> the manager's
+    tmpfs: Mapping[str, str]
+    volumes: Mapping[str, Mapping[str, str]]
+    exited: str | None = None
+
+    def ready(self, service: str) -> list[str]:
+        return [*self.readiness, self.services.get(service, service)]
+
+
+WEB_HOSTS = {
+    "supervisord": WebHost("supervisord", ("sh", "-c", 'supervisorctl status "$0" | grep -q RUNNING'), {}, {}, {}),
+    # systemd as PID 1 without privileges: its own /run and /run/lock, and the cgroup tree
+    # read-only (systemd's "Container Interface"; Docker's defaults for everything else).
+    "systemd": WebHost(
+        "systemd", ("systemctl", "is-active", "--quiet"), {"sshd": "ssh"},
+        {"/run": "", "/run/lock": ""}, {"/sys/fs/cgroup": {"bind": "/sys/fs/cgroup", "mode": "ro"}},
+        exited="systemd could not boot as PID 1 in an unprivileged container on this Docker engine "
+               "(it needs cgroup v2, a tmpfs on /run and /sys/fs/cgroup read-only)",
+    ),
+}
 DEPLOY_TO = str(Path(CURRENT).parent)
 REPO_URL = "/srv/git/releases.git"  # published in the web image, one tag per release
 HOST_KEY = "/etc/ssh/ssh_host_ed25519_key.pub"
@@ -135,6 +166,7 @@ class Staging:
         self, target: Target, images: Images, run_id: str, scenario: str, extra_labels: Mapping[str, str]
     ) -> Replica:
         password = secrets.token_urlsafe(18)
+        host = WEB_HOSTS[target.run.process_manager]
         net_name = f"gameday-{run_id}"
         keys = ssh.generate(run_id)
         cache = buildcache.directory(target) if target.build.fetch or target.build.commands else None
@@ -170,25 +202,34 @@ class Staging:
                     "GAMEDAY_AUTHORIZED_KEY": keys.public.read_text().strip() if keys else "",
                 },
                 ports={"80/tcp": ("127.0.0.1", None), "22/tcp": ("127.0.0.1", None)},
-                volumes=mounts,
+                volumes={**mounts, **host.volumes},
+                tmpfs=host.tmpfs,
                 network=network.name,
                 privileged=False,
             )
         except docker.errors.APIError as exc:
             raise StagingError(f"could not start the replica: {exc.explanation or exc}") from exc
         self.wait_ready(db, ["pg_isready", "-q", "-h", "127.0.0.1"], "PostgreSQL")
-        self.wait_ready(web, ["supervisorctl", "status", "nginx"], "supervisord", expect="RUNNING")
+        self.wait_ready(web, host.ready("nginx"), host.name, exited=host.exited)
         replica = self.find(run_id)
         if keys is not None and replica.ssh_port is not None:
-            self.wait_ready(web, ["supervisorctl", "status", "sshd"], "sshd", expect="RUNNING")
+            self.wait_ready(web, host.ready("sshd"), "sshd")
             ssh.write_client_files(keys, replica.ssh_port, self.exec(web.name, ["cat", HOST_KEY]))
         return replica
 
-    def wait_ready(self, container: Container, argv: list[str], what: str, expect: str = "") -> None:
+    def wait_ready(self, container: Container, argv: list[str], what: str, expect: str = "",
+                   exited: str | None = None) -> None:
+        """Wait until `argv` in the container exits 0 with `expect` in its output; raises
+        StagingError after READY_TIMEOUT_S, or as soon as the container exits (with
+        `exited` as the message when given)."""
         deadline = time.monotonic() + READY_TIMEOUT_S
         while time.monotonic() < deadline:
             container.reload()
             if container.status not in ("created", "running"):
+                if exited is not None:
+                    tail = container.logs(tail=3).decode(errors="replace").splitlines()
+                    last = tail[-1].strip() if tail else f"exit status {container.attrs['State'].get('ExitCode')}"
+                    raise StagingError(f"{exited} ({last})", container=container.name)
                 break
             result = container.exec_run(argv)
             if result.exit_code == 0 and expect.encode() in (result.output or b""):

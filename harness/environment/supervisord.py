@@ -4,6 +4,8 @@ through the environment seam. Program states are supervisord's own
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from harness.environment import CommandResult, Environment
 
 
@@ -37,5 +39,16 @@ class Supervisord:
     def stop(self, program: str) -> CommandResult:
         return self.environment.exec(["supervisorctl", "stop", program])
 
+    def restart_command(self, programs: Sequence[str]) -> str:
+        """`supervisorctl restart` starts a FATAL program too."""
+        return "supervisorctl restart " + " ".join(programs)
+
+    def restart(self, programs: Sequence[str]) -> CommandResult:
+        return self.environment.exec(["sh", "-c", self.restart_command(programs)])
+
     def running(self, state: str) -> bool:
         return state == "RUNNING"
+
+    def starting(self, state: str) -> bool:
+        """Started, and not yet running `startsecs`: it may still turn out to crash."""
+        return state == "STARTING"

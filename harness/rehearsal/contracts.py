@@ -32,12 +32,12 @@ WORKER = "worker"
 
 
 def worker_state(processes: ProcessManager) -> str:
-    """The worker's state once it is past starting: supervisord shows STARTING until the
-    program has run `startsecs`; waited for up to SETTLE_S."""
+    """The worker's state once it is past starting (supervisord shows STARTING until the
+    program has run `startsecs`); waited for up to SETTLE_S."""
     deadline = time.monotonic() + SETTLE_S
     while True:
         state = processes.states().get(WORKER, "missing")
-        if state != "STARTING" or time.monotonic() >= deadline:
+        if not processes.starting(state) or time.monotonic() >= deadline:
             return state
         time.sleep(0.2)
 

@@ -152,6 +152,12 @@ def recover(
                 run_recovery(watch, "redeploy", lambda: deploy_and_wait(watch, deployer, scenario.start_release),
                              notes, deployer.command_line(f"deploy {scenario.start_release}"), fallback=True)
                 return
+            if scenario.recovery.fallback == "restart" and processes is not None:
+                # The manual fix: the rolled-back code is in place; start its programs afresh.
+                programs = ["web"] + ([] if scenario.target.run.worker is None else ["worker"])
+                run_recovery(watch, "restart", lambda: processes.restart(programs), notes,
+                             processes.restart_command(programs), fallback=True)
+                return
             if live != before:
                 return
         if scenario.recovery.db != "if-needed":

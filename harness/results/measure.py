@@ -133,6 +133,29 @@ def first_recovery_span(events: Iterable[dict[str, Any]], t0: float | None) -> t
     return float(started["ts"]), None if done is None else float(done["ts"])
 
 
+# systemd's words when its start limit refuses a start (systemd.unit(5), StartLimitBurst=).
+START_LIMIT = "start request repeated too quickly"
+
+
+def rollback_advice(detail: str) -> str:
+    """What to change when a recovery command failed with `detail` (its last line)."""
+    if START_LIMIT in detail.lower():
+        return ("run `systemctl reset-failed` on the app's units before the rollback's restart: after "
+                "StartLimitBurst starts within StartLimitIntervalSec (5 in 10 s by default) systemd refuses "
+                "every start until the unit is reset, and a crash-looping release uses them up")
+    return "a rollback must work when the host is in trouble: rehearse the command itself, and keep a second way back"
+
+
+def first_failed_recovery(events: Iterable[dict[str, Any]], t0: float | None) -> float | None:
+    """When the first recovery command after t0 that failed ended (a rerun of the fault's
+    deploy aside), by the rehearsal's clock; None when none failed."""
+    if t0 is None:
+        return None
+    failed = next((e for e in events if e["event"] == Event.ROLLBACK_FINISHED and e["ts"] >= t0
+                   and e.get("exit_status", 0) != 0 and e.get("action") != "retry"), None)
+    return None if failed is None else float(failed["ts"])
+
+
 def steps_of(deploy_log: Iterable[DeployStep], t0: float | None) -> tuple[Step, ...]:
     """The deploy log's steps that ended after t0, timed from t0."""
     return tuple(
@@ -261,6 +284,7 @@ def measure(scenario: Scenario, observed: Observed, records: Iterable[Record],
         recovered_s=rel(recovered_ts, t0),
         impact_end_s=rel(impact_end_ts, t0),
         deployed_serving_s=rel(deployed_serving_ts, t0),
+        rollback_failed_s=rel(first_failed_recovery(events, t0), t0),
     )
     durations = Durations(
         time_to_detect_s=diff(detect_ts, incident_start),
@@ -360,8 +384,7 @@ def measure(scenario: Scenario, observed: Observed, records: Iterable[Record],
                            f"; then `{fallback.get('command')}` ran as the fallback and "
                            + ("succeeded" if fallback.get("exit_status", 0) == 0
                               else f"exited {fallback.get('exit_status')}")),
-                        "a rollback must work when the host is in trouble: rehearse the command itself, "
-                        "and keep a second way back"))
+                        rollback_advice(str(first_failed.get("detail") or ""))))
     if plan is not None:
         gaps.extend(plan_gaps(plan))
     gaps.extend(round_gaps(rounds))

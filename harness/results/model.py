@@ -183,18 +183,22 @@ class Times:
     # when the swap took effect for users, whatever deploy tool made it. None without a
     # release header, when it never answered, and in files written before it was added.
     deployed_serving_s: float | None = None
+    # When the first recovery command that failed ended (a rollback refused by the host,
+    # say); None when none failed, and in files written before it was added.
+    rollback_failed_s: float | None = None
 
     def to_json(self) -> Json:
         return {"impact_s": self.impact_s, "detect_s": self.detect_s, "rollback_started_s": self.rollback_started_s,
                 "rollback_done_s": self.rollback_done_s, "recovered_s": self.recovered_s,
-                "impact_end_s": self.impact_end_s, "deployed_serving_s": self.deployed_serving_s}
+                "impact_end_s": self.impact_end_s, "deployed_serving_s": self.deployed_serving_s,
+                "rollback_failed_s": self.rollback_failed_s}
 
     @classmethod
     def from_json(cls, data: object, key: str = "times") -> Times:
         o = _Obj(data, key)
         return cls(o.opt_number("impact_s"), o.opt_number("detect_s"), o.opt_number("rollback_started_s"),
                    o.opt_number("rollback_done_s"), o.opt_number("recovered_s"), o.opt_number("impact_end_s"),
-                   o.opt_number("deployed_serving_s"))
+                   o.opt_number("deployed_serving_s"), o.opt_number("rollback_failed_s"))
 
 
 @dataclass(frozen=True)

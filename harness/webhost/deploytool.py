@@ -208,6 +208,7 @@ class TargetCommands:
     migrate: str
     down_migrate: str | None
     build: tuple[str, ...] = ()  # shell commands run in a new release directory, in order
+    process_manager: str = "supervisord"  # or "systemd": what runs the app server and the worker
 
     @classmethod
     def load(cls, path: Path) -> TargetCommands:
@@ -221,6 +222,7 @@ class TargetCommands:
             migrate=data["migrate"],
             down_migrate=data.get("down_migrate"),
             build=tuple(data.get("build") or ()),
+            process_manager=data.get("process_manager") or "supervisord",
         )
 
 
@@ -304,7 +306,7 @@ def abort_plan(migration: Migration, reverted: bool) -> AbortPlan:
                      f"{what}; schema NOT reverted; release kept as BAD for rollback --db-only")
 
 
-def boot_failure(state: str, exits: int, down_for_s: float) -> str | None:
+def boot_failure(state: str, exits: int, down_for_s: float, shown: str = "") -> str | None:
     """Why the live app server clearly cannot boot, or None while it still may.
 
     `state` is supervisord's state of the program, `exits` how many times it exited since
@@ -312,14 +314,16 @@ def boot_failure(state: str, exits: int, down_for_s: float) -> str | None:
     supervisord's own verdicts (with its default startsecs=1, as the replica has, a server
     that dies at boot is BACKOFF). Under a config with startsecs=0 a crash loop shows as
     RUNNING, so exits count too; one exit may be the previous release's server dying as
-    it is replaced, two may not. States: supervisord docs, "Process States".
+    it is replaced, two may not. States: supervisord docs, "Process States"; systemd's are
+    mapped onto them (`Systemd.info`), and `shown` gives them in systemd's own words.
     """
+    shown = shown or state
     if state in ("FATAL", "BACKOFF"):
-        return f"web is {state}"
+        return f"web is {shown}"
     if state in ("EXITED", "STOPPED") and down_for_s >= VERIFY_DOWN_S:
-        return f"web is {state} and was not restarted"
+        return f"web is {shown} and was not restarted"
     if exits >= VERIFY_EXITS:
-        return f"web exited {exits} times since the reload (now {state})"
+        return f"web exited {exits} times since the reload (now {shown})"
     return None
 
 
@@ -356,7 +360,8 @@ class ServerWatch:
             self.down_since = None
         elif self.down_since is None:
             self.down_since = now
-        why = boot_failure(state, len(self.exits), 0.0 if self.down_since is None else now - self.down_since)
+        why = boot_failure(state, len(self.exits), 0.0 if self.down_since is None else now - self.down_since,
+                           str(info.get("shown") or ""))
         if why and self.exits:
             why += f", last exit status {info.get('exitstatus')}"
         return why
@@ -490,21 +495,126 @@ def tolerate(fault_code: int, call: Any, *args: Any) -> bool:
     return True
 
 
-def start(supervisor: Any, program: str, wait: bool = True) -> str:
-    """Start a program and, with `wait`, wait for supervisord's verdict (startsecs);
-    returns what happened. A start supervisord gives up on (the release's program cannot
-    boot) is a note, not an error: the verify step decides about the app server."""
-    try:
-        supervisor.startProcess(program, wait)
-        if not wait:
-            return "starting"
-    except xmlrpc.client.Fault as exc:
-        if exc.faultCode == FAULT_ALREADY_STARTED:  # supervisord is restarting it, from `current` too
-            return "started (already starting)"
-        if exc.faultCode in (FAULT_ABNORMAL_TERMINATION, FAULT_SPAWN_ERROR):
-            return f"did not start ({exc.faultString})"
-        raise
-    return "started"
+class Supervisor:
+    """supervisord, over XML-RPC on its unix socket (no supervisorctl spawned). States are
+    supervisord's own (supervisord docs, "Process States")."""
+
+    def __init__(self, socket_path: Path) -> None:
+        self.socket_path = socket_path
+
+    def rpc(self) -> Any:
+        return xmlrpc.client.ServerProxy("http://localhost", transport=UnixTransport(str(self.socket_path))).supervisor
+
+    def info(self, program: str) -> dict[str, Any]:
+        """getProcessInfo: `statename`, `pid`, `stop` (epoch seconds of the last exit), `exitstatus`."""
+        return dict(self.rpc().getProcessInfo(program))
+
+    def state(self, program: str) -> str:
+        return str(self.info(program)["statename"])
+
+    def hup(self, program: str) -> bool:
+        """SIGHUP to a running program; False when it was not running."""
+        return tolerate(FAULT_NOT_RUNNING, self.rpc().signalProcess, program, "HUP")
+
+    def stop(self, program: str) -> str:
+        """Stop and wait (supervisord's stopwaitsecs, then SIGKILL); returns a note."""
+        tolerate(FAULT_NOT_RUNNING, self.rpc().stopProcess, program, True)
+        return ""
+
+    def start(self, program: str, wait: bool = True) -> str:
+        """Start a program and, with `wait`, wait for supervisord's verdict (startsecs);
+        returns what happened. A start supervisord gives up on (the release's program
+        cannot boot) is a note, not an error: the verify step decides about the app server."""
+        try:
+            self.rpc().startProcess(program, wait)
+            if not wait:
+                return "starting"
+        except xmlrpc.client.Fault as exc:
+            if exc.faultCode == FAULT_ALREADY_STARTED:  # supervisord is restarting it, from `current` too
+                return "started (already starting)"
+            if exc.faultCode in (FAULT_ABNORMAL_TERMINATION, FAULT_SPAWN_ERROR):
+                return f"did not start ({exc.faultString})"
+            raise
+        return "started"
+
+    def refused(self, program: str, since: float) -> str | None:
+        """supervisord never refuses a start it is asked for."""
+        return None
+
+
+# systemd's unit states, as supervisord's process states for the rules above:
+# (ActiveState, SubState) -> statename. A unit waiting to restart after its process died
+# is BACKOFF; one systemd gave up on (its start limit hit) is failed, FATAL.
+SYSTEMD_STATES = {
+    ("active", "running"): "RUNNING",
+    ("activating", "auto-restart"): "BACKOFF",
+    ("activating", "start"): "STARTING",
+    ("activating", "start-pre"): "STARTING",
+    ("deactivating", "stop-sigterm"): "STOPPING",
+    ("deactivating", "stop-sigkill"): "STOPPING",
+    ("deactivating", "stop"): "STOPPING",
+    ("failed", "failed"): "FATAL",
+    ("inactive", "dead"): "STOPPED",
+}
+START_LIMIT_LINE = "Start request repeated too quickly"  # systemd's journal, when the start limit refuses
+
+
+class Systemd:
+    """systemd as PID 1: `systemctl` and the unit's properties (systemd.service(5))."""
+
+    def systemctl(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["systemctl", *args], capture_output=True, text=True, timeout=timeout, check=False)
+
+    def info(self, program: str) -> dict[str, Any]:
+        """The unit as supervisord's getProcessInfo would give it, with `shown`: the state
+        in systemd's words ("failed (Result: exit-code)")."""
+        out = self.systemctl("show", f"{program}.service", "--timestamp=unix", "-p",
+                             "ActiveState,SubState,Result,MainPID,ExecMainExitTimestamp,ExecMainStatus").stdout
+        props = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+        active, sub = props.get("ActiveState", ""), props.get("SubState", "")
+        exited = props.get("ExecMainExitTimestamp", "").lstrip("@")
+        shown = f"{active} ({sub})" if active != "failed" else f"failed (Result: {props.get('Result', '?')})"
+        return {
+            "statename": SYSTEMD_STATES.get((active, sub), "STARTING" if active == "activating" else "EXITED"),
+            "pid": int(props.get("MainPID") or 0),
+            "stop": int(float(exited)) if exited.replace(".", "", 1).isdigit() else 0,
+            "exitstatus": props.get("ExecMainStatus"),
+            "shown": shown,
+        }
+
+    def state(self, program: str) -> str:
+        return str(self.info(program)["statename"])
+
+    def hup(self, program: str) -> bool:
+        return self.systemctl("reload", f"{program}.service").returncode == 0
+
+    def stop(self, program: str) -> str:
+        """`systemctl stop` waits for the unit: SIGTERM, then SIGKILL after TimeoutStopSec.
+        Returns a note when systemd had to SIGKILL it (Result=timeout)."""
+        self.systemctl("stop", f"{program}.service")
+        props = self.systemctl("show", f"{program}.service", "-p", "Result,TimeoutStopUSec").stdout
+        found = dict(line.split("=", 1) for line in props.splitlines() if "=" in line)
+        if found.get("Result") == "timeout":
+            return f"SIGKILL after TimeoutStopSec={found.get('TimeoutStopUSec', '?')}"
+        return ""
+
+    def start(self, program: str, wait: bool = True) -> str:
+        asked = time.time()
+        proc = self.systemctl("start", *([] if wait else ["--no-block"]), f"{program}.service")
+        if proc.returncode == 0:
+            return "started" if wait else "starting"
+        why = self.refused(program, asked - 1) or " | ".join(tail_lines(proc.stderr, 1)) or "no reason given"
+        return f"did not start ({why})"
+
+    def refused(self, program: str, since: float) -> str | None:
+        """Why systemd refused to start the unit since `since` (epoch seconds): its start
+        limit (StartLimitBurst starts within StartLimitIntervalSec), or None."""
+        proc = subprocess.run(["journalctl", "-u", f"{program}.service", "--since", f"@{since:.0f}", "-o", "cat",
+                               "--no-pager"], capture_output=True, text=True, timeout=30, check=False)
+        if START_LIMIT_LINE in proc.stdout:
+            return (f"systemd refused to start {program}: {START_LIMIT_LINE.lower()} (its start limit; "
+                    f"`systemctl reset-failed {program}` clears it)")
+        return None
 
 
 def pid_alive(pid: int) -> bool:
@@ -620,13 +730,14 @@ class Host:
             raise DeployError(f"{shlex.join(argv)} exited {proc.returncode}: {' | '.join(last)}")
         return output
 
-    def supervisor(self) -> Any:
-        return xmlrpc.client.ServerProxy(
-            "http://localhost", transport=UnixTransport(str(self.layout.supervisor_socket))
-        ).supervisor
+    @property
+    def processes(self) -> Supervisor | Systemd:
+        if self.target.process_manager == "systemd":
+            return Systemd()
+        return Supervisor(self.layout.supervisor_socket)
 
     def state(self, program: str) -> str:
-        return str(self.supervisor().getProcessInfo(program)["statename"])
+        return self.processes.state(program)
 
     def web_log_tail(self) -> list[str]:
         """The app server's last log lines, for a message; empty when unreadable."""
@@ -733,29 +844,29 @@ class Host:
         An app server that is not running is started instead. The worker gets
         supervisord's stop timeout to finish its job, then SIGKILL.
         """
-        supervisor = self.supervisor()
+        processes = self.processes
         notes = []
         state = self.state("web")
-        if state == "RUNNING" and tolerate(FAULT_NOT_RUNNING, supervisor.signalProcess, "web", "HUP"):
+        if state == "RUNNING" and processes.hup("web"):
             notes.append("web: HUP")
         else:
             if state in ("STARTING", "BACKOFF"):
-                # Crash-looping on the release being left (supervisord is starting it, or
+                # Crash-looping on the release being left (the manager is starting it, or
                 # waiting to retry): a HUP would reach a server still loading that
                 # release. Start it afresh from `current` now.
-                tolerate(FAULT_NOT_RUNNING, supervisor.stopProcess, "web", True)
-            notes.append(f"web: {state}, {start(supervisor, 'web')}")
+                processes.stop("web")
+            notes.append(f"web: {state}, {processes.start('web')}")
         if self.target.worker is None:
             return "; ".join(notes)
         # STARTING and BACKOFF too: a worker of the release being left that supervisord is
         # still starting (startsecs) would otherwise go on with that release's code.
         if self.state("worker") in ("RUNNING", "STARTING", "BACKOFF"):
             started = time.monotonic()
-            tolerate(FAULT_NOT_RUNNING, supervisor.stopProcess, "worker", True)
-            notes.append(f"worker: stopped in {time.monotonic() - started:.2f}s")
-        # Not waited for: the deploy goes on while supervisord counts startsecs, and a
+            killed = processes.stop("worker")
+            notes.append(f"worker: stopped in {time.monotonic() - started:.2f}s" + (f" ({killed})" if killed else ""))
+        # Not waited for: the deploy goes on while the manager counts startsecs, and a
         # worker that cannot start shows as BACKOFF, then FATAL (hygiene, process states).
-        notes.append(f"worker: {start(supervisor, 'worker', wait=False)}")
+        notes.append(f"worker: {processes.start('worker', wait=False)}")
         return "; ".join(notes)
 
     def verify(self, rid: str, reloaded_at: float) -> str:
@@ -781,9 +892,12 @@ class Host:
             except (OSError, ValueError) as exc:
                 seen = f"no answer ({exc.__class__.__name__})"
             try:
-                info = self.supervisor().getProcessInfo("web")
-            except (OSError, xmlrpc.client.Error):
+                info = self.processes.info("web")
+            except (OSError, xmlrpc.client.Error, subprocess.SubprocessError):
                 info = None
+            refused = self.processes.refused("web", reloaded_at) if info and info["statename"] == "FATAL" else None
+            if refused:
+                raise DeployError(refused)
             why = None if info is None else watch.observe(info, time.monotonic())
             if why:
                 lines = self.web_log_tail()

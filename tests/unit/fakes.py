@@ -271,5 +271,15 @@ class FakeProcesses:
     def stop(self, program: str) -> CommandResult:
         return CommandResult(("stop", program), 0, "", "")
 
+    def restart_command(self, programs: Sequence[str]) -> str:
+        return "restart " + " ".join(programs)
+
+    def restart(self, programs: Sequence[str]) -> CommandResult:
+        self.restarted = list(programs)
+        return CommandResult((self.restart_command(programs),), 0, "", "")
+
     def running(self, state: str) -> bool:
         return state == "RUNNING"
+
+    def starting(self, state: str) -> bool:
+        return state == "STARTING"

@@ -64,7 +64,7 @@ def test_list_groups_every_built_in_scenario_with_its_description(capsys):
                        "lock-queue-stall-lock-timeout", "lock-queue-stall", "migration-then-failing-gate",
                        "renamed-column", "required-column"],
         "processes": ["crash-loop", "drain-cutoff", "hung-worker", "mixed-queue-versions", "realpath-trap",
-                      "unbootable-release", "wrapper-worker"],
+                      "start-limit", "unbootable-release", "wrapper-worker"],
         "deploy tools": ["pruned-rollback", "redeploy-old-version", "stale-deploy-lock"],
     }
 
@@ -93,13 +93,18 @@ def test_a_missing_git_ref_stops_before_anything_starts(capsys, tmp_path):
     assert "build.refs: 'v1' is not a tag, branch or commit" in one_line(capsys.readouterr().err)
 
 
-def test_load_workers_on_the_command_line_replace_the_scenarios(capsys):
+def test_load_workers_and_the_process_manager_on_the_command_line_replace_the_scenarios(capsys):
+    from argparse import Namespace
+
     from harness.config.scenario import find_scenario
 
     scenario = find_scenario("bad-migration")
-    assert cli.with_load_workers(scenario, None) is scenario
-    assert cli.with_load_workers(scenario, 3).load.workers == 3
-    assert cli.with_load_workers(scenario, 0).load.distributed is False
+    assert cli.overridden(scenario, Namespace(load_workers=None, process_manager=None)) is scenario
+    assert scenario.target.run.process_manager == "supervisord" and not scenario.load.distributed
+    changed = cli.overridden(scenario, Namespace(load_workers=3, process_manager="systemd"))
+    assert changed.load.workers == 3 and changed.load.distributed
+    assert changed.target.run.process_manager == "systemd" and changed.target.name == "shop"
+    assert cli.overridden(scenario, Namespace(load_workers=0, process_manager=None)).load.distributed is False
     with pytest.raises(SystemExit) as exited:
         cli.main(["run", "bad-migration", "--load-workers", "-1"])
     assert exited.value.code == 2

@@ -1,5 +1,7 @@
 import io
+import json
 import tarfile
+from dataclasses import replace
 
 from harness.config.target import find_target
 from harness.environment.images import ImageSpec, db_spec, release_builds, supervisord_conf, tar_context, web_spec
@@ -37,9 +39,28 @@ def test_web_context_carries_the_deploy_tool_and_target_commands():
     spec = web_spec(find_target("shop"), "debian:bookworm-slim")
     assert spec.buildargs["BASE_IMAGE"] == "debian:bookworm-slim"
     assert "python3-psycopg2" in spec.buildargs["PACKAGES"]
-    assert {"Dockerfile", "deploytool.py", "target.json", "supervisord.conf", "nginx.conf"} <= set(spec.files)
+    assert {"Dockerfile", "deploytool.py", "target.json", "pm/supervisord.conf", "nginx.conf"} <= set(spec.files)
+    assert spec.buildargs["PROCESS_MANAGER_PACKAGES"] == "supervisor" and spec.buildargs["STOP_SIGNAL"] == "SIGTERM"
     assert spec.files["Dockerfile"].count(b"FROM ${BASE_IMAGE}") == 1
     assert db_spec("debian:bookworm-slim").files["Dockerfile"].count(b"FROM ${BASE_IMAGE}") == 1
+
+
+def test_a_systemd_web_host_gets_units_for_the_app_and_systemds_stop_signal():
+    shop = find_target("shop")
+    target = replace(shop, run=replace(shop.run, process_manager="systemd"))
+    spec = web_spec(target, "debian:bookworm-slim")
+    assert spec.tag != web_spec(shop, "debian:bookworm-slim").tag
+    assert not any(name.startswith("pm/supervisord") for name in spec.files)
+    assert spec.buildargs["PROCESS_MANAGER_PACKAGES"] == "systemd systemd-sysv"
+    assert spec.buildargs["STOP_SIGNAL"] == "SIGRTMIN+3"
+    web = spec.files["pm/web.service"].decode()
+    assert "User=app" in web and "WorkingDirectory=/srv/app/current" in web and "Restart=on-failure" in web
+    assert "ExecStart=gunicorn --chdir /srv/app/current --bind unix:/run/app/web.sock" in web
+    assert "ExecReload=/bin/kill -HUP $MAINPID" in web and "TimeoutStopSec=15" in web
+    # systemd's own start limit applies: nothing here loosens it.
+    assert "StartLimit" not in web
+    assert "TimeoutStopSec=5" in spec.files["pm/worker.service"].decode()
+    assert json.loads(spec.files["target.json"])["process_manager"] == "systemd"
 
 
 def test_tar_context_round_trips():

@@ -321,6 +321,35 @@ def test_a_failed_rollback_falls_back_to_redeploying_the_start_release(tmp_path)
     assert any(g.name == "rollback_failed" for g in result.gaps)
 
 
+def test_a_failed_rollback_falls_back_to_restarting_the_programs_and_both_times_are_kept(tmp_path):
+    # The rollback's start is refused (systemd's start limit, in start-limit); with fallback
+    # = "restart" the process manager starts the app's programs afresh, as the on-call would.
+    host = Host(unbootable={"unbootable"})
+    chosen = scenario("start-limit", db="never")
+    story = rehearse(tmp_path, chosen, host,
+                     lambda clock: deploys(host, clock, [Step(0.1, go_live("r2", "unbootable"))], 15.0, 1),
+                     rollback_fails=True)
+    assert story.deployer.calls == ["deploy unbootable", "rollback"]
+    started = [e for e in story.events if e["event"] == "rollback_started"]
+    assert [(e["action"], e["command"], e.get("fallback", False)) for e in started] == [
+        ("rollback", "rollback", False), ("restart", "restart web worker", True)]
+    result = story.measured()
+    # The refused rollback and the fallback that ended the way back are two times, in order.
+    assert result.times.rollback_failed_s is not None and result.times.rollback_done_s is not None
+    assert result.times.rollback_started_s < result.times.rollback_failed_s <= result.times.rollback_done_s
+    gap = next(g for g in result.gaps if g.name == "rollback_failed")
+    assert "`restart web worker` ran as the fallback and succeeded" in gap.cause
+
+
+def test_a_rollback_refused_by_systemds_start_limit_is_advised_to_reset_failed_first():
+    from harness.results.measure import rollback_advice
+
+    refused = ("deploy: systemd refused to start web: start request repeated too quickly (its start limit; "
+               "`systemctl reset-failed web` clears it)")
+    assert rollback_advice(refused).startswith("run `systemctl reset-failed` on the app's units before")
+    assert "reset-failed" not in rollback_advice("deploy: no previous release to roll back to")
+
+
 def test_a_planned_rollback_that_fails_is_a_gap_even_when_no_objective_is_missed(tmp_path):
     # A good release, a round trip whose rollback command fails: nothing failed for users,
     # but the way back did not work, and the result must say so.

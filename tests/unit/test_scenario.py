@@ -12,7 +12,7 @@ BUILT_IN = ["bad-migration", "clean-deploy", "detection-ladder", "drain-cutoff",
             "required-column", "incomplete-down", "renamed-column", "lock-queue-stall",
             "lock-queue-stall-lock-timeout", "redeploy-old-version", "wrapper-worker", "irreversible-migration",
             "mixed-queue-versions", "realpath-trap", "crash-loop", "stale-deploy-lock", "interrupted-index",
-            "pruned-rollback", "cached-plan"]
+            "pruned-rollback", "cached-plan", "start-limit"]
 
 MINIMAL = """\
 [fault]
@@ -34,9 +34,9 @@ def test_every_built_in_scenario_loads():
         assert scenario.name == name
         # Every built-in scenario rehearses the reference app; drain-cutoff under threaded workers,
         # realpath-trap with its server started in the resolved release path, pruned-rollback
-        # deployed by Capistrano (examples/capistrano).
+        # deployed by Capistrano (examples/capistrano), start-limit on a systemd host.
         variants = {"drain-cutoff": "shop-gthread", "realpath-trap": "shop-realpath",
-                    "pruned-rollback": "shop-capistrano-keep-one"}
+                    "pruned-rollback": "shop-capistrano-keep-one", "start-limit": "shop-systemd"}
         assert scenario.target.name == variants.get(name, "shop")
         assert scenario.objectives.lost_jobs == 0
         assert scenario.notes == ()

@@ -1,7 +1,8 @@
 #!/bin/sh
-# Write the shared environment from the container's, then run supervisord in the
-# foreground: nginx and sshd. The first `deploy` starts the app and the worker, after
-# gameday has seen the database answer (supervisord need not wait for it).
+# Write the shared environment from the container's, then run the process manager in the
+# foreground (supervisord, or systemd as PID 1): nginx and sshd. The first `deploy` starts
+# the app and the worker, after gameday has seen the database answer (the process manager
+# need not wait for it). systemd's services read the environment from shared/.env.
 set -eu
 umask 077
 {
@@ -24,5 +25,8 @@ if [ -n "${GAMEDAY_AUTHORIZED_KEY:-}" ]; then
   printf '%s\n' "$GAMEDAY_AUTHORIZED_KEY" > /home/deploy/.ssh/authorized_keys
   chown deploy:deploy /home/deploy/.ssh/authorized_keys
   chmod 0600 /home/deploy/.ssh/authorized_keys
+fi
+if [ "${GAMEDAY_PROCESS_MANAGER:-supervisord}" = systemd ]; then
+  exec /lib/systemd/systemd
 fi
 exec /usr/bin/supervisord -n -c /etc/supervisor/supervisord.conf

@@ -1,0 +1,66 @@
+"""systemd as the process manager: `systemctl` in the web host, where systemd runs as PID 1,
+read and acted on through the environment seam. Unit states are systemd's own, as
+`ActiveState (SubState)`, or `failed (Result: …)` (systemd.unit(5), systemctl(1))."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from harness.environment import CommandResult, Environment
+
+# The units gameday reads: the app's (web, worker) and the host's front door and sshd.
+UNITS = ("web", "worker", "nginx", "ssh")
+PROPERTIES = "Id,LoadState,ActiveState,SubState,Result"
+
+
+def unit_states(listing: str) -> dict[str, str]:
+    """`systemctl show UNIT… -p PROPERTIES` output (one blank-line-separated block a unit)
+    as unit name (without `.service`) → state; units that are not installed are left out."""
+    found = {}
+    for block in listing.strip().split("\n\n"):
+        props = dict(line.split("=", 1) for line in block.splitlines() if "=" in line)
+        if props.get("LoadState") != "loaded" or "Id" not in props:
+            continue
+        active, sub = props.get("ActiveState", "?"), props.get("SubState", "?")
+        state = f"failed (Result: {props.get('Result', '?')})" if active == "failed" else f"{active} ({sub})"
+        found[props["Id"].removesuffix(".service")] = state
+    return found
+
+
+class Systemd:
+    """The process manager of a web host that boots systemd."""
+
+    name = "systemd"
+
+    def __init__(self, environment: Environment) -> None:
+        self.environment = environment
+
+    def states(self) -> dict[str, str]:
+        listing = self.environment.exec(["systemctl", "show", *(f"{u}.service" for u in UNITS), "-p", PROPERTIES])
+        return unit_states(listing.stdout)
+
+    def start(self, program: str) -> CommandResult:
+        return self.environment.exec(["systemctl", "start", f"{program}.service"])
+
+    def reload(self, program: str) -> CommandResult:
+        """A graceful reload for the app server (its unit's ExecReload, a HUP), restart otherwise."""
+        verb = "reload" if program == "web" else "restart"
+        return self.environment.exec(["systemctl", verb, f"{program}.service"])
+
+    def stop(self, program: str) -> CommandResult:
+        return self.environment.exec(["systemctl", "stop", f"{program}.service"])
+
+    def restart_command(self, programs: Sequence[str]) -> str:
+        """`reset-failed` first: a unit that hit its start limit refuses a plain restart
+        until then ("Start request repeated too quickly", systemd.unit(5))."""
+        units = " ".join(f"{p}.service" for p in programs)
+        return f"systemctl reset-failed {units} && systemctl restart {units}"
+
+    def restart(self, programs: Sequence[str]) -> CommandResult:
+        return self.environment.exec(["sh", "-c", self.restart_command(programs)])
+
+    def running(self, state: str) -> bool:
+        return state == "active (running)"
+
+    def starting(self, state: str) -> bool:
+        return state.startswith("activating (start")
