@@ -194,7 +194,8 @@ def web_spec(target: Target, base_image: str) -> ImageSpec:
     buildargs = {
         "BASE_IMAGE": base_image, "PACKAGES": " ".join(target.packages),
         "PROCESS_MANAGER": target.run.process_manager,
-        "PROCESS_MANAGER_PACKAGES": "systemd systemd-sysv" if systemd else "supervisor",
+        # sudo: the deploy user's commands reach systemctl as they would on a team's VM.
+        "PROCESS_MANAGER_PACKAGES": "systemd systemd-sysv sudo" if systemd else "supervisor",
         # systemd as PID 1 shuts down on SIGRTMIN+3 (systemd(1), "Signals").
         "STOP_SIGNAL": "SIGRTMIN+3" if systemd else "SIGTERM",
     }

@@ -97,9 +97,7 @@ def rehearse(
     and roll back while gameday times them.
     """
     clock = clock or SystemClock()
-    run_id = new_run_id(scenario.name, datetime.fromtimestamp(clock.now(), UTC))
-    run_dir = reports / run_id
-    run_dir.mkdir(parents=True)
+    run_id, run_dir = claim_run_dir(reports, new_run_id(scenario.name, datetime.fromtimestamp(clock.now(), UTC)))
     run = Run(scenario, run_id, run_dir, Timeline(run_dir / "timeline.jsonl", clock.now), clock.now(), clock,
               allow_remote=allow_remote)
     write_json(run_dir / "run.json", {"run_id": run_id, "scenario": scenario.name,
@@ -325,6 +323,20 @@ def watching(run: Run, environment: Environment, progress: Callable[[str], None]
         yield watch
 
 
+def claim_run_dir(reports: Path, run_id: str) -> tuple[str, Path]:
+    """Make the run's directory, atomically: a second run of the same scenario started in
+    the same second gets `RUN_ID-2` (then -3…), not the first one's directory."""
+    reports.mkdir(parents=True, exist_ok=True)
+    for n in range(1, 1000):
+        claimed = run_id if n == 1 else f"{run_id}-{n}"
+        try:
+            (reports / claimed).mkdir()
+        except FileExistsError:
+            continue
+        return claimed, reports / claimed
+    raise HarnessError(f"{reports} already holds a thousand runs named {run_id}")
+
+
 def load_plan(run: Run, environment: Environment) -> load.LoadPlan:
     p = run.scenario.phases
     budget = p.baseline_s + p.detect_timeout_s + p.recover_timeout_s + p.stable_s + 300
@@ -364,7 +376,9 @@ def environment_facts(run: Run, stack: Stack) -> dict[str, Any]:
         "images": dict(stack.describe()),
         "load": {"users": load_settings.users, "spawn_rate": load_settings.spawn_rate,
                  "locustfile": load_settings.locustfile.name,
-                 "latency_limit_ms": load_settings.latency_limit_s * 1000},
+                 "latency_limit_ms": load_settings.latency_limit_s * 1000,
+                 # Locust's worker processes (0: one plain process) and those it waited for elsewhere.
+                 "workers": load_settings.workers, "remote_workers": load_settings.remote_workers},
     }
 
 

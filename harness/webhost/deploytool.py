@@ -559,6 +559,23 @@ SYSTEMD_STATES = {
 START_LIMIT_LINE = "Start request repeated too quickly"  # systemd's journal, when the start limit refuses
 
 
+def unit_info(props: dict[str, str]) -> dict[str, Any]:
+    """A unit's properties (`systemctl show --timestamp=unix`) as supervisord's
+    getProcessInfo gives a program: `statename` (SYSTEMD_STATES), `pid`, `stop` (epoch
+    seconds of the main process's last exit, 0: none), `exitstatus`, and `shown`, the state
+    in systemd's words."""
+    active, sub = props.get("ActiveState", ""), props.get("SubState", "")
+    exited = props.get("ExecMainExitTimestamp", "").lstrip("@")
+    shown = f"{active} ({sub})" if active != "failed" else f"failed (Result: {props.get('Result', '?')})"
+    return {
+        "statename": SYSTEMD_STATES.get((active, sub), "STARTING" if active == "activating" else "EXITED"),
+        "pid": int(props.get("MainPID") or 0),
+        "stop": int(float(exited)) if exited.replace(".", "", 1).isdigit() else 0,
+        "exitstatus": props.get("ExecMainStatus"),
+        "shown": shown,
+    }
+
+
 class Systemd:
     """systemd as PID 1: `systemctl` and the unit's properties (systemd.service(5))."""
 
@@ -570,17 +587,7 @@ class Systemd:
         in systemd's words ("failed (Result: exit-code)")."""
         out = self.systemctl("show", f"{program}.service", "--timestamp=unix", "-p",
                              "ActiveState,SubState,Result,MainPID,ExecMainExitTimestamp,ExecMainStatus").stdout
-        props = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
-        active, sub = props.get("ActiveState", ""), props.get("SubState", "")
-        exited = props.get("ExecMainExitTimestamp", "").lstrip("@")
-        shown = f"{active} ({sub})" if active != "failed" else f"failed (Result: {props.get('Result', '?')})"
-        return {
-            "statename": SYSTEMD_STATES.get((active, sub), "STARTING" if active == "activating" else "EXITED"),
-            "pid": int(props.get("MainPID") or 0),
-            "stop": int(float(exited)) if exited.replace(".", "", 1).isdigit() else 0,
-            "exitstatus": props.get("ExecMainStatus"),
-            "shown": shown,
-        }
+        return unit_info(dict(line.split("=", 1) for line in out.splitlines() if "=" in line))
 
     def state(self, program: str) -> str:
         return str(self.info(program)["statename"])
@@ -599,12 +606,17 @@ class Systemd:
         return ""
 
     def start(self, program: str, wait: bool = True) -> str:
+        """`systemctl start`, always waited for: a simple service's start job ends once its
+        process is running, and only then does a refusal show. Raises DeployError when
+        systemd refuses the start (its start limit): the host, not the release, said no."""
         asked = time.time()
-        proc = self.systemctl("start", *([] if wait else ["--no-block"]), f"{program}.service")
+        proc = self.systemctl("start", f"{program}.service")
         if proc.returncode == 0:
-            return "started" if wait else "starting"
-        why = self.refused(program, asked - 1) or " | ".join(tail_lines(proc.stderr, 1)) or "no reason given"
-        return f"did not start ({why})"
+            return "started"
+        refused = self.refused(program, asked - 1)
+        if refused:
+            raise DeployError(refused)
+        return f"did not start ({' | '.join(tail_lines(proc.stderr, 1)) or 'no reason given'})"
 
     def refused(self, program: str, since: float) -> str | None:
         """Why systemd refused to start the unit since `since` (epoch seconds): its start

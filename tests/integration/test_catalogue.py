@@ -43,6 +43,29 @@ def test_a_required_column_fails_the_old_releases_writes_while_health_stays_gree
     no_leftovers(staging, result)
 
 
+def test_systemds_start_limit_refuses_the_rollback_and_reset_failed_recovers(
+    staging: Staging, images: object, tmp_path: Path
+) -> None:
+    code, result, run_dir = run("start-limit", tmp_path)
+    assert code == 1 and result["outcome"] == "gaps", result["reason"]
+    assert result["environment"]["images"]["process_manager"] == "systemd"
+    # The crash loop used up the start limit: systemd refused the rollback's start.
+    [refused] = [e for e in events(run_dir, "rollback_finished") if e["action"] == "rollback"]
+    assert refused["exit_status"] != 0 and "start request repeated too quickly" in refused["detail"]
+    [fallback] = [e for e in events(run_dir, "rollback_finished") if e.get("fallback")]
+    assert fallback["action"] == "restart" and fallback["exit_status"] == 0
+    assert fallback["command"].startswith("systemctl reset-failed web.service")
+    # The refused rollback and the recovery are two times: the rollback failed first.
+    times = result["times"]
+    assert times["rollback_failed_s"] is not None and times["recovered_s"] is not None
+    assert times["rollback_started_s"] < times["rollback_failed_s"] < times["recovered_s"]
+    gap = next(g for g in result["gaps"] if g["name"] == "rollback_failed")
+    assert "start request repeated too quickly" in gap["cause"]
+    assert gap["advice"].startswith("run `systemctl reset-failed`")
+    assert result["hygiene"]["clean"], result["hygiene"]
+    no_leftovers(staging, result)
+
+
 def test_an_incomplete_down_migration_leaves_its_type_behind(
     staging: Staging, images: object, tmp_path: Path
 ) -> None:

@@ -43,9 +43,15 @@ def timeline(run_dir: Path) -> list[str]:
     return [json.loads(line)["event"] for line in (run_dir / "timeline.jsonl").read_text().splitlines()]
 
 
-def test_clean_deploy_is_the_control(staging: Staging, images: object, tmp_path: Path) -> None:
-    code, result, run_dir = run("clean-deploy", tmp_path)
+# The same stories on a web host that boots systemd as PID 1: the same outcomes.
+ON_SYSTEMD = ("--process-manager", "systemd")
+
+
+@pytest.mark.parametrize("host", [(), ON_SYSTEMD], ids=["supervisord", "systemd"])
+def test_clean_deploy_is_the_control(staging: Staging, images: object, tmp_path: Path, host: tuple[str, ...]) -> None:
+    code, result, run_dir = run("clean-deploy", tmp_path, *host)
     assert code == 0, result
+    assert result["environment"]["images"]["process_manager"] == (host[-1] if host else "supervisord")
     assert result["outcome"] == "met"
     assert result["requests"]["total"] > 200
     assert result["requests"]["failed"] == 0
@@ -68,8 +74,10 @@ def locust_counted(run_dir: Path) -> int:
 
 
 # Locust as one process, and in its distributed mode: a master and two worker processes
-# whose requests reach the master's records. Detection and measurement must not change.
-@pytest.mark.parametrize("load", [(), ("--load-workers", "2")], ids=["one-process", "two-workers"])
+# whose requests reach the master's records. Detection and measurement must not change;
+# nor on systemd.
+@pytest.mark.parametrize("load", [(), ("--load-workers", "2"), ON_SYSTEMD],
+                         ids=["one-process", "two-workers", "systemd"])
 def test_bad_migration_needs_the_db_step(staging: Staging, images: object, tmp_path: Path,
                                          load: tuple[str, ...]) -> None:
     code, result, run_dir = run("bad-migration", tmp_path, *load)
@@ -89,6 +97,7 @@ def test_bad_migration_needs_the_db_step(staging: Staging, images: object, tmp_p
     # Every request reached the records once: none lost, none doubled.
     recorded = len((run_dir / "requests.jsonl").read_text().splitlines())
     assert recorded == locust_counted(run_dir) == result["requests"]["total"] > 0
+    assert result["environment"]["load"]["workers"] == (2 if "--load-workers" in load else 0)
     times = result["times"]
     assert times["impact_s"] is not None and times["detect_s"] is not None
     assert times["rollback_started_s"] is not None and times["recovered_s"] is not None
@@ -133,14 +142,18 @@ def test_without_the_gate_detection_and_rollback_recover(staging: Staging, image
     report_checks_out(run_dir, result)
 
 
-def test_a_hung_worker_loses_no_job(staging: Staging, images: object, tmp_path: Path) -> None:
-    code, result, run_dir = run("hung-worker", tmp_path)
+@pytest.mark.parametrize("host", [(), ON_SYSTEMD], ids=["supervisord", "systemd"])
+def test_a_hung_worker_loses_no_job(staging: Staging, images: object, tmp_path: Path, host: tuple[str, ...]) -> None:
+    code, result, run_dir = run("hung-worker", tmp_path, *host)
     assert code in (0, 1)
     assert result["detection"]["first_detector"] == "queue_lag"
     assert result["recovery"]["actions"] == ["rollback"]
     reload = next(s for s in result["steps"] if s["action"] == "rollback" and s["name"] == "reload")
-    # The hung worker ignores SIGTERM: supervisord waits its stop timeout, then kills it.
+    # The hung worker ignores SIGTERM: the process manager waits its stop timeout, then
+    # kills it; systemd says so in its own terms.
     assert reload["duration_s"] >= 4.5, reload
+    if host:
+        assert "SIGKILL after TimeoutStopSec=5s" in reload["detail"], reload
     jobs = result["jobs"]
     assert jobs["enqueued"] > 0
     assert jobs["completed"] == jobs["enqueued"] and jobs["lost"] == 0 and jobs["duplicated"] == 0

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+from datetime import UTC, datetime
 
 import httpx
 
-from harness.environment.replica import Replica, Staging
+from harness.config.target import find_target
+from harness.environment.images import DEFAULT_BASE_IMAGE, ensure_images
+from harness.environment.replica import Replica, ReplicaEnvironment, Staging, new_run_id
+from harness.environment.systemd import Systemd
 from tests.integration.traffic import Traffic
 
 
@@ -95,3 +100,34 @@ def test_containers_are_labelled_and_unprivileged(staging: Staging, replica: Rep
     network = staging.client.networks.list(filters={"label": f"gameday.run={replica.run_id}"})
     volumes = staging.client.volumes.list(filters={"label": f"gameday.run={replica.run_id}"})
     assert len(network) == 1 and len(volumes) == 1
+
+
+def test_a_systemd_web_host_boots_unprivileged_and_deploys_and_rolls_back(staging: Staging) -> None:
+    """systemd as PID 1 with no privilege: its own /run and the cgroup tree read-only."""
+    target = find_target("shop-systemd")
+    images = ensure_images(staging.client, target, os.environ.get("BASE_IMAGE", DEFAULT_BASE_IMAGE), staging.say)
+    run_id = new_run_id("test-systemd-host", datetime.now(UTC))
+    replica = staging.create(target, images, run_id, "test")
+    try:
+        container = staging.client.containers.get(replica.web)
+        host = container.attrs["HostConfig"]
+        assert host["Privileged"] is False and not host.get("CapAdd")
+        assert set(host["Tmpfs"]) == {"/run", "/run/lock"}
+        assert "/sys/fs/cgroup:/sys/fs/cgroup:ro" in host["Binds"]
+        assert container.attrs["Config"]["StopSignal"] == "SIGRTMIN+3"
+        assert container.exec_run(["cat", "/proc/1/comm"]).output.decode().strip() == "systemd"
+        staging.deploy_tool_checked(replica, ["deploy", "v1"])
+        environment = ReplicaEnvironment(staging, replica)
+        states = Systemd(environment).states()
+        assert states["web"] == states["worker"] == "active (running)", states
+        v1 = readlink_current(staging, replica)
+        with Traffic(replica.url, rate=40) as traffic:
+            staging.deploy_tool_checked(replica, ["deploy", "v2"])
+            staging.deploy_tool_checked(replica, ["rollback"])
+        assert readlink_current(staging, replica) == v1 and served_release(replica) == v1
+        assert traffic.failed == [] and traffic.versions()[-1] == v1
+        reload = [r for r in deploy_log(staging, replica) if r["step"] == "reload"][-1]
+        assert str(reload["detail"]).startswith("web: HUP"), reload
+    finally:
+        staging.remove(run_id)
+    assert staging.run_ids().count(run_id) == 0

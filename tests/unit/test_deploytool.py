@@ -413,3 +413,27 @@ def test_a_rollback_goes_back_to_an_older_good_release_only():
     assert newer is not None and "not a rollback" in newer
     bad = deploytool.rollback_refusal("20261129T100000Z", "20261129T110000Z", True)
     assert bad is not None and "marked bad" in bad
+
+
+@pytest.mark.parametrize(("props", "statename", "shown"), [
+    ({"ActiveState": "active", "SubState": "running", "MainPID": "42"}, "RUNNING", "active (running)"),
+    ({"ActiveState": "activating", "SubState": "auto-restart"}, "BACKOFF", "activating (auto-restart)"),
+    ({"ActiveState": "failed", "SubState": "failed", "Result": "exit-code"}, "FATAL", "failed (Result: exit-code)"),
+    ({"ActiveState": "inactive", "SubState": "dead"}, "STOPPED", "inactive (dead)"),
+    ({"ActiveState": "activating", "SubState": "start-post"}, "STARTING", "activating (start-post)"),
+])
+def test_a_systemd_unit_reads_as_supervisords_states_for_the_boot_rules(props, statename, shown):
+    info = deploytool.unit_info({**props, "ExecMainExitTimestamp": "@1800000000.5", "ExecMainStatus": "3"})
+    assert (info["statename"], info["shown"]) == (statename, shown)
+    assert info["stop"] == 1_800_000_000 and info["exitstatus"] == "3"
+    assert info["pid"] == (42 if statename == "RUNNING" else 0)
+
+
+def test_a_crash_looping_unit_fails_verify_in_systemds_words():
+    watch = deploytool.ServerWatch(reloaded_at=1_800_000_000)
+    info = deploytool.unit_info({"ActiveState": "activating", "SubState": "auto-restart",
+                                 "ExecMainExitTimestamp": "@1800000001", "ExecMainStatus": "3"})
+    why = watch.observe(info, now=10.0)
+    assert why == "web is activating (auto-restart), last exit status 3"
+    never = deploytool.unit_info({"ActiveState": "inactive", "SubState": "dead", "ExecMainExitTimestamp": "n/a"})
+    assert never["stop"] == 0

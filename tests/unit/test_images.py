@@ -51,7 +51,7 @@ def test_a_systemd_web_host_gets_units_for_the_app_and_systemds_stop_signal():
     spec = web_spec(target, "debian:bookworm-slim")
     assert spec.tag != web_spec(shop, "debian:bookworm-slim").tag
     assert not any(name.startswith("pm/supervisord") for name in spec.files)
-    assert spec.buildargs["PROCESS_MANAGER_PACKAGES"] == "systemd systemd-sysv"
+    assert spec.buildargs["PROCESS_MANAGER_PACKAGES"] == "systemd systemd-sysv sudo"
     assert spec.buildargs["STOP_SIGNAL"] == "SIGRTMIN+3"
     web = spec.files["pm/web.service"].decode()
     assert "User=app" in web and "WorkingDirectory=/srv/app/current" in web and "Restart=on-failure" in web
