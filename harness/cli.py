@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from harness import __version__
 from harness.errors import HarnessError, InputError
@@ -66,6 +67,9 @@ def cmd_up(args: argparse.Namespace) -> int:
     from harness.rehearsal.runbook import bring_up
 
     target = with_process_manager(find_target(args.target), args.process_manager)
+    if target.environment is not None:
+        raise InputError(str(target.path), "environment", "names an environment that exists already: "
+                         "`gameday up` starts replicas; rehearse it with `gameday run`")
     release = args.release or target.first_release
     if release not in target.releases:
         raise HarnessError(f"--release: {release!r} is not a release of {target.name} ({', '.join(target.releases)})")
@@ -137,12 +141,15 @@ def rehearse_and_show(scenario: Scenario, args: argparse.Namespace, reports: Pat
     from harness.rehearsal.runbook import rehearse
 
     scenario = overridden(scenario, args)
-    images = ensure_images(client, scenario.target, args.base_image, say)
-    buildcache.prefetch(scenario.target, say)
-    replica = getattr(args, "replica", None)
-    if replica is None and pool is not None and reusable(scenario.target):
-        replica = pool.replica_for(scenario.target, images)
-    stack = docker_stack(Staging(client, say), scenario.target, images, replica)
+    if scenario.target.environment is not None:
+        stack = existing_stack(scenario.target)
+    else:
+        images = ensure_images(client or staging_here().client, scenario.target, args.base_image, say)
+        buildcache.prefetch(scenario.target, say)
+        replica = getattr(args, "replica", None)
+        if replica is None and pool is not None and reusable(scenario.target):
+            replica = pool.replica_for(scenario.target, images)
+        stack = docker_stack(Staging(client or staging_here().client, say), scenario.target, images, replica)
     say(f"rehearsing {scenario.name}: {scenario.description}")
     # The operator prompt names gameday as it was started here, so it can be pasted.
     program = sys.argv[0] if Path(sys.argv[0]).name == "gameday" else f"{sys.executable} -m harness"
@@ -154,6 +161,18 @@ def rehearse_and_show(scenario: Scenario, args: argparse.Namespace, reports: Pat
     print(summary(result, run_dir))
     print(f"  {run_dir / 'report.html'}")
     return result
+
+
+def existing_stack(target: Target) -> Stack:
+    """The target's existing environment (`[environment]`): no Docker, no replica; the team's
+    deploy commands, and no process manager gameday can see."""
+    from harness.deploy.deployers import deployer_for
+    from harness.environment.existing import ExistingStage, UnseenProcesses
+    from harness.rehearsal.runbook import Stack
+
+    stage = ExistingStage(target)
+    stage.check()
+    return Stack(stage.provision, deployer_for(target), UnseenProcesses, stage.describe)
 
 
 def overridden(scenario: Scenario, args: argparse.Namespace) -> Scenario:
@@ -196,7 +215,20 @@ def cmd_run(args: argparse.Namespace) -> int:
                          "itself and a flag fault's rounds are mitigated by recovery.mitigations")
     reports = reports_dir(args.reports)
     budget_of(args)
-    result = rehearse_and_show(scenario, args, reports, staging_here().client)
+    existing = scenario.target.environment
+    if existing is not None:
+        from harness.rehearsal.load import LOOPBACK
+
+        # Before anything starts: load and probes leave this machine only when asked to.
+        host = urlsplit(existing.url).hostname or ""
+        if host not in LOOPBACK and not args.allow_remote_host:
+            raise InputError(str(scenario.target.path), "environment.url",
+                             f"{existing.url} is not on this machine; pass --allow-remote-host to aim load and "
+                             "probes at it")
+        if getattr(args, "process_manager", None) is not None:
+            raise InputError("--process-manager", None, f"target {scenario.target.name} is an existing environment: "
+                             "its process manager is its own")
+    result = rehearse_and_show(scenario, args, reports, None if existing is not None else staging_here().client)
     if result.outcome == "met":
         return 0
     if result.outcome == "gaps":
@@ -476,14 +508,14 @@ def team_deployer(staging: Staging, replica: Replica) -> Deployer | None:
     (the built-in deploy tool in the web host). Read from the replica's label: no target
     file is loaded on the way to a timed rollback."""
     from harness.config.target import DeployCommands
-    from harness.deploy.deployers import DEPLOYERS
+    from harness.deploy.commands import CommandsDeployer
     from harness.environment.replica import DEPLOY_LABEL, ReplicaEnvironment
 
     label = replica.labels.get(DEPLOY_LABEL)
     commands = DeployCommands() if not label else DeployCommands.from_json(label)
     if commands.tool == "builtin":
         return None
-    return DEPLOYERS[commands.tool](ReplicaEnvironment(staging, replica), commands)
+    return CommandsDeployer(ReplicaEnvironment(staging, replica), commands)
 
 
 def team_command(result: CommandResult) -> None:

@@ -58,6 +58,20 @@ class ReleaseSource(Protocol):
     def files(self, release: str) -> Files: ...
 
 
+@dataclass(frozen=True)
+class NamedReleases:
+    """Releases known only by name: an existing environment's (a staging VM, a platform
+    app), whose deploy commands know where each one comes from. They have no files here."""
+
+    releases: tuple[str, ...]
+
+    def names(self) -> tuple[str, ...]:
+        return self.releases
+
+    def files(self, release: str) -> Files:
+        return {}
+
+
 def read_tree(root: Path) -> Files:
     return {
         path.relative_to(root).as_posix(): path.read_bytes()

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.config.sources import OverlaySource, ReleaseSource, open_git
+from harness.config.sources import NamedReleases, OverlaySource, ReleaseSource, open_git
 from harness.config.tables import NAME, Table, read_toml
 from harness.errors import InputError
 
@@ -130,6 +130,17 @@ class DeployCommands:
 
 
 @dataclass(frozen=True)
+class ExistingEnvironment:
+    """An environment that exists already (a team's staging VM, a platform app on Render
+    or Fly), used instead of a Docker replica: reached at `url` by load and probes, changed
+    only by the target's deploy commands, and its database by `dsn` (psql on this machine)
+    when given."""
+
+    url: str
+    dsn: str | None = None
+
+
+@dataclass(frozen=True)
 class Target:
     name: str
     description: str
@@ -148,6 +159,7 @@ class Target:
     # with its "status"; "app": the app's own), for log detectors; empty: none.
     logs: dict[str, str] = field(default_factory=dict)
     migrations: Migrations = field(default_factory=Migrations)  # left out: no lint, no applied-migration check
+    environment: ExistingEnvironment | None = None  # None: gameday builds a Docker replica
 
     @property
     def releases(self) -> tuple[str, ...]:
@@ -285,7 +297,45 @@ def _source(build: Table, source: str, root: Path) -> ReleaseSource:
     return overlay
 
 
-def _deploy(table: Table | None, root: Path) -> DeployCommands:
+def _environment(table: Table) -> tuple[ExistingEnvironment, tuple[str, ...]]:
+    url = str(table.string("url"))
+    if not re.match(r"^https?://[^/\s]+", url):
+        raise table.error("url", f"must be an http:// or https:// URL, got {url!r}")
+    dsn = table.string("dsn", required=False)
+    names = table.strings("releases")
+    bad = [r for r in names if not NAME.match(r)]
+    if bad:
+        raise table.error("releases", f"{bad[0]!r} is not a valid release name (lower case, digits, . _ -)")
+    table.finish()
+    return ExistingEnvironment(url.rstrip("/"), dsn), names
+
+
+def _check_existing(source: str, existing: ExistingEnvironment, deploy: DeployCommands, run: RunCommands,
+                    queue: QueueQueries | None, flags: FlagStore | None, logs: dict[str, str],
+                    migrations: Migrations) -> None:
+    """What an existing environment can and cannot do: gameday reaches it only by its URL,
+    the deploy commands and, with a DSN, its database."""
+    if deploy.tool != "commands":
+        raise InputError(source, "deploy.tool", 'must be "commands" with [environment]: the built-in deploy tool '
+                         "runs inside a replica")
+    if run.version_path is None and run.release_header is None:
+        raise InputError(source, "run.version_path", "or run.release_header is required with [environment]: "
+                         "without host access, the app itself must say which release is live")
+    host_only = {"run.worker": run.worker, "run.error_switch": run.error_switch,
+                 "logs": logs or None, "flags.command": flags.command if flags else None}
+    for key, value in host_only.items():
+        if value is not None:
+            raise InputError(source, key, "needs a shell on the web host, which an existing environment does not "
+                             "give gameday; leave it out")
+    if existing.dsn is None:
+        needs_db = {"queue": queue is not None, "flags.sql": flags is not None and flags.sql is not None,
+                    "migrations.applied_sql": migrations.applied_sql is not None}
+        for key, given in needs_db.items():
+            if given:
+                raise InputError(source, key, "runs SQL: give environment.dsn, or leave it out")
+
+
+def _deploy(table: Table | None, root: Path, ssh: bool = True) -> DeployCommands:
     if table is None:
         return DeployCommands()
     given = any(table.has(key) for key in ("deploy", "rollback", "db_rollback"))
@@ -301,7 +351,7 @@ def _deploy(table: Table | None, root: Path) -> DeployCommands:
             raise table.error(extra[0], 'is for tool = "commands"; the built-in tool has its own')
         return DeployCommands()
     cwd = _directory(table.source, root, "deploy.cwd", cwd_value) if cwd_value else root
-    if shutil.which("ssh-keygen") is None:
+    if ssh and shutil.which("ssh-keygen") is None:
         raise table.error("tool", "needs ssh-keygen (Debian's openssh-client) to give your commands SSH access "
                           "to the replica with a key of their own")
     for key, line in commands.items():
@@ -397,22 +447,33 @@ def load_target(path: Path) -> Target:
     root = path.parent.resolve()
     name = top.string("name", pattern=NAME)
     description = top.string("description", required=False) or ""
-    database = top.string("database", pattern=NAME)
+    env_table = top.optional_table("environment")
+    existing, named = _environment(env_table) if env_table is not None else (None, ())
+    replica = existing is None
+    database = top.string("database", pattern=NAME, required=replica) or ""
     first_release = top.string("first_release", pattern=NAME)
-    build_table = top.table("build")
-    release_source = _source(build_table, source, root)
-    build = Build(packages=build_table.strings("packages"), fetch=build_table.strings("fetch"),
-                  commands=build_table.strings("commands"))
-    build_table.finish()
+    build = Build()
+    release_source: ReleaseSource = NamedReleases(named)
+    if replica or top.has("build"):
+        build_table = top.table("build")
+        release_source = _source(build_table, source, root)
+        build = Build(packages=build_table.strings("packages"), fetch=build_table.strings("fetch"),
+                      commands=build_table.strings("commands"))
+        build_table.finish()
+        if named:
+            raise InputError(source, "environment.releases", "and [build] are two sources of releases; keep one")
+    elif not named:
+        raise InputError(source, "environment.releases", "is required without [build]: the names of the releases "
+                         "your deploy command can put live")
     run = top.table("run")
     commands = RunCommands(
-        web=str(run.string("web")),
+        web=run.string("web", required=replica) or "",
         worker=run.string("worker", required=False),
         health_path=str(run.string("health_path")),
         gate_path=str(run.string("gate_path", required=False) or run.data.get("health_path", "")),
         version_path=run.string("version_path", required=False),
         release_header=run.string("release_header", required=False),
-        migrate=str(run.string("migrate")),
+        migrate=run.string("migrate", required=replica) or "",
         down_migrate=run.string("down_migrate", required=False),
         error_switch=run.string("error_switch", required=False),
         graceful_timeout_s=run.number("graceful_timeout_s", None, positive=True, maximum=3600),
@@ -427,11 +488,17 @@ def load_target(path: Path) -> Target:
         if "{since}" not in queue.jobs_sql:
             raise InputError(source, "queue.jobs_sql", "must contain {since}")
     locustfile_value = top.string("locustfile", required=False)
-    deploy = _deploy(top.optional_table("deploy"), root)
+    deploy_table = top.optional_table("deploy")
+    if existing is not None and deploy_table is None:
+        raise InputError(source, "deploy", "is required with [environment]: the deploy and rollback commands are "
+                         "gameday's only way to change an existing environment")
+    deploy = _deploy(deploy_table, root, ssh=replica)
     flags = _flags(top.optional_table("flags"))
     logs = _logs(top.optional_table("logs"))
     migrations = _migrations(top.optional_table("migrations"))
     top.finish()
+    if existing is not None:
+        _check_existing(source, existing, deploy, commands, queue, flags, logs, migrations)
     if deploy.tool == "commands" and build.commands:
         raise InputError(source, "build.commands", "are run by the built-in deploy tool; with your own deploy "
                          "commands, build in them (the build cache is at $GAMEDAY_BUILD_CACHE on the host)")
@@ -440,10 +507,10 @@ def load_target(path: Path) -> Target:
     for key, value in paths.items():
         if value is not None and not value.startswith("/"):
             raise InputError(source, key, f"must be a URL path starting with '/', got {value!r}")
-    for key in ("{release}", "{socket}"):
+    for key in ("{release}", "{socket}") if replica else ():
         if key not in commands.web:
             raise InputError(source, "run.web", f"must contain {key} so the deploy tool can run any release")
-    assert name and database and first_release
+    assert name and first_release
     target = Target(
         name=name,
         description=description,
@@ -460,6 +527,7 @@ def load_target(path: Path) -> Target:
         flags=flags,
         logs=logs,
         migrations=migrations,
+        environment=existing,
     )
     if locustfile_value is not None:
         locustfile = (root / locustfile_value).resolve()

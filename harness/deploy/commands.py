@@ -14,9 +14,10 @@ from __future__ import annotations
 import shlex
 from collections.abc import Sequence
 
-from harness.config.target import DeployCommands
+from harness.config.target import DeployCommands, RunCommands
 from harness.deploy import Release, Releases, release_dir_of
 from harness.environment import Access, CommandResult, Environment
+from harness.environment.existing import served_release
 from harness.environment.local import LocalCommand
 from harness.errors import HarnessError, StagingError
 from harness.results.deploylog import DeployStep
@@ -65,10 +66,11 @@ class CommandsDeployer:
     name = "commands"
     has_gate = False  # whatever the team's tool checks, gameday cannot switch it on or off
 
-    def __init__(self, environment: Environment, commands: DeployCommands) -> None:
+    def __init__(self, environment: Environment, commands: DeployCommands, run: RunCommands | None = None) -> None:
         assert commands.deploy and commands.rollback and commands.cwd is not None
         self.environment = environment
         self.commands = commands
+        self.run = run
 
     def _access(self) -> Access:
         access = self.environment.access
@@ -79,7 +81,9 @@ class CommandsDeployer:
 
     def _start(self, line: str, release: str | None = None) -> LocalCommand:
         assert self.commands.cwd is not None
-        env = self._access().env()
+        # An existing environment gives no SSH access: its commands get its URL only.
+        access = self.environment.access
+        env = access.env() if access is not None else {"GAMEDAY_URL": self.environment.url}
         if release is not None:
             env["GAMEDAY_RELEASE"] = release
             line = line.replace("{release}", shlex.quote(release))
@@ -109,6 +113,9 @@ class CommandsDeployer:
         return self._start(self.commands.db_rollback).wait()
 
     def releases(self) -> Releases:
+        if self.environment.access is None:
+            live = self.current()
+            return Releases(live, () if live is None else (Release(live, live, current=True),))
         access = self._access()
         listed = self.environment.exec(["sh", "-c", LIST_SCRIPT, "list", access.deploy_to, access.repo_url])
         if not listed.ok:
@@ -116,6 +123,11 @@ class CommandsDeployer:
         return parse_listing(listed.stdout)
 
     def current(self) -> str | None:
+        """`readlink current` on the host; on an existing environment (no host access), the
+        release the app itself says is live (its version path or release header)."""
+        if self.environment.access is None and self.run is not None:
+            return served_release(self.environment.url, self.run.version_path, self.run.release_header,
+                                  self.run.health_path)
         result = self.environment.exec(["readlink", f"{self._access().deploy_to}/current"])
         return release_dir_of(result.stdout) if result.ok else None
 
