@@ -55,3 +55,34 @@ def test_only_dead_runs_of_this_host_are_stale():
         FakeContainer("other-host", "run", dead, "elsewhere"),  # not ours to judge
     ])
     assert Staging(client).stale_runs() == ["dead-run"]  # type: ignore[arg-type]
+
+
+class ExitedContainer:
+    """A web container whose PID 1 gave up before it was ready (docker-py's Container shape)."""
+
+    name = "gameday-x-web"
+    status = "exited"
+    attrs = {"State": {"ExitCode": 255}}
+
+    def reload(self) -> None:
+        pass
+
+    def logs(self, tail: int) -> bytes:
+        return (b"systemd 252 running in system mode\n"
+                b"Failed to create /init.scope control group: Read-only file system\n")
+
+    def exec_run(self, argv: list[str]) -> None:
+        raise AssertionError("an exited container is not asked")
+
+
+def test_an_engine_that_cannot_boot_systemd_is_said_in_one_line():
+    from harness.environment.replica import WEB_HOSTS
+
+    host = WEB_HOSTS["systemd"]
+    with pytest.raises(StagingError) as err:
+        staging = Staging(None, say=lambda _: None)  # type: ignore[arg-type]  # no engine is asked
+        staging.wait_ready(ExitedContainer(), host.ready("nginx"), host.name, exited=host.exited)  # type: ignore[arg-type]
+    message = str(err.value).splitlines()[0]
+    assert message.startswith("systemd could not boot as PID 1 in an unprivileged container on this Docker engine")
+    assert "(it needs cgroup v2, a tmpfs on /run and /sys/fs/cgroup read-only) (Failed to create /init.scope" in message
+    assert host.ready("sshd") == ["systemctl", "is-active", "--quiet", "ssh"]
