@@ -37,6 +37,18 @@ _runner: Any = None
 _stopped: set[str] = set()  # on the master: workers that sent their last lines
 
 
+_quoted: dict[str, str] = {"": '""'}  # JSON strings already made: names and releases repeat
+
+
+def quoted(text: str) -> str:
+    found = _quoted.get(text)
+    if found is None:
+        found = json.dumps(text)
+        if len(_quoted) < 10_000:
+            _quoted[text] = found
+    return found
+
+
 def line(
     request_type: str,
     name: str,
@@ -45,6 +57,8 @@ def line(
     exception: BaseException | None = None,
     start_time: float | None = None,
 ) -> str:
+    """One record, as the JSON array the module docstring gives; built by hand, as this runs
+    once a request in the load generator."""
     latency_ms = float(response_time or 0)
     started = start_time if start_time is not None else time.time() - latency_ms / 1000
     status = getattr(response, "status_code", 0) or 0
@@ -55,7 +69,8 @@ def line(
         error = (str(exception).splitlines() or [type(exception).__name__])[0][:160]
     label = name if name.startswith(f"{request_type} ") else f"{request_type} {name}"
     failed = int(exception is not None)
-    return json.dumps([round(started, 4), status, round(latency_ms, 1), failed, label, error, release])
+    return (f"[{started:.4f}, {int(status)}, {latency_ms:.1f}, {failed}, {quoted(label)}, "
+            f"{json.dumps(error) if error else quoted('')}, {quoted(str(release or ''))}]")
 
 
 def record(
