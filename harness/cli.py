@@ -215,20 +215,9 @@ def cmd_run(args: argparse.Namespace) -> int:
                          "itself and a flag fault's rounds are mitigated by recovery.mitigations")
     reports = reports_dir(args.reports)
     budget_of(args)
-    existing = scenario.target.environment
-    if existing is not None:
-        from harness.rehearsal.load import LOOPBACK
-
-        # Before anything starts: load and probes leave this machine only when asked to.
-        host = urlsplit(existing.url).hostname or ""
-        if host not in LOOPBACK and not args.allow_remote_host:
-            raise InputError(str(scenario.target.path), "environment.url",
-                             f"{existing.url} is not on this machine; pass --allow-remote-host to aim load and "
-                             "probes at it")
-        if getattr(args, "process_manager", None) is not None:
-            raise InputError("--process-manager", None, f"target {scenario.target.name} is an existing environment: "
-                             "its process manager is its own")
-    result = rehearse_and_show(scenario, args, reports, None if existing is not None else staging_here().client)
+    check_existing(scenario, args)
+    existing = scenario.target.environment is not None
+    result = rehearse_and_show(scenario, args, reports, None if existing else staging_here().client)
     if result.outcome == "met":
         return 0
     if result.outcome == "gaps":
@@ -236,20 +225,45 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 2
 
 
+def check_existing(scenario: Scenario, args: argparse.Namespace) -> None:
+    """Before anything starts, for a target that is an existing environment: load and probes
+    leave this machine only when asked to, and what acts on replicas is refused. Raises
+    InputError."""
+    existing = scenario.target.environment
+    if existing is None:
+        return
+    from harness.rehearsal.load import LOOPBACK
+
+    host = urlsplit(existing.url).hostname or ""
+    if host not in LOOPBACK and not args.allow_remote_host:
+        raise InputError(str(scenario.target.path), "environment.url",
+                         f"{existing.url} is not on this machine; pass --allow-remote-host to aim load and "
+                         "probes at it")
+    for option in ("process_manager", "operator"):
+        if getattr(args, option, None):
+            raise InputError(f"--{option.replace('_', '-')}", None, f"target {scenario.target.name} is an existing "
+                             "environment, run as it is: its process manager is its own, and operator mode's "
+                             "`gameday rollback --run` acts on replicas")
+
+
 def cmd_nightly(args: argparse.Namespace) -> int:
     from harness.config.scenario import find_scenario, scenario_files
 
     names = args.scenarios or [p.stem for p in scenario_files()]
-    scenarios = {name: find_scenario(name) for name in names}  # every file is checked before any run
+    # Every file is checked before any run, with the command line's overrides applied.
+    scenarios = {name: overridden(find_scenario(name), args) for name in names}
     for note in (note for scenario in scenarios.values() for note in scenario.notes):
         say(note)
+    for scenario in scenarios.values():
+        check_existing(scenario, args)
     reports = reports_dir(args.reports)
     budget_of(args)
     if args.jobs < 1:
         raise InputError("--jobs", None, f"must be at least 1, got {args.jobs}")
-    staging = staging_here()
-    client = staging.client
-    pool = None if args.fresh_replicas else replica_pool(staging)
+    # Docker only when some scenario rehearses a replica.
+    staging = None if all(s.target.environment for s in scenarios.values()) else staging_here()
+    client = None if staging is None else staging.client
+    pool = None if args.fresh_replicas or staging is None else replica_pool(staging)
     started = time.monotonic()
     try:
         nightly = nightly_runs(scenarios, args, reports, client, pool)
@@ -291,7 +305,7 @@ def nightly_runs(scenarios: dict[str, Scenario], args: argparse.Namespace, repor
     # Built once here, so the runs do not build the same images side by side. A target
     # that cannot be built fails its own scenarios only, as it would one at a time.
     unbuilt: dict[str, str] = {}
-    for target in {s.target.name: s.target for s in scenarios.values()}.values():
+    for target in {s.target.name: s.target for s in scenarios.values() if s.target.environment is None}.values():
         try:
             ensure_images(client, target, args.base_image, say)
             buildcache.prefetch(target, say)

@@ -337,6 +337,21 @@ def _plan(t: Table, target: Target, start_release: str) -> Plan:
     return plan
 
 
+def _check_existing(top: Table, target: Target, fault: Fault, plan: Plan | None, recovery: Recovery) -> None:
+    """What a rehearsal of an existing environment cannot do: it has no shell there, and
+    `gameday rollback --run` (operator mode's command) acts on replicas only."""
+    why = f"needs a shell on the web host; target {target.name} is an existing environment"
+    if plan is not None:
+        raise top.error("plan", f"{why} (each step's schema is saved with pg_dump)")
+    if fault.blocker is not None:
+        raise top.error("fault.blocker", why)
+    if recovery.fallback == "restart":
+        raise top.error("recovery.fallback", f'"restart" {why}')
+    if recovery.mode == "operator":
+        raise top.error("recovery.mode", f'"operator" times `gameday rollback --run`, which acts on replicas; '
+                        f"target {target.name} is an existing environment")
+
+
 def _load(t: Table, scenario_dir: Path, target: Target) -> Load:
     users = _count(t, "users", 20, MAX_USERS)
     spawn_rate = _seconds(t, "spawn_rate", float(users), MAX_USERS)
@@ -359,6 +374,9 @@ def _load(t: Table, scenario_dir: Path, target: Target) -> Load:
         raise t.error(key, "applies only with remote_workers: workers on this machine reach the master on loopback")
     if remote_workers and port is None:
         raise t.error("master_port", "is required with remote_workers: the workers on other machines connect to it")
+    if remote_workers and bind_host is None:
+        raise t.error("master_bind_host", "is required with remote_workers: an address the other machines reach "
+                      "(the default, 127.0.0.1, is this machine's alone)")
     t.finish()
     return Load(users, spawn_rate, locustfile, latency_limit_s, workers, remote_workers,
                 bind_host or "127.0.0.1", None if port is None else int(port))
@@ -553,6 +571,8 @@ def load_scenario(path: Path) -> Scenario:
     objectives = _objectives(section(objectives_key))
     phases = _phases(section("phases"))
     top.finish()
+    if target.environment is not None:
+        _check_existing(top, target, fault, plan, recovery)
     return Scenario(
         name=name, description=description, path=path.resolve(), target=target, start_release=start_release,
         fault=fault, load=load, detectors=detectors, recovery=recovery, objectives=objectives, phases=phases,

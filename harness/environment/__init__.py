@@ -111,11 +111,17 @@ class Environment(Protocol):
         SIGSTOPped processes), one line each; empty when clean."""
         ...
 
+    @property
+    def hygiene_checks(self) -> tuple[str, ...]:
+        """What `hygiene` looks at, one short line each, for the result's list of checks."""
+        ...
+
 
 class ProcessManager(Protocol):
     """How the app server and the worker start, reload and stop, and their state."""
 
     name: str
+    states_visible: bool  # False where gameday cannot see the programs (an existing environment)
 
     def states(self) -> dict[str, str]:
         """Program name → state in the manager's own words (supervisord: RUNNING, BACKOFF, FATAL…;

@@ -74,6 +74,10 @@ class ExistingEnvironment:
     def hygiene(self) -> list[str]:
         return []
 
+    @property
+    def hygiene_checks(self) -> tuple[str, ...]:
+        return ()  # nothing on the host can be looked at
+
 
 def served_release(url: str, version_path: str | None, release_header: str | None,
                    health_path: str, transport: httpx.BaseTransport | None = None) -> str | None:
@@ -120,6 +124,7 @@ class UnseenProcesses:
     there are no states to read, and the manual restart is the team's own."""
 
     name = "not visible"
+    states_visible = False
 
     def __init__(self, environment: object = None) -> None:
         self.environment = environment

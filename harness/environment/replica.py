@@ -530,6 +530,11 @@ class ReplicaEnvironment:
     def hygiene(self) -> list[str]:
         return self.staging.hygiene(self.replica)
 
+    @property
+    def hygiene_checks(self) -> tuple[str, ...]:
+        return ("containers running, none paused", "no stopped (SIGSTOP) process", "no deploy lock held",
+                "no stray release", "no process running from another release")
+
 
 def access(replica: Replica) -> Access | None:
     """SSH access to a replica's web host, when it has a port and the run's key is here."""

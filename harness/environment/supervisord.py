@@ -13,6 +13,7 @@ class Supervisord:
     """The process manager of the Docker replica's web host."""
 
     name = "supervisord"
+    states_visible = True
 
     def __init__(self, environment: Environment) -> None:
         self.environment = environment

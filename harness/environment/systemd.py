@@ -31,6 +31,7 @@ class Systemd:
     """The process manager of a web host that boots systemd."""
 
     name = "systemd"
+    states_visible = True
 
     def __init__(self, environment: Environment) -> None:
         self.environment = environment

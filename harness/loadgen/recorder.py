@@ -139,7 +139,8 @@ def stopping(environment: Any, **kwargs: Any) -> None:
     runner = environment.runner
     if not isinstance(runner, MasterRunner):
         return
-    workers = set(runner.clients)
+    # A worker the master lost (missing heartbeats) will not answer.
+    workers = {client.id for client in runner.clients.values() if client.state != "missing"}
     for worker in workers:
         runner.send_message(STOP, None, worker)
     deadline = time.monotonic() + STOP_WAIT_S

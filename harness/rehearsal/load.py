@@ -83,7 +83,9 @@ def plan(load: Load, url: str, run_dir: Path, run_time_s: float, allow_remote: b
         port = load.master_port or free_port()
         argv += ("--master", "--master-bind-host", load.master_bind_host, "--master-bind-port", str(port),
                  "--expect-workers", str(load.workers + load.remote_workers), "--expect-workers-max-wait", "60")
-        worker = (sys.executable, "-m", "locust", *common, "--worker", "--master-host", "127.0.0.1",
+        # The workers here reach the master where it listens; on a wildcard bind, on loopback.
+        near = "127.0.0.1" if load.master_bind_host in ("0.0.0.0", "*", "::", "") else load.master_bind_host
+        worker = (sys.executable, "-m", "locust", *common, "--worker", "--master-host", near,
                   "--master-port", str(port))
         workers = (worker,) * load.workers
     path = run_dir / records
@@ -102,9 +104,10 @@ class LoadProcess:
     def alive(self) -> bool:
         return self.procs[0].poll() is None
 
-    def stop(self, timeout: float = 15.0) -> int:
+    def stop(self, timeout: float = 30.0) -> int:
         """SIGTERM the master (or the one process), which stops its workers and takes their
-        last requests before it exits; then whatever is left. Returns the master's status."""
+        last requests before it exits (the recorder waits up to 15 s for them, so `timeout`
+        is longer); then whatever is left. Returns the master's status."""
         for proc in self.procs:  # the master first
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)

@@ -3,6 +3,7 @@ is in the stack's seams, load, faults, watch, phases and results."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import subprocess
@@ -345,11 +346,14 @@ def load_plan(run: Run, environment: Environment) -> load.LoadPlan:
 
 
 def matrix_load_plan(run: Run, environment: Environment) -> load.LoadPlan:
-    """The matrix's own load for one schema state, recorded apart from the rehearsal's requests."""
+    """The matrix's own load for one schema state, recorded apart from the rehearsal's
+    requests; from this machine only (workers elsewhere served the rehearsal's master)."""
     plan = run.scenario.plan
     assert plan is not None
     budget = (len(plan.steps) + 1) * (plan.burst_s + compatibility.SERVING_WAIT_S) + 120
-    return load.plan(run.scenario.load, environment.url, run.run_dir, budget, run.allow_remote,
+    settings = dataclasses.replace(run.scenario.load, remote_workers=0, master_port=None,
+                                   master_bind_host="127.0.0.1")
+    return load.plan(settings, environment.url, run.run_dir, budget, run.allow_remote,
                      run.scenario.target.run.release_header, records=MATRIX_RECORDS)
 
 

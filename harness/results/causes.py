@@ -31,6 +31,20 @@ KILLED_STATUS = 137
 # Process manager states of a program that is not serving and not about to: supervisord's
 # BACKOFF (a start failed, retrying) and FATAL (gave up after startretries), EXITED, STOPPED.
 GAVE_UP = ("BACKOFF", "FATAL", "EXITED", "STOPPED")
+# The same in systemd's words (harness/environment/systemd.py): waiting to restart after a
+# crash, failed (its start limit among the reasons), stopped.
+SYSTEMD_GAVE_UP = ("activating (auto-restart)", "failed", "inactive")
+
+
+def gave_up(state: str) -> bool:
+    """Whether a program's state, in its process manager's words, means it is not serving
+    and not about to."""
+    return state in GAVE_UP or state.startswith(SYSTEMD_GAVE_UP)
+
+
+def given_up_for_good(state: str) -> bool:
+    """supervisord's FATAL, systemd's failed: the manager restarts it no more."""
+    return state == "FATAL" or state.startswith("failed")
 
 
 @dataclass(frozen=True)
@@ -255,10 +269,11 @@ def _process_states(story: Story) -> list[str]:
     parts = []
     for check in (e for e in story.events if e["event"] == Event.PROCESSES_CHECKED):
         states = dict(check.get("states") or {})
-        if not any(state in GAVE_UP for state in states.values()):
+        if not any(gave_up(state) for state in states.values()):
             continue
-        shown = ", ".join(f"{name} {state}" for name, state in sorted(states.items()) if state != "RUNNING")
-        fatal = sorted(name for name, state in states.items() if state == "FATAL")
+        shown = ", ".join(f"{name} {state}" for name, state in sorted(states.items())
+                          if state not in ("RUNNING", "active (running)"))
+        fatal = sorted(name for name, state in states.items() if given_up_for_good(state))
         parts.append(f"{check.get('when', 'at the rollback')} {check.get('manager', 'the process manager')} showed "
                      f"{shown}" + (f" (it had given up restarting {', '.join(fatal)})" if fatal else ""))
     return parts

@@ -343,6 +343,7 @@ class ServerWatch:
         self.unsettled = False
         self.pid = 0
         self.pid_since = 0.0
+        self.restarts: int | None = None  # the first NRestarts seen (systemd), else None
 
     def observe(self, info: dict[str, Any], now: float) -> str | None:
         """`info` as getProcessInfo returns it; `now` is a monotonic time in seconds.
@@ -353,6 +354,12 @@ class ServerWatch:
             self.exits.add(stop)
         if stop and stop >= self.reloaded_at - RECENT_EXIT_S:
             self.unsettled = True
+        restarts = info.get("restarts")
+        if isinstance(restarts, int):
+            self.restarts = restarts if self.restarts is None else self.restarts
+            # Each restart since the first look is an exit (negative keys: never a timestamp).
+            self.exits.update(-n for n in range(self.restarts + 1, restarts + 1))
+            self.unsettled = self.unsettled or restarts > self.restarts
         pid = int(info.get("pid") or 0) if state == "RUNNING" else 0
         if pid != self.pid:
             self.pid, self.pid_since = pid, now
@@ -362,7 +369,7 @@ class ServerWatch:
             self.down_since = now
         why = boot_failure(state, len(self.exits), 0.0 if self.down_since is None else now - self.down_since,
                            str(info.get("shown") or ""))
-        if why and self.exits:
+        if why and self.exits and info.get("exitstatus") not in (None, ""):
             why += f", last exit status {info.get('exitstatus')}"
         return why
 
@@ -562,8 +569,9 @@ START_LIMIT_LINE = "Start request repeated too quickly"  # systemd's journal, wh
 def unit_info(props: dict[str, str]) -> dict[str, Any]:
     """A unit's properties (`systemctl show --timestamp=unix`) as supervisord's
     getProcessInfo gives a program: `statename` (SYSTEMD_STATES), `pid`, `stop` (epoch
-    seconds of the main process's last exit, 0: none), `exitstatus`, and `shown`, the state
-    in systemd's words."""
+    seconds of the main process's last exit, 0: none), `exitstatus`, `shown`, the state in
+    systemd's words, and `restarts` (NRestarts): systemd forgets a main process's exit
+    time once it starts the next one, so exits are counted by restarts too."""
     active, sub = props.get("ActiveState", ""), props.get("SubState", "")
     exited = props.get("ExecMainExitTimestamp", "").lstrip("@")
     shown = f"{active} ({sub})" if active != "failed" else f"failed (Result: {props.get('Result', '?')})"
@@ -573,6 +581,7 @@ def unit_info(props: dict[str, str]) -> dict[str, Any]:
         "stop": int(float(exited)) if exited.replace(".", "", 1).isdigit() else 0,
         "exitstatus": props.get("ExecMainStatus"),
         "shown": shown,
+        "restarts": int(props["NRestarts"]) if props.get("NRestarts", "").isdigit() else None,
     }
 
 
@@ -586,7 +595,7 @@ class Systemd:
         """The unit as supervisord's getProcessInfo would give it, with `shown`: the state
         in systemd's words ("failed (Result: exit-code)")."""
         out = self.systemctl("show", f"{program}.service", "--timestamp=unix", "-p",
-                             "ActiveState,SubState,Result,MainPID,ExecMainExitTimestamp,ExecMainStatus").stdout
+                             "ActiveState,SubState,Result,MainPID,ExecMainExitTimestamp,ExecMainStatus,NRestarts").stdout
         return unit_info(dict(line.split("=", 1) for line in out.splitlines() if "=" in line))
 
     def state(self, program: str) -> str:

@@ -126,6 +126,10 @@ class FakeEnvironment:
     def hygiene(self) -> list[str]:
         return []
 
+    @property
+    def hygiene_checks(self) -> tuple[str, ...]:
+        return ("no stopped (SIGSTOP) process",)
+
 
 @dataclass
 class Step:
@@ -258,6 +262,7 @@ def mend_schema(host: Host) -> None:
 
 class FakeProcesses:
     name = "fake"
+    states_visible = True
 
     def states(self) -> dict[str, str]:
         return {"web": "RUNNING", "worker": "RUNNING"}

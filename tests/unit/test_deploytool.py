@@ -437,3 +437,16 @@ def test_a_crash_looping_unit_fails_verify_in_systemds_words():
     assert why == "web is activating (auto-restart), last exit status 3"
     never = deploytool.unit_info({"ActiveState": "inactive", "SubState": "dead", "ExecMainExitTimestamp": "n/a"})
     assert never["stop"] == 0
+
+
+def test_a_unit_systemd_restarted_since_the_reload_counts_as_exits_though_it_forgets_their_times():
+    watch = deploytool.ServerWatch(reloaded_at=1_800_000_000)
+
+    def unit(restarts: int) -> dict:
+        # systemd clears ExecMainExitTimestamp when it starts the next main process.
+        return deploytool.unit_info({"ActiveState": "active", "SubState": "running", "MainPID": str(100 + restarts),
+                                     "NRestarts": str(restarts), "ExecMainExitTimestamp": ""})
+
+    assert watch.observe(unit(4), now=1.0) is None and watch.settled(1.0)  # restarts before the reload
+    assert watch.observe(unit(5), now=1.1) is None and not watch.settled(1.5)
+    assert watch.observe(unit(6), now=1.6) == "web exited 2 times since the reload (now active (running))"

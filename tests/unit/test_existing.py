@@ -136,3 +136,24 @@ def test_a_dsn_needs_psql_on_this_machine(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))  # no psql on it
     with pytest.raises(InputError, match="environment.dsn: needs psql"):
         ExistingStage(target).check()
+
+
+@pytest.mark.parametrize(("extra", "key"), [
+    ('[recovery]\nmode = "operator"\n', "recovery.mode"),
+    ('[recovery]\nfallback = "restart"\ndb = "never"\n', "recovery.fallback"),
+])
+def test_what_needs_a_replica_is_refused_for_an_existing_environment(tmp_path, extra, key):
+    scenario = write(tmp_path, EXISTING)
+    scenario.write_text(scenario.read_text() + extra)
+    with pytest.raises(InputError) as err:
+        find_scenario(str(scenario))
+    assert f"{scenario}: {key}: " in str(err.value) and "existing environment" in str(err.value)
+
+
+def test_nightly_checks_an_existing_environment_before_anything_starts(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-docker.sock")
+    scenario = write(tmp_path, EXISTING, url="https://staging.example.com")
+    assert cli.main(["nightly", str(scenario), "--reports", str(tmp_path / "reports")]) == 2
+    assert "is not on this machine; pass --allow-remote-host" in one_line(capsys.readouterr().err)
+    assert cli.main(["run", str(write(tmp_path, EXISTING)), "--operator", "--reports", str(tmp_path / "r")]) == 2
+    assert "--operator: target staging is an existing environment" in one_line(capsys.readouterr().err)
