@@ -567,21 +567,27 @@ class Hygiene:
 
 @dataclass(frozen=True)
 class LoadSettings:
-    """The load as configured: Locust users, users started per second, the locustfile's name."""
+    """The load as configured: Locust users, users started per second, the locustfile's name,
+    and Locust's worker processes (0: one plain process) and the workers it waited for on
+    other machines (0 in files written before they were added)."""
 
     users: int
     spawn_rate: float
     locustfile: str  # the file's name
     latency_limit_ms: float
+    workers: int = 0
+    remote_workers: int = 0
 
     def to_json(self) -> Json:
         return {"users": self.users, "spawn_rate": self.spawn_rate, "locustfile": self.locustfile,
-                "latency_limit_ms": self.latency_limit_ms}
+                "latency_limit_ms": self.latency_limit_ms, "workers": self.workers,
+                "remote_workers": self.remote_workers}
 
     @classmethod
     def from_json(cls, data: object, key: str) -> LoadSettings:
         o = _Obj(data, key)
-        return cls(o.count("users"), o.number("spawn_rate"), o.text("locustfile"), o.number("latency_limit_ms"))
+        return cls(o.count("users"), o.number("spawn_rate"), o.text("locustfile"), o.number("latency_limit_ms"),
+                   o.opt_count("workers") or 0, o.opt_count("remote_workers") or 0)
 
 
 @dataclass(frozen=True)
