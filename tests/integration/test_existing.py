@@ -48,6 +48,7 @@ threshold = 0.2
 db = "never"
 [objectives]
 time_to_detect_s = 5
+failed_requests = 0
 [phases]
 baseline_s = 4
 stable_s = 3
