@@ -83,6 +83,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/rollback.py
 	$(BIN)/python bench/alarm_to_rollback.py
 	$(BIN)/python bench/load.py
+	$(BIN)/python bench/process_managers.py
 	$(BIN)/python bench/scenarios.py
 	$(BIN)/python bench/expand_contract.py
 	$(BIN)/python bench/flag_vs_rollback.py
