@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import itertools
 import json
 import os
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from harness.environment.images import Images
     from harness.environment.pool import ReplicaPool
     from harness.environment.replica import Replica, Staging
+    from harness.rehearsal.load import LoadManifest
     from harness.rehearsal.nightly import Nightly
     from harness.rehearsal.runbook import Stack
     from harness.results.budget import Budget
@@ -150,13 +152,14 @@ def rehearse_and_show(scenario: Scenario, args: argparse.Namespace, reports: Pat
         if replica is None and pool is not None and reusable(scenario.target):
             replica = pool.replica_for(scenario.target, images)
         stack = docker_stack(Staging(client or staging_here().client, say), scenario.target, images, replica)
+    manifest = load_manifest(scenario)
     say(f"rehearsing {scenario.name}: {scenario.description}")
     # The operator prompt names gameday as it was started here, so it can be pasted.
     program = sys.argv[0] if Path(sys.argv[0]).name == "gameday" else f"{sys.executable} -m harness"
     run_dir, result = rehearse(
         scenario, stack, reports, operator=getattr(args, "operator", False), program=program,
         budget=budget_of(args), allow_remote=args.allow_remote_host, say=echo,
-        progress=None if args.quiet else say,
+        progress=None if args.quiet else say, manifest=manifest,
     )
     print(summary(result, run_dir))
     print(f"  {run_dir / 'report.html'}")
@@ -216,6 +219,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     reports = reports_dir(args.reports)
     budget_of(args)
     check_existing(scenario, args)
+    locustfile_manifest(scenario.load.locustfile)
     existing = scenario.target.environment is not None
     result = rehearse_and_show(scenario, args, reports, None if existing else staging_here().client)
     if result.outcome == "met":
@@ -223,6 +227,23 @@ def cmd_run(args: argparse.Namespace) -> int:
     if result.outcome == "gaps":
         return 1
     return 2
+
+
+@functools.cache
+def locustfile_manifest(locustfile: Path) -> LoadManifest:
+    from harness.rehearsal.load import manifest
+
+    return manifest(locustfile)
+
+
+def load_manifest(scenario: Scenario) -> LoadManifest:
+    """What the scenario's locustfile defines, loaded by Locust before anything starts
+    (InputError, exit 2, when it cannot load); says so when a load shape sets the users."""
+    found = locustfile_manifest(scenario.load.locustfile)
+    if found.shape is not None:
+        say(f"{scenario.load.locustfile.name}: its load shape {found.shape} sets the users over time; "
+            f"[load] users and spawn_rate do not apply")
+    return found
 
 
 def check_existing(scenario: Scenario, args: argparse.Namespace) -> None:
@@ -256,6 +277,7 @@ def cmd_nightly(args: argparse.Namespace) -> int:
         say(note)
     for scenario in scenarios.values():
         check_existing(scenario, args)
+        locustfile_manifest(scenario.load.locustfile)
     reports = reports_dir(args.reports)
     budget_of(args)
     if args.jobs < 1:

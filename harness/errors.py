@@ -58,6 +58,10 @@ class StagingError(HarnessError):
         self.log_tail = list(log_tail)
 
 
+class LoadLost(HarnessError):
+    """The load generator stopped making load mid-run: no verdict can rest on what followed."""
+
+
 class DeployToolError(StagingError):
     """The deploy tool in the web host refused or failed; its own message comes first."""
 

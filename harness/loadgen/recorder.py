@@ -26,9 +26,13 @@ RECORDS = "gameday_records"  # worker -> master: a batch of lines
 STOP = "gameday_stop"  # master -> worker: stop the users and send what is held
 STOPPED = "gameday_stopped"  # worker -> master: done; nothing more will come
 FLUSH_S = 0.1  # how often a worker sends its lines: the delay it adds to detection
+STATUS_S = 0.5  # how often the writing process says how many users run ($GAMEDAY_LOAD_STATUS)
 STOP_WAIT_S = 15.0  # the master's wait for the workers' last lines (users stop in --stop-timeout)
 
 _path = os.environ.get("GAMEDAY_RECORDS")
+# A small JSON file the rehearsal watches: {"ts", "users", "state"} of Locust's runner,
+# rewritten every STATUS_S and when the test stops (a load shape that ended, say).
+_status_path = os.environ.get("GAMEDAY_LOAD_STATUS")
 # The response header that names the release that answered (shop's X-Release); unset: none.
 _release_header = os.environ.get("GAMEDAY_RELEASE_HEADER", "")
 _out: Any = None  # the records file, in the process that writes it
@@ -118,6 +122,27 @@ def on_worker_stopped(environment: Any, msg: Any, **kwargs: Any) -> None:
     _stopped.add(msg.node_id)
 
 
+def write_status(runner: Any, state: str | None = None) -> None:
+    if not _status_path:
+        return
+    status = {"ts": round(time.time(), 3), "users": int(runner.user_count), "state": state or str(runner.state)}
+    tmp = f"{_status_path}.tmp"
+    with open(tmp, "w") as fh:
+        fh.write(json.dumps(status))
+    os.replace(tmp, _status_path)
+
+
+def reporter(runner: Any) -> None:
+    while True:
+        write_status(runner)
+        gevent.sleep(STATUS_S)
+
+
+def stopped(environment: Any, **kwargs: Any) -> None:
+    if not isinstance(environment.runner, WorkerRunner):
+        write_status(environment.runner, "stopped")
+
+
 def init(environment: Any, runner: Any = None, **kwargs: Any) -> None:
     global _out, _runner
     _runner = environment.runner
@@ -127,6 +152,7 @@ def init(environment: Any, runner: Any = None, **kwargs: Any) -> None:
         return
     if _path:
         _out = open(_path, "a", buffering=1)  # noqa: SIM115 - lives as long as Locust
+    gevent.spawn(reporter, _runner)
     if isinstance(_runner, MasterRunner):
         _runner.register_message(RECORDS, on_records)
         _runner.register_message(STOPPED, on_worker_stopped)
@@ -158,4 +184,5 @@ def quitting(environment: Any, **kwargs: Any) -> None:
 events.init.add_listener(init)  # type: ignore[no-untyped-call]
 events.request.add_listener(record)  # type: ignore[no-untyped-call]
 events.test_stopping.add_listener(stopping)  # type: ignore[no-untyped-call]
+events.test_stop.add_listener(stopped)  # type: ignore[no-untyped-call]
 events.quitting.add_listener(quitting)  # type: ignore[no-untyped-call]

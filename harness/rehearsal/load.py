@@ -3,12 +3,14 @@ the request records it writes, read back as they grow."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +21,8 @@ from harness.environment.local import die_with_parent
 from harness.errors import HarnessError, InputError
 
 RECORDER = Path(__file__).resolve().parent.parent / "loadgen" / "recorder.py"
+MANIFEST = Path(__file__).resolve().parent.parent / "loadgen" / "manifest.py"
+MANIFEST_TIMEOUT_S = 120.0
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
@@ -34,6 +38,36 @@ class LoadPlan:
     log: Path
     workers: tuple[tuple[str, ...], ...] = ()
     stats: Path | None = None
+    status: Path | None = None  # the recorder's {"ts", "users", "state"}, rewritten every 0.5 s
+
+
+@dataclass(frozen=True)
+class LoadManifest:
+    """What a locustfile defines, as Locust loads it: its User classes and its load shape
+    (a LoadTestShape sets the users over time, in place of [load] users and spawn_rate)."""
+
+    users: tuple[str, ...]
+    shape: str | None = None
+
+
+def manifest(locustfile: Path) -> LoadManifest:
+    """Load `locustfile` with Locust, in its own process (harness/loadgen/manifest.py).
+    Raises InputError naming the file, with Locust's or Python's own error line, when it
+    cannot load or defines no User class: before anything starts, not minutes into a run."""
+    try:
+        proc = subprocess.run([sys.executable, str(MANIFEST), str(locustfile)], capture_output=True, text=True,
+                              timeout=MANIFEST_TIMEOUT_S, cwd=locustfile.parent, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise InputError(str(locustfile), None, f"Locust could not load it: {exc}") from exc
+    lines = [line.strip() for line in proc.stderr.splitlines() if line.strip()]
+    if proc.returncode != 0:
+        raise InputError(str(locustfile), None, lines[-1] if lines else f"Locust could not load it "
+                         f"(exit status {proc.returncode})")
+    try:
+        data = json.loads(proc.stdout.strip().splitlines()[-1])
+        return LoadManifest(tuple(data["users"]), data["shape"])
+    except (IndexError, ValueError, KeyError, TypeError) as exc:
+        raise InputError(str(locustfile), None, f"Locust loaded it but said nothing gameday reads: {exc}") from exc
 
 
 def check_host(url: str, allow_remote: bool = False) -> str:
@@ -89,20 +123,80 @@ def plan(load: Load, url: str, run_dir: Path, run_time_s: float, allow_remote: b
                   "--master-port", str(port))
         workers = (worker,) * load.workers
     path = run_dir / records
-    env = (("GAMEDAY_RECORDS", str(path)),) + (
+    status = run_dir / f"{stem}.status.json"
+    env = (("GAMEDAY_RECORDS", str(path)), ("GAMEDAY_LOAD_STATUS", str(status))) + (
         (("GAMEDAY_RELEASE_HEADER", release_header),) if release_header else ())
-    return LoadPlan(argv, env, path, run_dir / "locust.log", workers, run_dir / f"{stem}.locust.json")
+    return LoadPlan(argv, env, path, run_dir / "locust.log", workers, run_dir / f"{stem}.locust.json", status)
+
+
+# The recorder rewrites its status every 0.5 s: this long without a new one, Locust is
+# stuck (a worker's stats reach the master every 3 s, but the master's own status does not wait).
+STATUS_STALE_S = 3.0
+LOG_LINES = 3
+
+
+@dataclass(frozen=True)
+class LoadStatus:
+    """What the recorder last said: when, how many users ran, the runner's state."""
+
+    ts: float
+    users: int
+    state: str
+
+
+def read_status(path: Path | None) -> LoadStatus | None:
+    if path is None:
+        return None
+    try:
+        data = json.loads(path.read_text())
+        return LoadStatus(float(data["ts"]), int(data["users"]), str(data["state"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def load_lost(exit_status: int | None, status: LoadStatus | None, users_seen: bool, now: float,
+              shape: str | None, log_tail: Sequence[str] = ()) -> tuple[float, str] | None:
+    """Whether the load generator has stopped making load, as (when, why), else None.
+
+    Locust exited (`exit_status`), or its users are gone after they had run (`users_seen`:
+    a load shape that ended, or a runner that stopped), or the recorder has not written its
+    status for STATUS_STALE_S. A stalled service is not load lost: its users wait on their
+    requests, and the recorder still says they run. `now` and `status.ts` are epoch seconds.
+    """
+    if exit_status is not None:
+        tail = f": {' | '.join(log_tail)}" if log_tail else ""
+        return now, f"Locust exited with status {exit_status}{tail}"
+    if status is None:
+        return None
+    if users_seen and (status.users == 0 or status.state in ("stopping", "stopped", "cleanup")):
+        if shape is not None:
+            return status.ts, f"the locustfile's load shape {shape} ended"
+        return status.ts, f"Locust stopped its users ({status.state})"
+    if now - status.ts > STATUS_STALE_S:
+        return status.ts, f"Locust stopped reporting: its last status is {now - status.ts:.1f}s old"
+    return None
 
 
 class LoadProcess:
     """Locust's running processes: the one process or the master first, then the workers."""
 
-    def __init__(self, plan: LoadPlan, procs: list[subprocess.Popen[bytes]]) -> None:
+    def __init__(self, plan: LoadPlan, procs: list[subprocess.Popen[bytes]], shape: str | None = None) -> None:
         self.plan = plan
         self.procs = procs
+        self.shape = shape
+        self.users_seen = False
 
     def alive(self) -> bool:
         return self.procs[0].poll() is None
+
+    def lost(self) -> tuple[float, str] | None:
+        """`load_lost` for these processes, now: (epoch seconds, cause) or None."""
+        status = read_status(self.plan.status)
+        if status is not None and status.users > 0:
+            self.users_seen = True
+        exit_status = self.procs[0].poll()
+        tail = [] if exit_status is None else log_tail(self.plan.log, LOG_LINES)
+        return load_lost(exit_status, status, self.users_seen, time.time(), self.shape, tail)
 
     def stop(self, timeout: float = 30.0) -> int:
         """SIGTERM the master (or the one process), which stops its workers and takes their
@@ -119,15 +213,25 @@ class LoadProcess:
         return int(self.procs[0].returncode)
 
 
+def log_tail(path: Path, count: int) -> list[str]:
+    """The last `count` non-empty lines of Locust's log, for a message."""
+    try:
+        lines = [line.strip() for line in path.read_text(errors="replace").splitlines() if line.strip()]
+    except OSError:
+        return []
+    return lines[-count:]
+
+
 @contextmanager
-def running(load_plan: LoadPlan) -> Iterator[LoadProcess]:
-    """Locust running for the body; stopped on exit, whatever happened."""
+def running(load_plan: LoadPlan, shape: str | None = None) -> Iterator[LoadProcess]:
+    """Locust running for the body; stopped on exit, whatever happened. `shape` names the
+    locustfile's load shape, for the cause when it ends."""
     load_plan.records.parent.mkdir(parents=True, exist_ok=True)
     load_plan.records.touch()
     env = {**os.environ, **dict(load_plan.env)}
     procs: list[subprocess.Popen[bytes]] = []
     with load_plan.log.open("ab") as log:
-        process = LoadProcess(load_plan, procs)
+        process = LoadProcess(load_plan, procs, shape)
         try:
             for argv in (load_plan.argv, *load_plan.workers):
                 try:

@@ -70,6 +70,7 @@ class Run:
     states: list[compatibility.SavedState] = field(default_factory=list)  # a plan's schema states
     app_log: list[dict[str, Any]] = field(default_factory=list)  # the app's own JSON log, read at the end
     lint: Lint | None = None  # the migrations the run applies, linted once the replica is up
+    manifest: load.LoadManifest | None = None  # what the locustfile defines (user classes, shape)
     allow_remote: bool = False
     outcome: str | None = None
     reason: str | None = None
@@ -91,22 +92,26 @@ def rehearse(
     progress: Callable[[str], None] | None = None,
     clock: Clock | None = None,
     program: str = "gameday",
+    manifest: load.LoadManifest | None = None,
 ) -> tuple[Path, Result]:
     """Run `scenario` once; returns the run directory and its result, always written.
 
     `operator` (or `[recovery] mode = "operator"` in the scenario) lets a person detect
-    and roll back while gameday times them.
+    and roll back while gameday times them. `manifest` is what its locustfile defines
+    (`load.manifest`, checked before anything started), for the result.
     """
     clock = clock or SystemClock()
     run_id, run_dir = claim_run_dir(reports, new_run_id(scenario.name, datetime.fromtimestamp(clock.now(), UTC)))
     run = Run(scenario, run_id, run_dir, Timeline(run_dir / "timeline.jsonl", clock.now), clock.now(), clock,
-              allow_remote=allow_remote)
+              allow_remote=allow_remote, manifest=manifest)
     write_json(run_dir / "run.json", {"run_id": run_id, "scenario": scenario.name,
                                       "scenario_path": str(scenario.path), "started": run.started})
     bad_input = False
     try:
         with environment_for(run, stack) as (environment, deployer):
-            with load.running(load_plan(run, environment)), watching(run, environment, progress) as watch:
+            shape = None if run.manifest is None else run.manifest.shape
+            with load.running(load_plan(run, environment), shape) as locust, \
+                    watching(run, environment, progress, locust.lost) as watch:
                 phases.baseline(watch, scenario)
                 migrations.fingerprint(environment, scenario.target, run.timeline, "before")
                 exercise = EXERCISES.get(scenario.fault.kind)
@@ -318,9 +323,10 @@ def deployed_release(steps: list[DeployStep], t0: float | None, notes: phases.No
 
 
 @contextmanager
-def watching(run: Run, environment: Environment, progress: Callable[[str], None] | None) -> Iterator[Watch]:
+def watching(run: Run, environment: Environment, progress: Callable[[str], None] | None,
+             load_lost: Callable[[], tuple[float, str] | None] | None = None) -> Iterator[Watch]:
     with Watch(run.scenario, environment, run.timeline, RecordTail(run.records), run.clock, progress,
-               allow_remote=run.allow_remote) as watch:
+               allow_remote=run.allow_remote, load_lost=load_lost) as watch:
         yield watch
 
 
@@ -382,7 +388,9 @@ def environment_facts(run: Run, stack: Stack) -> dict[str, Any]:
                  "locustfile": load_settings.locustfile.name,
                  "latency_limit_ms": load_settings.latency_limit_s * 1000,
                  # Locust's worker processes (0: one plain process) and those it waited for elsewhere.
-                 "workers": load_settings.workers, "remote_workers": load_settings.remote_workers},
+                 "workers": load_settings.workers, "remote_workers": load_settings.remote_workers,
+                 "user_classes": [] if run.manifest is None else list(run.manifest.users),
+                 "shape": None if run.manifest is None else run.manifest.shape},
     }
 
 

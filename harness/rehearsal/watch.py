@@ -18,6 +18,7 @@ import httpx
 
 from harness.config.scenario import LogDetector, Scenario
 from harness.environment import Environment
+from harness.errors import LoadLost
 from harness.rehearsal.clock import Clock
 from harness.rehearsal.detectors import Alarm, Check, ErrorRate, Poller
 from harness.rehearsal.load import check_host
@@ -26,6 +27,7 @@ from harness.results.recovery import recovered_at, steady_state_limit
 from harness.results.timeline import Event, Timeline
 
 TICK_S = 0.05
+LOAD_CHECK_S = 0.25  # how often the load generator is looked at
 PROGRESS_EVERY_S = 2.0
 RECENT_S = 30.0
 # A request is recorded when it completes: a window closer to now than the latency limit
@@ -144,8 +146,12 @@ class Watch:
         allow_remote: bool = False,
         transport: httpx.BaseTransport | None = None,
         threaded: bool = True,
+        load_lost: Callable[[], tuple[float, str] | None] | None = None,
     ) -> None:
         self.scenario = scenario
+        # The load generator, watched like any other part of the run (`harness.rehearsal.load`).
+        self.load_lost = load_lost
+        self._next_load_check = 0.0
         self.timeline = timeline
         self.tail = records
         self.progress = progress
@@ -272,14 +278,29 @@ class Watch:
         self.wait_for(lambda: False, seconds)
 
     def wait_for(self, done: Callable[[], bool], timeout: float) -> bool:
+        """Poll until `done()` or `timeout` seconds; raises LoadLost once the load generator
+        has stopped making load (within LOAD_CHECK_S of noticing)."""
         deadline = self.clock.now() + timeout
         while True:
             self.poll()
+            self.check_load()
             if done():
                 return True
             if self.clock.now() >= deadline:
                 return False
             self.clock.sleep(TICK_S)
+
+    def check_load(self) -> None:
+        now = self.clock.now()
+        if self.load_lost is None or now < self._next_load_check:
+            return
+        self._next_load_check = now + LOAD_CHECK_S
+        lost = self.load_lost()
+        if lost is not None:
+            at, cause = lost
+            self.timeline.record(Event.LOAD_LOST, at=at, cause=cause, phase=self.phase)
+            self.load_lost = None  # said once
+            raise LoadLost(f"the load generator stopped: {cause}")
 
     def alarms_since(self, ts: float) -> list[Alarm]:
         with self._lock:

@@ -22,6 +22,7 @@ from harness.results.model import (
     Gap,
     Hygiene,
     Lint,
+    LoadSettings,
     Outcome,
     PlanResult,
     Result,
@@ -266,6 +267,9 @@ def tiles(result: Result) -> tuple[Tile, ...]:
     )
 
 
+NO_LOAD = "no load: nothing judged"
+
+
 def phases_and_events(result: Result, timeline: list[dict[str, Any]], t0: float,
                       end: float) -> tuple[list[tuple[str, float, float]], list[tuple[str, float]]]:
     starts = [(str(e["phase"]), float(e["ts"]) - t0) for e in timeline if e["event"] == Event.PHASE_STARTED]
@@ -292,7 +296,23 @@ def phases_and_events(result: Result, timeline: list[dict[str, Any]], t0: float,
             events.append(("db step", step.started_s))
     if times.recovered_s is not None:
         events.append(("recovered", times.recovered_s))
+    lost = result.load_lost
+    if lost is not None:
+        # No load from here on: the shaded window no objective was judged on.
+        at = lost.at_s if lost.at_s is not None else (phases[-1][1] if phases else 0.0)
+        phases.append((NO_LOAD, at, end - t0))
+        events.append(("load lost", at))
     return phases, events
+
+
+def load_text(load: LoadSettings) -> str:
+    """The load as Locust ran it: who set the users, the User classes, the processes."""
+    users = (f"load shape {load.shape} (users and spawn rate did not apply)" if load.shape
+             else f"{load.users} users, spawn rate {load.spawn_rate}/s")
+    classes = f" ({', '.join(load.user_classes)})" if load.user_classes else ""
+    processes = f", {load.workers} worker processes" if load.workers else ""
+    remote = f" and {load.remote_workers} on other machines" if load.remote_workers else ""
+    return (f"{users}, {load.locustfile}{classes}{processes}{remote}, latency limit {load.latency_limit_ms} ms")
 
 
 def hygiene_text(hygiene: Hygiene | None) -> str:
@@ -337,9 +357,10 @@ def build_model(run_dir: Path) -> ReportModel:
          f"{jobs.duplicated} applied twice"),
         ("hygiene after the run", hygiene_text(result.hygiene)),
         ("code rollback recovered", {True: "yes", False: "no", None: "—"}[result.recovery.code_rollback_recovered]),
-        ("load", "—" if load is None else
-         f"{load.users} users, spawn rate {load.spawn_rate}/s, {load.locustfile}, "
-         f"latency limit {load.latency_limit_ms} ms"),
+        ("load", "—" if load is None else load_text(load)),
+        ("load lost", "—" if result.load_lost is None else
+         f"{result.load_lost.cause}" + ("" if result.load_lost.at_s is None else f", at {result.load_lost.at_s:+.2f} s")
+         + "; no objective was judged on the window without load"),
         ("gameday", f"{env.gameday_version or '—'} at {env.git_revision or 'unknown revision'}"),
         ("images", ", ".join(f"{k} {v}" for k, v in (env.images or {}).items()) or "—"),
     )

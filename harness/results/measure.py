@@ -34,6 +34,7 @@ from harness.results.model import (
     Incident,
     Jobs,
     Lint,
+    LoadLostFact,
     ObjectiveResult,
     Outcome,
     PlanResult,
@@ -233,6 +234,8 @@ def measure(scenario: Scenario, observed: Observed, records: Iterable[Record],
     after.sort()
 
     events = observed.timeline
+    # The load generator stopped: no objective is judged on a window without traffic.
+    lost = next((e for e in events if e["event"] == Event.LOAD_LOST), None)
     alarms = [e for e in events if e["event"] == Event.ALARM_RAISED and t0 is not None and e["ts"] >= t0]
     false_alarms = [e for e in events if e["event"] == Event.ALARM_RAISED and (t0 is None or e["ts"] < t0)]
     gate_aborts = [e.ts for e in observed.deploy_log
@@ -317,7 +320,7 @@ def measure(scenario: Scenario, observed: Observed, records: Iterable[Record],
     facts = {
         "incident": what_happened,
         **times.to_json(), **durations.to_json(), "first_detector": first_detector, "by_window": by_window,
-        "code_rollback_recovered": observed.code_rollback_recovered,
+        "code_rollback_recovered": None if lost is not None else observed.code_rollback_recovered,
         # As the deploy ran: a team's tool with no gate is ungated whatever the scenario asked.
         "ungated": scenario.fault.kind == "deploy" and not next(
             (bool(e.get("gate")) for e in later if e["event"] == Event.FAULT_INJECTED), scenario.fault.gate),
@@ -339,7 +342,9 @@ def measure(scenario: Scenario, observed: Observed, records: Iterable[Record],
     for name, objective in scenario.objectives.items():
         value = measured.get(name)
         met: bool | None
-        if value is not None:
+        if lost is not None:
+            met = None
+        elif value is not None:
             met = value <= objective
         elif name in not_applicable:
             met = None  # the target has no such part (no queue): null, and not judged
@@ -420,7 +425,8 @@ def measure(scenario: Scenario, observed: Observed, records: Iterable[Record],
             bad_by_window=BadByWindow(**by_window),
         ),
         jobs=jobs,
-        recovery=RecoveryDone(tuple(observed.actions), observed.code_rollback_recovered),
+        recovery=RecoveryDone(tuple(observed.actions),
+                              None if lost is not None else observed.code_rollback_recovered),
         detection=Detection(first_detector, len(alarms), len(false_alarms),
                             ladder(scenario, alarms, t0, incident_start)),
         objectives=tuple(objectives),
@@ -434,6 +440,7 @@ def measure(scenario: Scenario, observed: Observed, records: Iterable[Record],
         drains=drains(observed.deploy_log, kept, t0, scenario.target.run.graceful_timeout_s, observed.app_log),
         lint=observed.lint,
         schema_checks=checks,
+        load_lost=None if lost is None else LoadLostFact(rel(float(lost["at"]), t0), str(lost.get("cause", ""))),
     )
 
 

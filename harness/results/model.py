@@ -566,6 +566,23 @@ class Hygiene:
 
 
 @dataclass(frozen=True)
+class LoadLostFact:
+    """The load generator stopped making load: when (seconds after t0; None before t0 or
+    without one) and why (Locust's exit status and last log lines, a load shape that ended)."""
+
+    at_s: float | None
+    cause: str
+
+    def to_json(self) -> Json:
+        return {"at_s": self.at_s, "cause": self.cause}
+
+    @classmethod
+    def from_json(cls, data: object, key: str = "load_lost") -> LoadLostFact:
+        o = _Obj(data, key)
+        return cls(o.opt_number("at_s"), o.text("cause"))
+
+
+@dataclass(frozen=True)
 class LoadSettings:
     """The load as configured: Locust users, users started per second, the locustfile's name,
     and Locust's worker processes (0: one plain process) and the workers it waited for on
@@ -577,17 +594,23 @@ class LoadSettings:
     latency_limit_ms: float
     workers: int = 0
     remote_workers: int = 0
+    # What Locust ran: the locustfile's User classes and its load shape (None: none; a shape
+    # sets the users over time, so `users` and `spawn_rate` did not apply). Empty and None
+    # in files written before they were added.
+    user_classes: tuple[str, ...] = ()
+    shape: str | None = None
 
     def to_json(self) -> Json:
         return {"users": self.users, "spawn_rate": self.spawn_rate, "locustfile": self.locustfile,
                 "latency_limit_ms": self.latency_limit_ms, "workers": self.workers,
-                "remote_workers": self.remote_workers}
+                "remote_workers": self.remote_workers, "user_classes": list(self.user_classes), "shape": self.shape}
 
     @classmethod
     def from_json(cls, data: object, key: str) -> LoadSettings:
         o = _Obj(data, key)
         return cls(o.count("users"), o.number("spawn_rate"), o.text("locustfile"), o.number("latency_limit_ms"),
-                   o.opt_count("workers") or 0, o.opt_count("remote_workers") or 0)
+                   o.opt_count("workers") or 0, o.opt_count("remote_workers") or 0,
+                   tuple(o.texts("user_classes")) if "user_classes" in o.data else (), o.opt_text("shape"))
 
 
 @dataclass(frozen=True)
@@ -906,6 +929,7 @@ class Result:
     drains: tuple[Drain, ...] = ()  # each app-server reload under load and what it did to requests in flight
     lint: Lint | None = None  # the migrations the run applied, linted; None before the lint existed
     schema_checks: tuple[SchemaCheck, ...] = ()  # one per database rollback: did the schema come back?
+    load_lost: LoadLostFact | None = None  # the load generator stopped mid-run: nothing after it is judged
 
     @property
     def started_ts(self) -> float:
@@ -954,6 +978,7 @@ class Result:
             "drains": [d.to_json() for d in self.drains],
             "lint": None if self.lint is None else self.lint.to_json(),
             "schema_checks": [c.to_json() for c in self.schema_checks],
+            "load_lost": None if self.load_lost is None else self.load_lost.to_json(),
         }
 
     @classmethod
@@ -972,7 +997,7 @@ class Result:
             raise ResultFormatError("outcome", f"must be one of {', '.join(Outcome)}, got {outcome!r}")
         jobs, hygiene, budget = o.opt_table("jobs"), o.opt_table("hygiene"), o.opt_table("regression_budget")
         environment, incident = o.opt_table("environment"), o.opt_table("incident")
-        plan, lint = o.opt_table("plan"), o.opt_table("lint")
+        plan, lint, lost = o.opt_table("plan"), o.opt_table("lint"), o.opt_table("load_lost")
         return cls(
             schema=schema,
             run_id=o.text("run_id"),
@@ -1003,6 +1028,7 @@ class Result:
             drains=tuple(Drain.from_json(d.data, d.key) for d in o.tables("drains")),
             lint=None if lint is None else Lint.from_json(lint.data),
             schema_checks=tuple(SchemaCheck.from_json(c.data, c.key) for c in o.tables("schema_checks")),
+            load_lost=None if lost is None else LoadLostFact.from_json(lost.data),
         )
 
 

@@ -19,6 +19,7 @@ class Event(StrEnum):
     # the replica
     REPLICA_STARTED = "replica_started"
     REPLICA_UNREADABLE = "replica_unreadable"
+    LOAD_LOST = "load_lost"  # the load generator stopped making load: `cause`, and `at` (epoch s)
     REPLICA_REMOVING = "replica_removing"
     # the phases and what the watch saw
     PHASE_STARTED = "phase_started"

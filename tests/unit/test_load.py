@@ -85,3 +85,64 @@ def test_parse_numbers_reads_the_numbers_without_the_strings():
     assert parse_numbers(line) == (1.25, 503, 7.5, True)
     assert parse_numbers(line[:-1]) is None  # torn
     assert parse_numbers("garbage\n") is None
+
+
+def test_load_lost_when_locust_exits_says_its_status_and_last_lines():
+    from harness.rehearsal.load import load_lost
+
+    lost = load_lost(-9, None, False, 1000.0, None, ["Traceback", "KeyError: 'x'"])
+    assert lost == (1000.0, "Locust exited with status -9: Traceback | KeyError: 'x'")
+
+
+def test_a_load_shape_that_ended_is_load_lost_at_the_time_it_stopped():
+    from harness.rehearsal.load import LoadStatus, load_lost
+
+    ended = LoadStatus(ts=990.0, users=0, state="stopped")
+    assert load_lost(None, ended, True, 990.3, "Steps") == (990.0, "the locustfile's load shape Steps ended")
+    assert load_lost(None, ended, True, 990.3, None) == (990.0, "Locust stopped its users (stopped)")
+    # Before the users ever ran (Locust starting, a master waiting for its workers), 0 users is no loss.
+    starting = LoadStatus(ts=990.0, users=0, state="ready")
+    assert load_lost(None, starting, False, 990.3, None) is None
+
+
+def test_a_lull_shorter_than_the_stale_window_is_not_load_lost():
+    from harness.rehearsal.load import STATUS_STALE_S, LoadStatus, load_lost
+
+    running = LoadStatus(ts=1000.0, users=20, state="running")
+    # Users stuck on a stalled service still run: the status says so, and it is fresh.
+    assert load_lost(None, running, True, 1000.0 + STATUS_STALE_S - 0.5, None) is None
+    stale = load_lost(None, running, True, 1000.0 + STATUS_STALE_S + 0.5, None)
+    assert stale is not None and stale[0] == 1000.0 and "stopped reporting" in stale[1]
+
+
+def test_the_status_file_is_read_or_ignored_when_torn(tmp_path):
+    from harness.rehearsal.load import LoadStatus, read_status
+
+    path = tmp_path / "requests.status.json"
+    assert read_status(path) is None
+    path.write_text('{"ts": 5.5, "users": 3, "state": "running"}')
+    assert read_status(path) == LoadStatus(5.5, 3, "running")
+    path.write_text('{"ts": 5.5, "us')
+    assert read_status(path) is None
+
+
+def test_a_locustfile_that_cannot_load_is_one_line_naming_it(tmp_path):
+    from harness.rehearsal.load import manifest
+
+    broken = tmp_path / "locustfile.py"
+    broken.write_text("from locust import HttpUser, task\nclass U(HttpUser):\n    @task\n    def t(self):\n"
+                      "        self.client.get('/x'\n")
+    with pytest.raises(InputError) as err:
+        manifest(broken)
+    assert str(err.value) == f"{broken}: SyntaxError: '(' was never closed (locustfile.py, line 5)"
+
+
+def test_the_manifest_names_the_user_classes_and_the_load_shape(tmp_path):
+    from harness.rehearsal.load import LoadManifest, manifest
+
+    shaped = tmp_path / "shaped.py"
+    shaped.write_text("from locust import HttpUser, LoadTestShape, task\nclass Shopper(HttpUser):\n    @task\n"
+                      "    def t(self):\n        self.client.get('/')\nclass Steps(LoadTestShape):\n"
+                      "    def tick(self):\n        return (10, 10) if self.get_run_time() < 9 else None\n")
+    assert manifest(shaped) == LoadManifest(("Shopper",), "Steps")
+    assert manifest(find_scenario("bad-migration").load.locustfile).shape is None

@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 
 from harness.config.scenario import Scenario, find_scenario
+from harness.errors import LoadLost
 from harness.rehearsal import faults, phases, runbook
-from harness.rehearsal.watch import Watch
+from harness.rehearsal.watch import LOAD_CHECK_S, Watch
 from harness.results.measure import Observed, measure
 from harness.results.model import Result
 from harness.results.records import Record
@@ -43,6 +44,7 @@ class Story:
     t0: float
     records: list[Record]
     scenario: Scenario
+    error: str | None = None  # the HarnessError that ended the run, as runbook.rehearse records it
 
     def measured(self) -> Result:
         """What `measure` makes of the same run, as result.json would hold it."""
@@ -50,7 +52,8 @@ class Story:
                             timeline=self.events, deploy_log=self.deployer.steps(), jobs=None,
                             actions=self.notes.actions,
                             releases={"before": "r1", "deployed": "r2", "after": self.host.current},
-                            code_rollback_recovered=self.notes.code_rollback_recovered)
+                            code_rollback_recovered=self.notes.code_rollback_recovered,
+                            outcome="error" if self.error else None, reason=self.error)
         return measure(self.scenario, observed, self.records)
 
     def first(self, event: str, **match: Any) -> dict[str, Any] | None:
@@ -76,25 +79,32 @@ def deploys(host: Host, clock: FakeClock, steps: list[Step], ends_at: float, exi
 def rehearse(tmp_path: Path, chosen: Scenario, host: Host,
              plan: Callable[[FakeClock], Callable[[str, bool], FakeDeploy]],
              operator_log: Callable[[], list[dict[str, Any]]] | None = None,
-             clock: FakeClock | None = None, rollback_fails: bool = False) -> Story:
+             clock: FakeClock | None = None, rollback_fails: bool = False,
+             load_lost: Callable[[float], tuple[float, str] | None] | None = None) -> Story:
+    """`load_lost(now)` stands for the load generator (`LoadProcess.lost`)."""
     clock = clock or FakeClock()
     environment = FakeEnvironment(host)
     deployer = FakeDeployer(host, clock, plan(clock), rollback_fails=rollback_fails)
     timeline = Timeline(tmp_path / "timeline.jsonl", clock.now)
     notes = phases.Notes()
     records = FakeRecords(host, clock)
-    watch = Watch(chosen, environment, timeline, records, clock,
-                  transport=transport(host, clock), threaded=False)
+    watch = Watch(chosen, environment, timeline, records, clock, transport=transport(host, clock), threaded=False,
+                  load_lost=None if load_lost is None else (lambda: load_lost(clock.now())))
+    error = None
+    t0 = clock.now()
     with watch:
-        phases.baseline(watch, chosen)
-        fault = faults.plan(chosen.fault, None, clock.now())
-        with faults.injected(environment, deployer, fault, timeline, clock) as injection:
-            t0 = injection.t0
-            watch.set_t0(injection.t0)
-            runbook.respond(watch, chosen, environment, deployer, injection, notes, "r1", FakeProcesses(),
-                            operator=False,
-                            say=lambda _: None, operator_log=operator_log or list)
-    return Story(timeline.events, notes, host, deployer, t0, records.emitted, chosen)
+        try:
+            phases.baseline(watch, chosen)
+            fault = faults.plan(chosen.fault, None, clock.now())
+            with faults.injected(environment, deployer, fault, timeline, clock) as injection:
+                t0 = injection.t0
+                watch.set_t0(injection.t0)
+                runbook.respond(watch, chosen, environment, deployer, injection, notes, "r1", FakeProcesses(),
+                                operator=False,
+                                say=lambda _: None, operator_log=operator_log or list)
+        except LoadLost as exc:
+            error = str(exc)
+    return Story(timeline.events, notes, host, deployer, t0, records.emitted, chosen, error)
 
 
 def test_an_alarm_during_a_running_deploy_rolls_back_at_once(tmp_path):
@@ -348,6 +358,48 @@ def test_a_rollback_refused_by_systemds_start_limit_is_advised_to_reset_failed_f
                "`systemctl reset-failed web` clears it)")
     assert rollback_advice(refused).startswith("run `systemctl reset-failed` on the app's units before")
     assert "reset-failed" not in rollback_advice("deploy: no previous release to roll back to")
+
+
+def test_load_lost_mid_incident_ends_the_run_as_an_error_and_judges_no_objective(tmp_path):
+    # A destructive migration goes live; 0.4 s after the fault, Locust dies. The records
+    # stop with it, so what followed cannot be judged, whatever the rollback did.
+    host = Host()
+    deployed: list[float] = []  # when the fault's deploy started
+    died: list[float] = []
+
+    def plan(clock: FakeClock) -> Callable[[str, bool], FakeDeploy]:
+        def deploy(release: str, gate: bool) -> FakeDeploy:
+            deployed.append(clock.now())
+            return FakeDeploy(host, clock, [Step(0.1, break_schema)], 0.5, 0)
+        return deploy
+
+    def locust(now: float) -> tuple[float, str] | None:
+        if deployed and now >= deployed[0] + 0.4:
+            died.append(now)
+            return now, "Locust exited with status -9"
+        return None
+
+    story = rehearse(tmp_path, scenario("bad-migration"), host, plan, load_lost=locust)
+    lost = story.first("load_lost")
+    assert lost is not None and lost["cause"] == "Locust exited with status -9"
+    # Noticed at the first look after it happened.
+    assert lost["ts"] - died[0] <= LOAD_CHECK_S
+    assert story.error == "the load generator stopped: Locust exited with status -9"
+    result = story.measured()
+    assert result.outcome == "error" and result.load_lost is not None
+    assert result.load_lost.cause == "Locust exited with status -9"
+    assert all(o.met is None for o in result.objectives), result.objectives
+    assert result.recovery.code_rollback_recovered is None
+    assert not [g for g in result.gaps if g.name in {o.name for o in result.objectives}]
+
+
+def test_a_load_generator_that_keeps_reporting_is_never_load_lost(tmp_path):
+    host = Host(unbootable={"unbootable"})
+    story = rehearse(tmp_path, scenario(db="if-needed"), host,
+                     lambda clock: deploys(host, clock, [Step(0.1, go_live("r2", "unbootable"))], 15.0, 1),
+                     load_lost=lambda now: None)
+    assert story.error is None and story.first("load_lost") is None
+    assert story.measured().load_lost is None
 
 
 def test_a_planned_rollback_that_fails_is_a_gap_even_when_no_objective_is_missed(tmp_path):
