@@ -69,7 +69,10 @@ class ErrorRate:
 class Poller:
     """Runs `check` every `interval_s`; after `failures` red checks in a row, raises an alarm.
 
-    `step` does one check and is what unit tests drive; `start` runs it on a thread.
+    A check that raises is the instrument failing, not the service: it is neither red nor
+    green, `on_broken` hears of the first failure of a streak, and `broken_since` says
+    since when (None while the check runs). `step` does one check and is what unit tests
+    drive; `start` runs it on a thread.
     """
 
     def __init__(
@@ -81,6 +84,7 @@ class Poller:
         on_alarm: Callable[[Alarm], None],
         on_change: Callable[[str, bool, str], None],
         clock: Clock,
+        on_broken: Callable[[str, str], None] | None = None,
     ) -> None:
         self.name = name
         self.check = check
@@ -92,14 +96,24 @@ class Poller:
         self.red_in_a_row = 0
         self.green: bool | None = None
         self.firing = False
+        self.on_broken = on_broken
+        self.broken_since: float | None = None
+        self.broken_detail = ""
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def step(self) -> Check:
         try:
             result = self.check()
-        except Exception as exc:  # a probe that cannot run is a red probe
-            result = Check(False, f"{type(exc).__name__}: {exc}")
+        except Exception as exc:  # the probe could not run: says nothing of the service
+            detail = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:300]
+            if self.broken_since is None:
+                self.broken_since = self.clock()
+                if self.on_broken is not None:
+                    self.on_broken(self.name, detail)
+            self.broken_detail = detail
+            return Check(False, detail)
+        self.broken_since = None
         now = self.clock()
         if result.ok != self.green:
             self.green = result.ok

@@ -28,6 +28,9 @@ from harness.results.timeline import Event, Timeline
 
 TICK_S = 0.05
 LOAD_CHECK_S = 0.25  # how often the load generator is looked at
+# A detector whose check keeps failing to run (not red: unable to look) this long ends the
+# run as an error: what it watches can no longer be judged.
+INSTRUMENT_LOST_S = 10.0
 PROGRESS_EVERY_S = 2.0
 RECENT_S = 30.0
 # A request is recorded when it completes: a window closer to now than the latency limit
@@ -185,16 +188,17 @@ class Watch:
             self.clients.append(http)
             changed = self._probe_changed if name == "health" else self._alert_changed
             self.pollers.append(Poller(name, health_check(http, scenario.target.run.health_path),
-                                       probe.interval_s, probe.failures, self._alarm, changed, clock.now))
+                                       probe.interval_s, probe.failures, self._alarm, changed, clock.now,
+                                       self._broken))
         if detectors.log is not None:
             log = detectors.log
             self.pollers.append(Poller("log", LogCount(environment, log, clock.now).check, log.interval_s, 1,
-                                       self._alarm, self._alert_changed, clock.now))
+                                       self._alarm, self._alert_changed, clock.now, self._broken))
         if detectors.queue_lag is not None and scenario.target.queue is not None:
             check = queue_lag_check(environment, scenario.target.database, scenario.target.queue.lag_sql,
                                     detectors.queue_lag.max_age_s)
             self.pollers.append(Poller("queue_lag", check, detectors.queue_lag.interval_s, 1,
-                                       self._alarm, self._probe_changed, clock.now))
+                                       self._alarm, self._probe_changed, clock.now, self._broken))
         self._next_step = {poller.name: 0.0 for poller in self.pollers}
 
     # --- detector callbacks (may run on poller threads) ---------------------------
@@ -215,6 +219,9 @@ class Watch:
         with self._lock:
             self.probes[name] = ok
             self.probe_changes.append((float(entry["ts"]), all(self.probes.values())))
+
+    def _broken(self, name: str, detail: str) -> None:
+        self.timeline.record(Event.INSTRUMENT_FAILED, detector=name, detail=detail)
 
     # --- life ---------------------------------------------------------------------
 
@@ -291,16 +298,26 @@ class Watch:
             self.clock.sleep(TICK_S)
 
     def check_load(self) -> None:
+        """Raise LoadLost once the load generator stopped making load, or a detector could
+        not run for INSTRUMENT_LOST_S in a row (its instrument is gone: the Docker engine,
+        the database's query): either way the run can no longer be judged."""
         now = self.clock.now()
-        if self.load_lost is None or now < self._next_load_check:
+        if now < self._next_load_check:
             return
         self._next_load_check = now + LOAD_CHECK_S
-        lost = self.load_lost()
+        lost = None if self.load_lost is None else self.load_lost()
         if lost is not None:
             at, cause = lost
             self.timeline.record(Event.LOAD_LOST, at=at, cause=cause, phase=self.phase)
             self.load_lost = None  # said once
             raise LoadLost(f"the load generator stopped: {cause}")
+        for poller in self.pollers:
+            since = poller.broken_since
+            if since is not None and now - since >= max(INSTRUMENT_LOST_S, 3 * poller.interval_s):
+                cause = f"the {poller.name} detector could not run for {now - since:.1f}s: {poller.broken_detail}"
+                self.timeline.record(Event.INSTRUMENT_LOST, at=since, detector=poller.name, cause=cause,
+                                     phase=self.phase)
+                raise LoadLost(cause)
 
     def alarms_since(self, ts: float) -> list[Alarm]:
         with self._lock:

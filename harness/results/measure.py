@@ -235,7 +235,7 @@ def measure(scenario: Scenario, observed: Observed, records: Iterable[Record],
 
     events = observed.timeline
     # The load generator stopped: no objective is judged on a window without traffic.
-    lost = next((e for e in events if e["event"] == Event.LOAD_LOST), None)
+    lost = next((e for e in events if e["event"] in (Event.LOAD_LOST, Event.INSTRUMENT_LOST)), None)
     alarms = [e for e in events if e["event"] == Event.ALARM_RAISED and t0 is not None and e["ts"] >= t0]
     false_alarms = [e for e in events if e["event"] == Event.ALARM_RAISED and (t0 is None or e["ts"] < t0)]
     gate_aborts = [e.ts for e in observed.deploy_log
@@ -440,7 +440,8 @@ def measure(scenario: Scenario, observed: Observed, records: Iterable[Record],
         drains=drains(observed.deploy_log, kept, t0, scenario.target.run.graceful_timeout_s, observed.app_log),
         lint=observed.lint,
         schema_checks=checks,
-        load_lost=None if lost is None else LoadLostFact(rel(float(lost["at"]), t0), str(lost.get("cause", ""))),
+        load_lost=None if lost is None or lost["event"] != Event.LOAD_LOST
+        else LoadLostFact(rel(float(lost["at"]), t0), str(lost.get("cause", ""))),
     )
 
 

@@ -20,6 +20,8 @@ class Event(StrEnum):
     REPLICA_STARTED = "replica_started"
     REPLICA_UNREADABLE = "replica_unreadable"
     LOAD_LOST = "load_lost"  # the load generator stopped making load: `cause`, and `at` (epoch s)
+    INSTRUMENT_FAILED = "instrument_failed"  # a detector's check could not run (a streak begins)
+    INSTRUMENT_LOST = "instrument_lost"  # ... and kept failing: the run cannot be judged
     REPLICA_REMOVING = "replica_removing"
     # the phases and what the watch saw
     PHASE_STARTED = "phase_started"

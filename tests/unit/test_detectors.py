@@ -60,12 +60,26 @@ def test_poller_alarms_after_failures_in_a_row_and_reports_changes():
     assert changes == [("health", True, "200"), ("health", False, "503"), ("health", True, "200")]
 
 
-def test_a_probe_that_raises_is_red():
+def test_a_probe_that_raises_is_the_instrument_failing_not_a_red_probe():
     alarms: list[Alarm] = []
+    changes: list[tuple[str, bool, str]] = []
+    broken: list[tuple[str, str]] = []
+    now = [5.0]
+    working = [False]
 
-    def broken() -> Check:
-        raise OSError("connection refused")
+    def check() -> Check:
+        if not working[0]:
+            raise OSError("the Docker engine went away\nmore")
+        return Check(True, "no pending job")
 
-    poller = Poller("queue_lag", broken, 1.0, 1, alarms.append, lambda *a: None, lambda: 5.0)
-    assert poller.step().ok is False
-    assert alarms[0].detail == "OSError: connection refused"
+    poller = Poller("queue_lag", check, 1.0, 1, alarms.append, lambda *a: changes.append(a), lambda: now[0],
+                    on_broken=lambda *a: broken.append(a))
+    poller.step()
+    now[0] = 6.0
+    poller.step()
+    # Not red, no alarm; one note for the streak, which began at its first failure.
+    assert alarms == [] and changes == [] and poller.red_in_a_row == 0
+    assert broken == [("queue_lag", "OSError: the Docker engine went away")]
+    assert poller.broken_since == 5.0 and poller.broken_detail == "OSError: the Docker engine went away"
+    working[0] = True
+    assert poller.step().ok is True and poller.broken_since is None

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from harness.config.scenario import Scenario, find_scenario
@@ -443,3 +444,32 @@ def test_operator_mode_is_chosen_by_the_scenario_file(tmp_path):
     assert story.first("phase_started", phase="operator") is not None
     assert story.deployer.calls == ["deploy bad-health"]
     assert story.first("recovery_timed_out") is not None
+
+
+def test_a_detector_that_cannot_run_for_long_ends_the_run_as_an_error_not_as_an_alarm(tmp_path):
+    # The health poller's instrument breaks 1 s into the baseline (a bug, a machine that
+    # went away: not an HTTP answer). For a while it is only noted; then the run cannot be
+    # judged, and it ends as an error, with no alarm raised.
+    from harness.rehearsal.watch import INSTRUMENT_LOST_S
+
+    host = Host()
+    clock = FakeClock()
+    chosen = scenario("failing-health-check-no-gate")
+    started = clock.now()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if clock.now() - started >= 1.0:
+            raise RuntimeError("the probe's own machinery broke")
+        return httpx.Response(200, json={"ok": True})
+
+    timeline = Timeline(tmp_path / "timeline.jsonl", clock.now)
+    watch = Watch(chosen, FakeEnvironment(host), timeline, FakeRecords(host, clock), clock,
+                  transport=httpx.MockTransport(handler), threaded=False)
+    with watch, pytest.raises(LoadLost, match="the health detector could not run for"):
+        watch.sleep(60)
+    events = timeline.events
+    failed = [e for e in events if e["event"] == "instrument_failed"]
+    lost = [e for e in events if e["event"] == "instrument_lost"]
+    assert len(failed) == 1 and "RuntimeError: the probe's own machinery broke" in failed[0]["detail"]
+    assert len(lost) == 1 and INSTRUMENT_LOST_S <= lost[0]["ts"] - failed[0]["ts"] <= INSTRUMENT_LOST_S + 1.5
+    assert not [e for e in events if e["event"] == "alarm_raised"]
