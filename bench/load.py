@@ -8,8 +8,11 @@ Two measurements:
   every worker sends its requests to the master, against plain `locust --master` with
   plain workers. Locust is the bottleneck here, so this shows what recording costs.
 
-Each pair alternates; req/s is requests over the seconds the load ran, median of --runs.
-The harness side also checks that the records equal Locust's own count.
+Each pair alternates, median of --runs. Req/s is Locust's own count over the span its
+statistics cover (first request to last reported one), the same measure on both sides:
+a plain master that is stopped may lose its workers' last reports, so a count over the
+whole run would favour the harness, whose master waits for them. The harness side also
+checks that its records equal Locust's own count.
 
 Usage: python bench/load.py [--runs 3] [--seconds 10] [--workers 1,2,4]
 """
@@ -50,14 +53,21 @@ def locust_total(stats: Path) -> int:
     return sum(int(entry["num_requests"]) for entry in json.loads(stats.read_text()))
 
 
+def locust_rate(stats: Path) -> float:
+    """Requests a second over the span Locust's statistics cover."""
+    entries = json.loads(stats.read_text())
+    span = max(e["last_request_timestamp"] for e in entries) - min(e["start_time"] for e in entries)
+    return locust_total(stats) / span
+
+
 def harness_rate(settings: Load, url: str, workdir: Path, seconds: int, header: str | None) -> tuple[float, int, int]:
-    """Req/s recorded by the harness's own load code, with its records and Locust's count."""
+    """Req/s of the harness's own load code, with its records and Locust's count."""
     plan = load.plan(settings, url, workdir, seconds + 120, release_header=header)
     with load.running(plan):
         time.sleep(seconds)
     recorded = len(plan.records.read_text().splitlines())
     assert plan.stats is not None
-    return recorded / seconds, recorded, locust_total(plan.stats)
+    return locust_rate(plan.stats), recorded, locust_total(plan.stats)
 
 
 def plain_rate(settings: Load, url: str, workdir: Path, seconds: int) -> float:
@@ -78,7 +88,7 @@ def plain_rate(settings: Load, url: str, workdir: Path, seconds: int) -> float:
         procs[0].send_signal(signal.SIGTERM)
         for proc in procs:
             proc.wait(timeout=30)
-    return locust_total(workdir / "plain.json") / seconds
+    return locust_rate(workdir / "plain.json")
 
 
 def compare(label: str, settings: Load, url: str, tmp: Path, args: argparse.Namespace, header: str | None) -> None:

@@ -53,6 +53,12 @@ def wait_for_phase(proc: subprocess.Popen[str], reports: Path, staging: Staging,
     raise AssertionError(f"never reached {phase}")
 
 
+def locust_pids(run_dir: Path) -> list[int]:
+    """The run's Locust processes: its command line names the run's statistics file."""
+    ps = subprocess.run(["pgrep", "-f", f"--json-file {run_dir}/requests.locust"], capture_output=True, text=True)
+    return [int(pid) for pid in ps.stdout.split()]
+
+
 def leftovers(staging: Staging, run_id: str) -> int:
     wanted = {"label": f"{RUN_LABEL}={run_id}"}
     return (len(staging.containers(run_id))
@@ -99,5 +105,4 @@ def test_a_killed_run_is_swept_by_the_next_command(staging: Staging, images: obj
     assert "This report is incomplete" in (run_dir / "report.html").read_text()
     # Locust died with its parent.
     time.sleep(1)
-    ps = subprocess.run(["pgrep", "-f", f"GAMEDAY_RECORDS={run_dir}"], capture_output=True, text=True)
-    assert ps.stdout.strip() == ""
+    assert locust_pids(run_dir) == []
