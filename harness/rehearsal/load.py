@@ -163,15 +163,18 @@ def load_lost(exit_status: int | None, status: LoadStatus | None, users_seen: bo
     status for STATUS_STALE_S. A stalled service is not load lost: its users wait on their
     requests, and the recorder still says they run. `now` and `status.ts` are epoch seconds.
     """
+    stopped = status is not None and users_seen and (status.users == 0
+                                                      or status.state in ("stopping", "stopped", "cleanup"))
+    if stopped and status is not None:
+        # Before it exited, if it did: a headless Locust quits once its load shape ends.
+        if shape is not None:
+            return status.ts, f"the locustfile's load shape {shape} ended"
+        return status.ts, f"Locust stopped its users ({status.state})"
     if exit_status is not None:
         tail = f": {' | '.join(log_tail)}" if log_tail else ""
         return now, f"Locust exited with status {exit_status}{tail}"
     if status is None:
         return None
-    if users_seen and (status.users == 0 or status.state in ("stopping", "stopped", "cleanup")):
-        if shape is not None:
-            return status.ts, f"the locustfile's load shape {shape} ended"
-        return status.ts, f"Locust stopped its users ({status.state})"
     if now - status.ts > STATUS_STALE_S:
         return status.ts, f"Locust stopped reporting: its last status is {now - status.ts:.1f}s old"
     return None

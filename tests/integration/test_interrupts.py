@@ -55,7 +55,8 @@ def wait_for_phase(proc: subprocess.Popen[str], reports: Path, staging: Staging,
 
 def locust_pids(run_dir: Path) -> list[int]:
     """The run's Locust processes: its command line names the run's statistics file."""
-    ps = subprocess.run(["pgrep", "-f", f"--json-file {run_dir}/requests.locust"], capture_output=True, text=True)
+    ps = subprocess.run(["pgrep", "-f", "--", f"--json-file {run_dir}/requests.locust"], capture_output=True,
+                        text=True)
     return [int(pid) for pid in ps.stdout.split()]
 
 

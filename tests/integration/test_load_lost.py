@@ -13,7 +13,7 @@ from pathlib import Path
 
 from harness.environment.replica import Staging
 from harness.results.timeline import read_jsonl
-from tests.integration.test_cli import gameday, left_by
+from tests.integration.test_cli import gameday, gameday_process, left_by
 from tests.integration.test_interrupts import GAMEDAY, leftovers, locust_pids, run_dir_of
 
 SHAPED = """\
@@ -45,7 +45,7 @@ threshold = 0.2
 [recovery]
 trigger = "after"
 after_s = 3
-db = "never"
+db = "always"
 [objectives]
 failed_requests = 0
 [phases]
@@ -133,10 +133,10 @@ def test_a_locustfile_with_a_syntax_error_is_exit_2_before_any_container_starts(
     (tmp_path / "shaped.py").write_text("from locust import HttpUser, task\n\n\nclass U(HttpUser):\n"
                                         "    @task\n    def t(self):\n        self.client.get('/'\n")
     reports = tmp_path / "reports"
-    proc = subprocess.run([*GAMEDAY, "run", str(scenario), "--reports", str(reports)], capture_output=True,
-                          text=True, timeout=300, env=dict(os.environ))
+    proc, pid = gameday_process("run", str(scenario), "--reports", str(reports))
     assert proc.returncode == 2
+    # One line, and nothing before it: no image was built, no replica started.
     assert proc.stderr.count("\n") == 1, proc.stderr
     assert f"{tmp_path / 'shaped.py'}: SyntaxError: '(' was never closed (shaped.py, line 7)" in proc.stderr
-    assert left_by(staging, proc.pid) == 0
+    assert left_by(staging, pid) == 0
     assert run_dir_of(reports) is None

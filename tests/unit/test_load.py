@@ -100,6 +100,8 @@ def test_a_load_shape_that_ended_is_load_lost_at_the_time_it_stopped():
     ended = LoadStatus(ts=990.0, users=0, state="stopped")
     assert load_lost(None, ended, True, 990.3, "Steps") == (990.0, "the locustfile's load shape Steps ended")
     assert load_lost(None, ended, True, 990.3, None) == (990.0, "Locust stopped its users (stopped)")
+    # A headless Locust quits when its shape ends: the shape is the cause, not the exit.
+    assert load_lost(0, ended, True, 991.0, "Steps") == (990.0, "the locustfile's load shape Steps ended")
     # Before the users ever ran (Locust starting, a master waiting for its workers), 0 users is no loss.
     starting = LoadStatus(ts=990.0, users=0, state="ready")
     assert load_lost(None, starting, False, 990.3, None) is None
