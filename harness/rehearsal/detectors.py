@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from harness.config.scenario import ErrorRateDetector
+from harness.errors import DockerUnavailable, HarnessError
 from harness.results.records import Record
 from harness.results.timeline import Clock
 
@@ -71,7 +72,9 @@ class Poller:
 
     A check that raises is the instrument failing, not the service: it is neither red nor
     green, `on_broken` hears of the first failure of a streak, and `broken_since` says
-    since when (None while the check runs). `step` does one check and is what unit tests
+    since when (None while the check runs). The exception is a HarnessError other than
+    DockerUnavailable: the host answered with a failure (a refused query, a stopped
+    container), which is the service, red. `step` does one check and is what unit tests
     drive; `start` runs it on a thread.
     """
 
@@ -105,14 +108,14 @@ class Poller:
     def step(self) -> Check:
         try:
             result = self.check()
+        except HarnessError as exc:
+            if isinstance(exc, DockerUnavailable):
+                return self._broken(exc)
+            # The host answered with a failure (a query the database refused, a container
+            # that stopped): that is the service, red.
+            result = Check(False, f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:300])
         except Exception as exc:  # the probe could not run: says nothing of the service
-            detail = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:300]
-            if self.broken_since is None:
-                self.broken_since = self.clock()
-                if self.on_broken is not None:
-                    self.on_broken(self.name, detail)
-            self.broken_detail = detail
-            return Check(False, detail)
+            return self._broken(exc)
         self.broken_since = None
         now = self.clock()
         if result.ok != self.green:
@@ -127,6 +130,15 @@ class Poller:
                 self.firing = True
                 self.on_alarm(Alarm(self.name, now, result.detail))
         return result
+
+    def _broken(self, exc: BaseException) -> Check:
+        detail = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:300]
+        if self.broken_since is None:
+            self.broken_since = self.clock()
+            if self.on_broken is not None:
+                self.on_broken(self.name, detail)
+        self.broken_detail = detail
+        return Check(False, detail)
 
     def _loop(self) -> None:
         while not self._stop.is_set():

@@ -23,6 +23,7 @@ from harness.errors import HarnessError, InputError
 RECORDER = Path(__file__).resolve().parent.parent / "loadgen" / "recorder.py"
 MANIFEST = Path(__file__).resolve().parent.parent / "loadgen" / "manifest.py"
 MANIFEST_TIMEOUT_S = 120.0
+ORPHAN_RUN_TIME_S = 6 * 3600.0  # Locust's own --run-time: only a Locust gameday could not stop reaches it
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
@@ -56,7 +57,7 @@ def manifest(locustfile: Path) -> LoadManifest:
     cannot load or defines no User class: before anything starts, not minutes into a run."""
     try:
         proc = subprocess.run([sys.executable, str(MANIFEST), str(locustfile)], capture_output=True, text=True,
-                              timeout=MANIFEST_TIMEOUT_S, cwd=locustfile.parent, check=False)
+                              timeout=MANIFEST_TIMEOUT_S, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise InputError(str(locustfile), None, f"Locust could not load it: {exc}") from exc
     lines = [line.strip() for line in proc.stderr.splitlines() if line.strip()]
@@ -132,6 +133,7 @@ def plan(load: Load, url: str, run_dir: Path, run_time_s: float, allow_remote: b
 # The recorder rewrites its status every 0.5 s: this long without a new one, Locust is
 # stuck (a worker's stats reach the master every 3 s, but the master's own status does not wait).
 STATUS_STALE_S = 3.0
+STATUS_S = 0.5  # how often the recorder rewrites it
 LOG_LINES = 3
 
 
@@ -165,14 +167,16 @@ def load_lost(exit_status: int | None, status: LoadStatus | None, users_seen: bo
     """
     stopped = status is not None and users_seen and (status.users == 0
                                                       or status.state in ("stopping", "stopped", "cleanup"))
-    if stopped and status is not None:
+    if stopped and status is not None and shape is not None:
         # Before it exited, if it did: a headless Locust quits once its load shape ends.
-        if shape is not None:
-            return status.ts, f"the locustfile's load shape {shape} ended"
-        return status.ts, f"Locust stopped its users ({status.state})"
+        return status.ts, f"the locustfile's load shape {shape} ended"
     if exit_status is not None:
         tail = f": {' | '.join(log_tail)}" if log_tail else ""
-        return now, f"Locust exited with status {exit_status}{tail}"
+        # It went quiet by its last status at the latest (not when gameday looked).
+        at = now if status is None else min(now, status.ts + STATUS_S)
+        return at, f"Locust exited with status {exit_status}{tail}"
+    if stopped and status is not None:
+        return status.ts, f"Locust stopped its users ({status.state})"
     if status is None:
         return None
     if now - status.ts > STATUS_STALE_S:

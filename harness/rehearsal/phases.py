@@ -198,8 +198,12 @@ def deploy_and_wait(watch: Watch, deployer: Deployer, release: str, timeout_s: f
     running = deployer.start_deploy(release, gate=gate)
     if started is not None:
         started(running)
-    if not watch.wait_for(lambda: running.poll() is not None, timeout_s):
-        running.stop()
+    try:
+        if not watch.wait_for(lambda: running.poll() is not None, timeout_s):
+            running.stop()
+    except BaseException:
+        running.stop()  # the run is ending (load lost, an interrupt): no deploy outlives it
+        raise
     found = running.poll()
     return found if found is not None else CommandResult(running.argv, 124, "", f"did not end in {timeout_s:g}s")
 

@@ -345,9 +345,9 @@ def claim_run_dir(reports: Path, run_id: str) -> tuple[str, Path]:
 
 
 def load_plan(run: Run, environment: Environment) -> load.LoadPlan:
-    p = run.scenario.phases
-    budget = p.baseline_s + p.detect_timeout_s + p.recover_timeout_s + p.stable_s + 300
-    return load.plan(run.scenario.load, environment.url, run.run_dir, budget, run.allow_remote,
+    # gameday stops Locust itself (and Locust dies with it): its own run time only bounds
+    # an orphan, so no long run (operator mode, many rounds) outlasts it.
+    return load.plan(run.scenario.load, environment.url, run.run_dir, load.ORPHAN_RUN_TIME_S, run.allow_remote,
                      run.scenario.target.run.release_header)
 
 
@@ -356,10 +356,9 @@ def matrix_load_plan(run: Run, environment: Environment) -> load.LoadPlan:
     requests; from this machine only (workers elsewhere served the rehearsal's master)."""
     plan = run.scenario.plan
     assert plan is not None
-    budget = (len(plan.steps) + 1) * (plan.burst_s + compatibility.SERVING_WAIT_S) + 120
     settings = dataclasses.replace(run.scenario.load, remote_workers=0, master_port=None,
                                    master_bind_host="127.0.0.1")
-    return load.plan(settings, environment.url, run.run_dir, budget, run.allow_remote,
+    return load.plan(settings, environment.url, run.run_dir, load.ORPHAN_RUN_TIME_S, run.allow_remote,
                      run.scenario.target.run.release_header, records=MATRIX_RECORDS)
 
 

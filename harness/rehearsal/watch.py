@@ -60,11 +60,14 @@ def health_check(http: httpx.Client, path: str) -> Callable[[], Check]:
             return Check(False, f"no answer: {type(exc).__name__}")
         if resp.status_code == 200:
             return Check(True, "200")
+        # An answer came: whatever its body, this is the service speaking, never the probe failing.
         try:
-            failed = resp.json().get("failed") or []
+            body = resp.json()
         except ValueError:
-            failed = []
-        return Check(False, f"{resp.status_code}" + (f" failed {', '.join(failed)}" if failed else ""))
+            body = None
+        failed = body.get("failed") if isinstance(body, dict) else None
+        named = ", ".join(str(f) for f in failed) if isinstance(failed, list) and failed else ""
+        return Check(False, f"{resp.status_code}" + (f" failed {named}" if named else ""))
 
     return check
 
@@ -155,6 +158,7 @@ class Watch:
         # The load generator, watched like any other part of the run (`harness.rehearsal.load`).
         self.load_lost = load_lost
         self._next_load_check = 0.0
+        self.lost = False  # a loss was said: the run is ending
         self.timeline = timeline
         self.tail = records
         self.progress = progress
@@ -241,8 +245,12 @@ class Watch:
     def __enter__(self) -> Watch:
         return self.start()
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
         self.stop()
+        if exc_type is None:
+            # A run that ended normally: one last look, so a loss in its last moments is said.
+            self._next_load_check = 0.0
+            self.check_load()
 
     def set_phase(self, phase: str) -> None:
         self.phase = phase
@@ -302,14 +310,14 @@ class Watch:
         not run for INSTRUMENT_LOST_S in a row (its instrument is gone: the Docker engine,
         the database's query): either way the run can no longer be judged."""
         now = self.clock.now()
-        if now < self._next_load_check:
+        if now < self._next_load_check or self.lost:
             return
         self._next_load_check = now + LOAD_CHECK_S
         lost = None if self.load_lost is None else self.load_lost()
         if lost is not None:
             at, cause = lost
             self.timeline.record(Event.LOAD_LOST, at=at, cause=cause, phase=self.phase)
-            self.load_lost = None  # said once
+            self.lost = True  # said once
             raise LoadLost(f"the load generator stopped: {cause}")
         for poller in self.pollers:
             since = poller.broken_since
@@ -317,6 +325,7 @@ class Watch:
                 cause = f"the {poller.name} detector could not run for {now - since:.1f}s: {poller.broken_detail}"
                 self.timeline.record(Event.INSTRUMENT_LOST, at=since, detector=poller.name, cause=cause,
                                      phase=self.phase)
+                self.lost = True
                 raise LoadLost(cause)
 
     def alarms_since(self, ts: float) -> list[Alarm]:

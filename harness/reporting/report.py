@@ -296,12 +296,14 @@ def phases_and_events(result: Result, timeline: list[dict[str, Any]], t0: float,
             events.append(("db step", step.started_s))
     if times.recovered_s is not None:
         events.append(("recovered", times.recovered_s))
-    lost = result.load_lost
-    if lost is not None:
-        # No load from here on: the shaded window no objective was judged on.
-        at = lost.at_s if lost.at_s is not None else (phases[-1][1] if phases else 0.0)
-        phases.append((NO_LOAD, at, end - t0))
-        events.append(("load lost", at))
+    lost = [(f"{e['event']}".replace("_", " "), float(e["at"]) - t0) for e in timeline
+            if e["event"] in (Event.LOAD_LOST, Event.INSTRUMENT_LOST) and isinstance(e.get("at"), int | float)]
+    if lost:
+        # No load (or no instrument) from here on: the window no objective was judged on,
+        # to the end of the run.
+        label, at = lost[0]
+        phases.append((NO_LOAD, at, max(end, result.finished_ts) - t0))
+        events.append((label, at))
     return phases, events
 
 

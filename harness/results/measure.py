@@ -260,6 +260,8 @@ def measure(scenario: Scenario, observed: Observed, records: Iterable[Record],
         probe_changes = []
         for e in events:
             if e["event"] == Event.PROBE_CHANGED and e.get("probe", True):
+                if lost is not None and float(e["ts"]) > float(lost["at"]):
+                    continue  # an instrument lost: its probes say nothing after it
                 probe_state[str(e["detector"])] = bool(e["ok"])
                 probe_changes.append((float(e["ts"]), all(probe_state.values())))
         probe_changes.sort()  # poller threads may record a change a moment out of order
@@ -302,6 +304,9 @@ def measure(scenario: Scenario, observed: Observed, records: Iterable[Record],
     rounds: tuple[RoundResult, ...] = ()
     if scenario.fault.kind == "flag":
         rounds = rounds_of(events, kept, t0)
+        if lost is not None and t0 is not None:
+            # A round begun after the load was lost, or that saw no request, judges nothing.
+            rounds = tuple(r for r in rounds if t0 + r.started_s < float(lost["at"]) and r.requests)
         what_happened = Incident(cause=flag_cause(scenario, rounds))
     elif scenario.plan is not None:
         plan = plan_result(events, kept, list(matrix_records), t0, scenario.start_release)

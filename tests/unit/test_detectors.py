@@ -83,3 +83,34 @@ def test_a_probe_that_raises_is_the_instrument_failing_not_a_red_probe():
     assert poller.broken_since == 5.0 and poller.broken_detail == "OSError: the Docker engine went away"
     working[0] = True
     assert poller.step().ok is True and poller.broken_since is None
+
+
+def test_a_failure_the_host_reports_is_red_and_an_engine_that_went_away_is_the_instrument():
+    from harness.errors import DockerUnavailable, StagingError
+
+    alarms: list[Alarm] = []
+    broken: list[tuple[str, str]] = []
+    raised: list[Exception] = [StagingError("psql exited 2", log_tail=["too many clients"])]
+
+    def check() -> Check:
+        raise raised[0]
+
+    poller = Poller("queue_lag", check, 1.0, 1, alarms.append, lambda *a: None, lambda: 5.0,
+                    on_broken=lambda *a: broken.append(a))
+    assert poller.step().ok is False
+    assert [a.detail for a in alarms] == ["StagingError: psql exited 2; last lines: too many clients"]
+    raised[0] = DockerUnavailable("cannot reach the Docker daemon")
+    poller.step()
+    assert broken == [("queue_lag", "DockerUnavailable: cannot reach the Docker daemon")] and len(alarms) == 1
+
+
+def test_a_health_answer_with_any_body_is_the_service_speaking():
+    import httpx
+
+    from harness.rehearsal.watch import health_check
+
+    for body, detail in ((b"null", "503"), (b'["down"]', "503"), (b'{"failed": [1, "db"]}', "503 failed 1, db"),
+                         (b"not json", "503")):
+        transport = httpx.MockTransport(lambda request, body=body: httpx.Response(503, content=body))
+        with httpx.Client(base_url="http://127.0.0.1:1", transport=transport) as http:
+            assert health_check(http, "/health")() == Check(False, detail)

@@ -90,8 +90,14 @@ def test_parse_numbers_reads_the_numbers_without_the_strings():
 def test_load_lost_when_locust_exits_says_its_status_and_last_lines():
     from harness.rehearsal.load import load_lost
 
+    from harness.rehearsal.load import LoadStatus
+
     lost = load_lost(-9, None, False, 1000.0, None, ["Traceback", "KeyError: 'x'"])
     assert lost == (1000.0, "Locust exited with status -9: Traceback | KeyError: 'x'")
+    # It went quiet by its last status at the latest, not when gameday next looked; with no
+    # shape, a crash that stopped the users first is still the crash, with its exit status.
+    last = LoadStatus(ts=990.0, users=0, state="stopped")
+    assert load_lost(1, last, True, 1050.0, None) == (990.5, "Locust exited with status 1")
 
 
 def test_a_load_shape_that_ended_is_load_lost_at_the_time_it_stopped():
