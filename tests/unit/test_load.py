@@ -88,9 +88,7 @@ def test_parse_numbers_reads_the_numbers_without_the_strings():
 
 
 def test_load_lost_when_locust_exits_says_its_status_and_last_lines():
-    from harness.rehearsal.load import load_lost
-
-    from harness.rehearsal.load import LoadStatus
+    from harness.rehearsal.load import LoadStatus, load_lost
 
     lost = load_lost(-9, None, False, 1000.0, None, ["Traceback", "KeyError: 'x'"])
     assert lost == (1000.0, "Locust exited with status -9: Traceback | KeyError: 'x'")
