@@ -94,7 +94,7 @@ PHASE_SHADES = {"baseline": "#eef3f8", "detect": "#fdf1e2", "recover": "#fde8e8"
                 "verify": "#e9f6ec", "drain": "#f2f2f2", "no load: nothing judged": "#d0d5dd"}
 MARKER_COLORS = {"fault injected": "#b42318", "alarm": "#c4320a", "rollback": "#1d4ed8", "rollback done": "#1d4ed8",
                  "swap": "#6b21a8", "recovered": "#067647", "gate aborted": "#c4320a", "db step": "#1d4ed8",
-                 "load lost": "#344054"}
+                 "load lost": "#344054", "rollback failed": "#b42318"}
 
 
 def place_labels(marks: Sequence[tuple[float, str]], right: float = WIDTH - RIGHT) -> tuple[Marker, ...]:

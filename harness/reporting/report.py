@@ -283,6 +283,8 @@ def phases_and_events(result: Result, timeline: list[dict[str, Any]], t0: float,
         events.append(("gate aborted" if gate else "alarm", times.detect_s))
     if times.rollback_started_s is not None:
         events.append(("rollback", times.rollback_started_s))
+    if times.rollback_failed_s is not None:
+        events.append(("rollback failed", times.rollback_failed_s))
     if times.rollback_done_s is not None:
         events.append(("rollback done", times.rollback_done_s))
     swaps = [step.started_s for step in result.steps if step.name == "swap" and step.started_s is not None]
