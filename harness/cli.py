@@ -19,7 +19,6 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from harness import __version__
 from harness.errors import HarnessError, InputError
@@ -146,12 +145,13 @@ def rehearse_and_show(scenario: Scenario, args: argparse.Namespace, reports: Pat
     if scenario.target.environment is not None:
         stack = existing_stack(scenario.target)
     else:
-        images = ensure_images(client or staging_here().client, scenario.target, args.base_image, say)
+        client = client or staging_here().client
+        images = ensure_images(client, scenario.target, args.base_image, say)
         buildcache.prefetch(scenario.target, say)
         replica = getattr(args, "replica", None)
         if replica is None and pool is not None and reusable(scenario.target):
             replica = pool.replica_for(scenario.target, images)
-        stack = docker_stack(Staging(client or staging_here().client, say), scenario.target, images, replica)
+        stack = docker_stack(Staging(client, say), scenario.target, images, replica)
     manifest = load_manifest(scenario)
     say(f"rehearsing {scenario.name}: {scenario.description}")
     # The operator prompt names gameday as it was started here, so it can be pasted.
@@ -253,13 +253,9 @@ def check_existing(scenario: Scenario, args: argparse.Namespace) -> None:
     existing = scenario.target.environment
     if existing is None:
         return
-    from harness.rehearsal.load import LOOPBACK
+    from harness.rehearsal.load import check_host
 
-    host = urlsplit(existing.url).hostname or ""
-    if host not in LOOPBACK and not args.allow_remote_host:
-        raise InputError(str(scenario.target.path), "environment.url",
-                         f"{existing.url} is not on this machine; pass --allow-remote-host to aim load and "
-                         "probes at it")
+    check_host(existing.url, args.allow_remote_host, str(scenario.target.path), "environment.url")
     for option in ("process_manager", "operator"):
         if getattr(args, option, None):
             raise InputError(f"--{option.replace('_', '-')}", None, f"target {scenario.target.name} is an existing "

@@ -71,11 +71,13 @@ def manifest(locustfile: Path) -> LoadManifest:
         raise InputError(str(locustfile), None, f"Locust loaded it but said nothing gameday reads: {exc}") from exc
 
 
-def check_host(url: str, allow_remote: bool = False) -> str:
-    """Load and probes go to the replica's loopback URL, never anywhere else by accident."""
+def check_host(url: str, allow_remote: bool = False, source: str = "--host", key: str | None = None) -> str:
+    """Load and probes go to a loopback URL, never anywhere else by accident. Raises
+    InputError naming `source` (and `key`: the file and key that gave the URL)."""
     host = urlsplit(url).hostname or ""
     if host not in LOOPBACK and not allow_remote:
-        raise InputError("--host", None, f"{url} is not a loopback address; pass --allow-remote-host to aim at it")
+        raise InputError(source, key, f"{url} is not a loopback address, not on this machine; pass "
+                         "--allow-remote-host to aim load and probes at it")
     return url
 
 

@@ -81,7 +81,8 @@ def test_a_remote_url_without_the_flag_is_exit_2_before_anything_starts(tmp_path
     scenario = write(tmp_path, EXISTING, url="https://staging.example.com")
     assert cli.main(["run", str(scenario), "--reports", str(tmp_path / "reports")]) == 2
     err = one_line(capsys.readouterr().err)
-    assert "environment.url: https://staging.example.com is not on this machine; pass --allow-remote-host" in err
+    assert ("environment.url: https://staging.example.com is not a loopback address, not on this machine; "
+            "pass --allow-remote-host") in err
     assert not (tmp_path / "reports").exists() or not any((tmp_path / "reports").iterdir())
 
 
@@ -154,6 +155,6 @@ def test_nightly_checks_an_existing_environment_before_anything_starts(tmp_path,
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-docker.sock")
     scenario = write(tmp_path, EXISTING, url="https://staging.example.com")
     assert cli.main(["nightly", str(scenario), "--reports", str(tmp_path / "reports")]) == 2
-    assert "is not on this machine; pass --allow-remote-host" in one_line(capsys.readouterr().err)
+    assert "not on this machine; pass --allow-remote-host" in one_line(capsys.readouterr().err)
     assert cli.main(["run", str(write(tmp_path, EXISTING)), "--operator", "--reports", str(tmp_path / "r")]) == 2
     assert "--operator: target staging is an existing environment" in one_line(capsys.readouterr().err)
