@@ -92,6 +92,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/nightly.py
 	$(BIN)/python bench/team_rollback.py
 	$(BIN)/python bench/wagtail_upgrade.py
+	$(BIN)/python bench/hostile_inputs.py
+	$(BIN)/python bench/concurrent_runs.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -7,11 +7,11 @@ import dataclasses
 import functools
 import itertools
 import json
+import math
 import os
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -21,7 +21,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness import __version__
-from harness.errors import HarnessError, InputError
+from harness.errors import HarnessError, InputError, RecordingFailed
+from harness.redaction import redact, redact_text
+from harness.results.runid import check_run_id
 
 if TYPE_CHECKING:
     from harness.config.scenario import Scenario
@@ -50,17 +52,17 @@ def staging_here() -> Staging:
 
 
 def say(message: str) -> None:
-    print(f"gameday: {message}", file=sys.stderr, flush=True)
+    print(redact_text(f"gameday: {message}"), file=sys.stderr, flush=True)
 
 
 def echo(line: str) -> None:
-    print(line, flush=True)
+    print(redact_text(line), flush=True)
 
 
 def cmd_up(args: argparse.Namespace) -> int:
     from harness.config.target import find_target
     from harness.deploy.deployers import deployer_for
-    from harness.environment import buildcache
+    from harness.environment import buildcache, state
     from harness.environment.images import ensure_images
     from harness.environment.processes import PROCESS_MANAGERS
     from harness.environment.replica import ReplicaEnvironment, new_run_id, owner_labels
@@ -68,6 +70,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     from harness.rehearsal.runbook import bring_up
 
     target = with_process_manager(find_target(args.target), args.process_manager)
+    require_tools(target)
     if target.environment is not None:
         raise InputError(str(target.path), "environment", "names an environment that exists already: "
                          "`gameday up` starts replicas; rehearse it with `gameday run`")
@@ -77,7 +80,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     staging = staging_here()
     images = ensure_images(staging.client, target, args.base_image, say)
     buildcache.prefetch(target, say)
-    run_id = new_run_id("up", datetime.now(UTC))
+    run_id = state.claim(new_run_id("up", datetime.now(UTC)), "up")
     replica = staging.create(target, images, run_id, "up", owner_labels("up"))
     try:
         environment = ReplicaEnvironment(staging, replica)
@@ -94,15 +97,27 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def reports_dir(path: str) -> Path:
-    """The reports directory, created and writable, or exit 2 before anything starts."""
+    """The reports directory, checked writable without making anything: it, or the nearest
+    directory above it that exists (the run makes the rest). Exit 2 before anything starts."""
     reports = Path(path)
+    if "\0" in path:
+        raise InputError("--reports", None, "must not contain a NUL byte")
+    existing = reports.absolute()
     try:
-        reports.mkdir(parents=True, exist_ok=True)
-        probe = tempfile.NamedTemporaryFile(dir=reports, prefix=".write-test-", delete=True)
-        probe.close()
+        while not existing.exists():
+            existing = existing.parent
+        if not existing.is_dir():
+            raise HarnessError(f"{reports}: the reports directory is not writable ({existing} is not a directory)")
+        if not os.access(existing, os.W_OK | os.X_OK):
+            raise HarnessError(f"{reports}: the reports directory is not writable ({existing}: "
+                               f"{'read-only file system' if read_only(existing) else 'permission denied'})")
     except OSError as exc:
         raise HarnessError(f"{reports}: the reports directory is not writable ({exc.strerror})") from None
     return reports
+
+
+def read_only(path: Path) -> bool:
+    return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
 
 
 def budget_of(args: argparse.Namespace) -> Budget | None:
@@ -110,9 +125,16 @@ def budget_of(args: argparse.Namespace) -> Budget | None:
 
     if args.regression_budget is None:
         return None
-    if args.regression_budget <= 0 or args.budget_runs < 1:
-        raise HarnessError("--regression-budget must be above 0 and --budget-runs at least 1")
+    if not math.isfinite(args.regression_budget) or args.regression_budget <= 0 or args.budget_runs < 1:
+        raise InputError("--regression-budget", None, f"must be a percentage above 0 (got "
+                         f"{args.regression_budget:g}), and --budget-runs at least 1 (got {args.budget_runs})")
     return Budget(args.regression_budget, args.budget_runs)
+
+
+def require_tools(target: Target) -> None:
+    """InputError (exit 2) naming the first deploy tool `target` needs and this machine lacks."""
+    if target.missing_tools:
+        raise HarnessError(target.missing_tools[0])
 
 
 def docker_stack(staging: Staging, target: Target, images: Images, replica: str | None = None) -> Stack:
@@ -161,8 +183,8 @@ def rehearse_and_show(scenario: Scenario, args: argparse.Namespace, reports: Pat
         budget=budget_of(args), allow_remote=args.allow_remote_host, say=echo,
         progress=None if args.quiet else say, manifest=manifest,
     )
-    print(summary(result, run_dir))
-    print(f"  {run_dir / 'report.html'}")
+    echo(summary(result, run_dir))
+    echo(f"  {run_dir / 'report.html'}")
     return result
 
 
@@ -216,10 +238,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     if getattr(args, "operator", False) and scenario.fault.kind in ("plan", "flag"):
         raise InputError(str(scenario.path), None, "--operator is for a single fault; a plan rolls each step back "
                          "itself and a flag fault's rounds are mitigated by recovery.mitigations")
-    reports = reports_dir(args.reports)
     budget_of(args)
     check_existing(scenario, args)
     locustfile_manifest(scenario.load.locustfile)
+    reports = reports_dir(args.reports)
     existing = scenario.target.environment is not None
     result = rehearse_and_show(scenario, args, reports, None if existing else staging_here().client)
     if result.outcome == "met":
@@ -267,30 +289,38 @@ def cmd_nightly(args: argparse.Namespace) -> int:
     from harness.config.scenario import find_scenario, scenario_files
 
     names = args.scenarios or [p.stem for p in scenario_files()]
-    # Every file is checked before any run, with the command line's overrides applied.
-    scenarios = {name: overridden(find_scenario(name), args) for name in names}
+    # Every file is checked before any run, with the command line's overrides applied. A
+    # scenario whose deploy tool is not installed here is skipped, not the whole night.
+    loaded = {name: overridden(find_scenario(name, tools_required=False), args) for name in names}
+    skipped = {name: scenario.target.missing_tools[0] for name, scenario in loaded.items()
+               if scenario.target.missing_tools}
+    scenarios = {name: scenario for name, scenario in loaded.items() if name not in skipped}
+    for name, why in skipped.items():
+        say(f"nightly: skipping {name}: {why}")
     for note in (note for scenario in scenarios.values() for note in scenario.notes):
         say(note)
     for scenario in scenarios.values():
         check_existing(scenario, args)
         locustfile_manifest(scenario.load.locustfile)
-    reports = reports_dir(args.reports)
     budget_of(args)
     if args.jobs < 1:
         raise InputError("--jobs", None, f"must be at least 1, got {args.jobs}")
+    reports = reports_dir(args.reports)
     # Docker only when some scenario rehearses a replica.
     staging = None if all(s.target.environment for s in scenarios.values()) else staging_here()
     client = None if staging is None else staging.client
     pool = None if args.fresh_replicas or staging is None else replica_pool(staging)
     started = time.monotonic()
     try:
-        nightly = nightly_runs(scenarios, args, reports, client, pool)
+        nightly = nightly_runs(scenarios, args, reports, client, pool, skipped)
     finally:
         if pool is not None:
             pool.close()
     for run in nightly.runs:
         state = run.result.outcome if run.result else f"could not run: {run.error}"
         print(f"  {run.name:<30} {state}")
+    for name, why in nightly.skipped.items():
+        print(f"  {name:<30} skipped: {why}")
     print(f"nightly: {len(nightly.runs)} scenarios in {time.monotonic() - started:.0f} s"
           f"{'' if pool is None else ', replicas reused'}; exit {nightly.exit_code}\n  {nightly.junit}\n"
           f"  {nightly.trend}")
@@ -309,13 +339,15 @@ def replica_pool(staging: Staging) -> ReplicaPool:
 
 
 def nightly_runs(scenarios: dict[str, Scenario], args: argparse.Namespace, reports: Path, client: Any,
-                 pool: ReplicaPool | None) -> Nightly:
-    """Every scenario, in this process (`--jobs 1`) or in `gameday run` processes."""
+                 pool: ReplicaPool | None, skipped: dict[str, str]) -> Nightly:
+    """Every scenario, in this process (`--jobs 1`) or in `gameday run` processes; the
+    `skipped` ones (name: why) only in the JUnit and the summary."""
     from harness.rehearsal.nightly import run_all
 
     if args.jobs == 1:
         return run_all(list(scenarios), reports,
-                       lambda name: rehearse_and_show(scenarios[name], args, reports, client, pool), say)
+                       lambda name: rehearse_and_show(scenarios[name], args, reports, client, pool), say,
+                       skipped=skipped)
     from harness.environment import buildcache
     from harness.environment.images import ensure_images
     from harness.environment.pool import reusable
@@ -342,7 +374,7 @@ def nightly_runs(scenarios: dict[str, Scenario], args: argparse.Namespace, repor
         return rehearse_in_child(scenario, args, reports, children, replica)
 
     try:
-        return run_all(list(scenarios), reports, one, say, jobs=args.jobs)
+        return run_all(list(scenarios), reports, one, say, jobs=args.jobs, skipped=skipped)
     finally:
         children.stop()  # none is left running, however the nightly ends
 
@@ -360,11 +392,14 @@ class Children:
         self._lock = threading.Lock()
 
     def start(self, argv: list[str]) -> subprocess.Popen[str]:
+        from harness.environment import children
+
         with self._lock:
             if self.stopped:
                 raise HarnessError("the nightly was stopped")
-            child = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                     errors="replace")
+            # Its own process group, ended with the nightly: given the time a run takes to remove its replica.
+            child: subprocess.Popen[str] = children.start(argv, grace_s=CHILD_STOP_S, stdout=subprocess.PIPE,
+                                                          stderr=subprocess.STDOUT, text=True, errors="replace")
             self.running.append(child)
             return child
 
@@ -382,6 +417,13 @@ class Children:
                 child.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 child.kill()
+            self.done(child)
+
+    def done(self, child: subprocess.Popen[str]) -> None:
+        """The run ended: its process group is forgotten by the reaper and the state directory."""
+        from harness.environment import children
+
+        children.ended(child)
 
 
 def rehearse_in_child(scenario: Scenario, args: argparse.Namespace, reports: Path, children: Children,
@@ -400,7 +442,10 @@ def rehearse_in_child(scenario: Scenario, args: argparse.Namespace, reports: Pat
     argv += [] if args.process_manager is None else ["--process-manager", args.process_manager]
     argv += [] if args.regression_budget is None else ["--regression-budget", str(args.regression_budget)]
     child = children.start(argv)
-    out, _ = child.communicate()
+    try:
+        out, _ = child.communicate()
+    finally:
+        children.done(child)
     print(out, end="", flush=True)
     shown = [line.strip() for line in out.splitlines() if line.strip().endswith("report.html")]
     result_file = Path(shown[-1]).with_name("result.json") if shown else None
@@ -489,14 +534,16 @@ def cmd_trend(args: argparse.Namespace) -> int:
                 datetime.fromisoformat(args.since.replace("Z", "+00:00"))
         except ValueError:
             raise HarnessError(f"--since: {args.since!r} is not a date (YYYY-MM-DD)") from None
-    print(write_trend(Path(args.reports), since=since, scenario=args.scenario))
+    print(write_trend(Path(args.reports), since=since, scenario=args.scenario, strict=True))
     return 0
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    """Every built-in scenario by group; one whose deploy tool is not installed here is
+    listed too, marked with what it needs."""
     from harness.config.scenario import GROUPS, load_scenario, scenario_files
 
-    scenarios = [load_scenario(path) for path in scenario_files()]
+    scenarios = [load_scenario(path, tools_required=False) for path in scenario_files()]
     for group in GROUPS:
         members = [s for s in scenarios if s.group == group]
         if not members:
@@ -504,6 +551,9 @@ def cmd_list(args: argparse.Namespace) -> int:
         print(f"{group}:" if group == GROUPS[0] else f"\n{group}:")
         for scenario in members:
             print(f"  {scenario.name:<30} {scenario.description}")
+            needs = dict.fromkeys(missing.rsplit(": ", 1)[-1] for missing in scenario.target.missing_tools)
+            for need in needs:
+                print(f"  {'':<30} cannot run here: {need}")
     return 0
 
 
@@ -516,14 +566,14 @@ def note_operator(replica: Replica, args: Sequence[str], started: float, exit_st
     if not run_dir or not Path(run_dir).is_dir():
         return
     with (Path(run_dir) / "operator.jsonl").open("a") as fh:
-        fh.write(json.dumps({"ts": started, "command": " ".join(args), "exit_status": exit_status,
-                             "ended": time.time()}) + "\n")
+        fh.write(json.dumps(redact({"ts": started, "command": " ".join(args), "exit_status": exit_status,
+                                    "ended": time.time()})) + "\n")
 
 
 @contextmanager
 def acting_on(args: argparse.Namespace, staging: Staging, *command: str) -> Iterator[Replica]:
     """The replica a command acts on; the command is noted for operator mode when it ends."""
-    replica = staging.find(args.run)
+    replica = staging.find(None if args.run is None else check_run_id(args.run))
     started, exit_status = time.time(), 1
     try:
         yield replica
@@ -620,17 +670,35 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_down(args: argparse.Namespace) -> int:
+    """Remove a replica (`--run`, or the only one), or with `--all` every replica this
+    machine's user made; another user's or machine's are left alone, and said so."""
+    from harness.environment import state
+    from harness.environment.replica import made_here, not_another_users
+
+    if args.run is not None:
+        check_run_id(args.run)
     staging = staging_here()
     if args.all:
-        runs = staging.run_ids()
+        runs = staging.run_ids(made_here)
+        others = sorted(set(staging.run_ids()) - set(runs))
+        if others:
+            say(f"leaving {len(others)} replicas made by another user or machine (or an older gameday that did not "
+                f"label its user): {', '.join(others[:5])}{'…' if len(others) > 5 else ''}; "
+                "remove one with `gameday down --run RUN_ID`")
     elif args.run:
         runs = [args.run]
+        labelled = [found for found in staging.resource_labels() if found.get("gameday.run") == args.run]
+        if not labelled and not state.run_directory(args.run).exists():
+            raise InputError("--run", None, f"no replica {args.run} on this Docker engine and no state of it here")
+        if labelled and not any(not_another_users(found) for found in labelled):
+            raise InputError("--run", None, f"replica {args.run} was made by another user; it is theirs to remove")
     else:
         runs = [staging.find(None).run_id]
     if not runs:
         print("no gameday resources to remove")
     for run_id in runs:
         counts = staging.remove(run_id)
+        state.release(run_id)
         print(f"removed {run_id}: " + ", ".join(f"{n} {kind if n == 1 else kind + 's'}" for kind, n in (
             ("container", counts["containers"]), ("network", counts["networks"]), ("volume", counts["volumes"]))))
     return 0
@@ -739,7 +807,8 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_status)
 
     p = command("down", "remove a replica's containers, network and volume")
-    p.add_argument("--all", action="store_true", help="remove every gameday-labelled resource on this engine")
+    p.add_argument("--all", action="store_true",
+                   help="remove every replica this user made on this machine (never another user's)")
     p.set_defaults(func=cmd_down)
     return top
 
@@ -761,13 +830,28 @@ def interrupt_on_signals() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from harness.environment import children
+
     args = parser().parse_args(argv)
     interrupt_on_signals()
     try:
+        # A run id is never a path: checked before anything is asked of Docker or the disk.
+        for option in ("run", "replica"):
+            if getattr(args, option, None) is not None:
+                check_run_id(getattr(args, option), f"--{option}")
+        # What a gameday killed before it could clean up left running on this machine.
+        children.sweep(say)
         return int(args.func(args))
     except KeyboardInterrupt:
         say("interrupted")
         return EXIT_INTERRUPTED
+    except RecordingFailed as exc:
+        from harness.results.model import Result
+
+        if isinstance(exc.result, Result):  # measured, but result.json could not be written: here it is
+            print(redact_text(summary(exc.result, Path(exc.path).parent)), file=sys.stderr)
+        say(str(exc))
+        return exc.exit_code
     except HarnessError as exc:
         say(str(exc))
         return exc.exit_code

@@ -11,12 +11,21 @@ class HarnessError(Exception):
     exit_code = 2
 
 
+def shorter(text: str, limit: int) -> str:
+    """`text` cut in the middle to at most `limit` characters: a value of megabytes given
+    as input is not echoed back whole, and the message keeps its end."""
+    if len(text) <= limit:
+        return text
+    keep = limit - 1
+    return f"{text[: keep * 2 // 3]}…{text[-(keep - keep * 2 // 3):]}"
+
+
 class InputError(HarnessError):
     """A file or argument is wrong: names the file and the key."""
 
     def __init__(self, source: str, key: str | None, problem: str) -> None:
         where = f"{source}: {key}" if key else source
-        super().__init__(f"{where}: {problem}")
+        super().__init__(f"{shorter(where, 300)}: {shorter(problem, 400)}")
         self.source = source
         self.key = key
         self.problem = problem
@@ -70,3 +79,14 @@ class DeployToolError(StagingError):
         # The tool exits 2 for bad input (unknown release, locked) and 1 when a step failed.
         self.exit_code = 2 if exit_status == 2 else 1
         self.args = (message,)
+
+
+class RecordingFailed(HarnessError):
+    """gameday could not write what it recorded (a full disk, a read-only reports
+    directory): names the path. `result` is the run's result when it was measured but
+    could not be written, for the CLI to print instead."""
+
+    def __init__(self, path: str, problem: str, result: object | None = None) -> None:
+        super().__init__(f"{path}: {problem}")
+        self.path = path
+        self.result = result

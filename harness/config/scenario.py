@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from harness.config.tables import NAME, Table, read_toml
+from harness.config.tables import NAME, Table, is_file, read_toml
 from harness.config.target import Target, find_target
 from harness.errors import InputError
 
@@ -38,6 +38,7 @@ MAX_USERS = 500
 # Locust worker processes: one a core is Locust's advice; 64 leaves room for a load farm.
 MAX_LOAD_WORKERS = 64
 DAY_S = 86400.0
+MAX_COUNT = 10**9  # requests or jobs: more than a rehearsal makes in a day
 
 
 @dataclass(frozen=True)
@@ -362,7 +363,7 @@ def _load(t: Table, scenario_dir: Path, target: Target) -> Load:
         locustfile = target.locustfile
     else:
         locustfile = (scenario_dir / value).resolve()
-        if not locustfile.is_file():
+        if not is_file(locustfile):
             raise t.error("locustfile", f"{value!r} is not a file next to the scenario")
     latency_limit_s = _seconds(t, "latency_limit_ms", 1000, 600_000) / 1000
     workers = int(t.number("workers", 0, minimum=0, integer=True, maximum=MAX_LOAD_WORKERS) or 0)
@@ -496,8 +497,8 @@ def _objectives(t: Table) -> Objectives:
         time_to_detect_s=t.number("time_to_detect_s", None, minimum=0, maximum=DAY_S),
         time_to_rollback_s=t.number("time_to_rollback_s", None, minimum=0, maximum=DAY_S),
         time_to_recover_s=t.number("time_to_recover_s", None, minimum=0, maximum=DAY_S),
-        failed_requests=t.number("failed_requests", None, minimum=0, integer=True),
-        lost_jobs=t.number("lost_jobs", 0, minimum=0, integer=True),
+        failed_requests=t.number("failed_requests", None, minimum=0, integer=True, maximum=MAX_COUNT),
+        lost_jobs=t.number("lost_jobs", 0, minimum=0, integer=True, maximum=MAX_COUNT),
     )
     t.finish()
     return objectives
@@ -515,7 +516,10 @@ def _phases(t: Table) -> Phases:
     return phases
 
 
-def load_scenario(path: Path) -> Scenario:
+def load_scenario(path: Path, tools_required: bool = True) -> Scenario:
+    """The scenario in `path`, and its target. Raises InputError naming the file and key;
+    with `tools_required=False`, a deploy tool its target needs and this machine lacks is
+    recorded in `target.missing_tools` instead (`gameday list`, the nightly)."""
     source = str(path)
     top = Table(source, read_toml(path))
 
@@ -531,10 +535,10 @@ def load_scenario(path: Path) -> Scenario:
     try:
         # A path (it names a .toml file or has a slash) is relative to the scenario's directory.
         as_path = target_value.endswith(".toml") or "/" in target_value
-        target = find_target(str(path.parent / target_value) if as_path else target_value)
+        target = find_target(str(path.parent / target_value) if as_path else target_value, tools_required)
     except InputError as exc:
-        if exc.key is not None:
-            raise  # a problem inside the target file: it names that file and key
+        if exc.key is not None or (exc.source != "--target" and is_file(Path(exc.source))):
+            raise  # a problem inside the target file: it names that file (and key)
         raise top.error("target", exc.problem) from None
     start_release = top.string("start_release", required=False, pattern=NAME) or target.first_release
     if start_release not in target.releases:
@@ -571,6 +575,13 @@ def load_scenario(path: Path) -> Scenario:
     objectives = _objectives(section(objectives_key))
     phases = _phases(section("phases"))
     top.finish()
+    if fault.kind in ("deploy", "flag") and fault.release == start_release:
+        raise InputError(source, "fault.release", f"{start_release!r} is the start release, live already: the "
+                         "fault deploys a release that is not live yet")
+    if recovery.after_s is not None and recovery.after_s > phases.detect_timeout_s:
+        raise InputError(source, "recovery.after_s", f"{recovery.after_s:g}s is longer than phases.detect_timeout_s "
+                         f"({phases.detect_timeout_s:g}s), the time a fault has to be noticed in; shorten it or "
+                         "raise the timeout")
     if target.environment is not None:
         _check_existing(top, target, fault, plan, recovery)
     return Scenario(
@@ -584,12 +595,12 @@ def scenario_files() -> list[Path]:
     return sorted(SCENARIOS_DIR.glob("*.toml"))
 
 
-def find_scenario(name_or_path: str) -> Scenario:
+def find_scenario(name_or_path: str, tools_required: bool = True) -> Scenario:
     """A built-in scenario by name, or any scenario file by path."""
     if name_or_path.endswith(".toml") or "/" in name_or_path:
-        return load_scenario(Path(name_or_path))
+        return load_scenario(Path(name_or_path), tools_required)
     path = SCENARIOS_DIR / f"{name_or_path}.toml"
-    if not path.exists():
+    if not is_file(path):
         known = ", ".join(p.stem for p in scenario_files())
         raise InputError(name_or_path, None, f"no such scenario; built-in scenarios: {known}")
-    return load_scenario(path)
+    return load_scenario(path, tools_required)

@@ -12,6 +12,14 @@ from typing import Any, overload
 from harness.errors import InputError
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
+# No number in a gameday file is larger: above it, a float loses whole numbers.
+MAX_NUMBER = 2**53
+
+
+def shown(value: object) -> str:
+    """A value as an error message shows it: its repr, cut to 60 characters."""
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:57]}..."
 
 
 def read_toml(path: Path) -> dict[str, Any]:
@@ -26,6 +34,28 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise InputError(str(path), None, f"is not UTF-8 text: {exc.reason}") from None
     except tomllib.TOMLDecodeError as exc:
         raise InputError(str(path), None, f"is not valid TOML: {exc}") from None
+    except RecursionError:
+        raise InputError(str(path), None, "nests arrays or tables too deeply to be a gameday file") from None
+    except OSError as exc:
+        raise InputError(str(path), None, f"cannot be read ({exc.strerror or exc})") from None
+    except ValueError as exc:  # a path with a NUL byte
+        raise InputError(repr(str(path)), None, f"is not a file name ({exc})") from None
+
+
+def is_file(path: Path) -> bool:
+    """`path.is_file()`, False for a name no file can have (too long, a NUL byte)."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
+
+
+def is_dir(path: Path) -> bool:
+    """`path.is_dir()`, False for a name no directory can have."""
+    try:
+        return path.is_dir()
+    except (OSError, ValueError):
+        return False
 
 
 class Table:
@@ -59,7 +89,9 @@ class Table:
         if value is None:
             return None
         if not isinstance(value, str) or not value.strip():
-            raise self.error(key, f"must be a non-empty string, got {value!r}")
+            raise self.error(key, f"must be a non-empty string, got {shown(value)}")
+        if "\0" in value:
+            raise self.error(key, "must not contain a NUL byte")
         if pattern is not None and not pattern.match(value):
             raise self.error(key, f"{value!r} is not a valid name")
         return value
@@ -75,7 +107,7 @@ class Table:
         if value is None:
             return default
         if value not in options:
-            raise self.error(key, f"must be one of {', '.join(options)}, got {value!r}")
+            raise self.error(key, f"must be one of {', '.join(options)}, got {shown(value)}")
         return str(value)
 
     def boolean(self, key: str, default: bool) -> bool:
@@ -83,7 +115,7 @@ class Table:
         if value is None:
             return default
         if not isinstance(value, bool):
-            raise self.error(key, f"must be true or false, got {value!r}")
+            raise self.error(key, f"must be true or false, got {shown(value)}")
         return value
 
     def number(
@@ -100,16 +132,20 @@ class Table:
         value = self._get(key, required)
         if value is None:
             return default
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise self.error(key, f"must be a number, got {value!r}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self.error(key, f"must be a number, got {shown(value)}")
+        if isinstance(value, int) and abs(value) > MAX_NUMBER:
+            raise self.error(key, f"is out of range: {shown(value)}")
+        if not math.isfinite(value):
+            raise self.error(key, f"must be a finite number, got {shown(value)}")
         if integer and not float(value).is_integer():
-            raise self.error(key, f"must be a whole number, got {value!r}")
+            raise self.error(key, f"must be a whole number, got {shown(value)}")
         if positive and value <= 0:
-            raise self.error(key, f"must be greater than 0, got {value!r}")
+            raise self.error(key, f"must be greater than 0, got {shown(value)}")
         if minimum is not None and value < minimum:
-            raise self.error(key, f"must be at least {minimum:g}, got {value!r}")
+            raise self.error(key, f"must be at least {minimum:g}, got {shown(value)}")
         if maximum is not None and value > maximum:
-            raise self.error(key, f"must be at most {maximum:g}, got {value!r}")
+            raise self.error(key, f"must be at most {maximum:g}, got {shown(value)}")
         return float(value)
 
     def strings(self, key: str) -> tuple[str, ...]:
@@ -118,6 +154,8 @@ class Table:
             return ()
         if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
             raise self.error(key, "must be a list of strings")
+        if any("\0" in v for v in value):
+            raise self.error(key, "must not contain a NUL byte")
         return tuple(value)
 
     def table(self, key: str) -> Table:

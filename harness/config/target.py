@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import fnmatch
 import json
+import os
 import re
 import shlex
 import shutil
@@ -15,10 +16,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from harness.config.sources import NamedReleases, OverlaySource, ReleaseSource, open_git
-from harness.config.tables import NAME, Table, read_toml
+from harness.config.tables import NAME, Table, is_dir, is_file, read_toml
 from harness.errors import InputError
+from harness.redaction import redact_text, secrets_of_dsn, secrets_of_url
 
 TARGETS_DIR = Path(__file__).resolve().parent.parent / "targets"
 DEPLOY_TOOLS = ("builtin", "commands")
@@ -27,6 +30,7 @@ PATH_KEYS = (("locustfile",), ("build", "common"), ("build", "releases"), ("buil
 MAX_EXTENDS = 4
 # The process managers a web host can run (harness/environment/processes.py implements each).
 PROCESS_MANAGERS = ("supervisord", "systemd")
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 
 
 @dataclass(frozen=True)
@@ -160,6 +164,13 @@ class Target:
     logs: dict[str, str] = field(default_factory=dict)
     migrations: Migrations = field(default_factory=Migrations)  # left out: no lint, no applied-migration check
     environment: ExistingEnvironment | None = None  # None: gameday builds a Docker replica
+    # Environment variables whose values gameday masks in every output (an API token a
+    # deploy command reads): harness.redaction.
+    secrets: tuple[str, ...] = ()
+    # Programs its commands need that this machine lacks, each one line naming the file,
+    # the key and how to install it: loaded with `tools_required=False` (`gameday list`,
+    # the nightly), a target may lack them; a rehearsal of it refuses to start.
+    missing_tools: tuple[str, ...] = ()
 
     @property
     def releases(self) -> tuple[str, ...]:
@@ -169,10 +180,18 @@ class Target:
     def packages(self) -> tuple[str, ...]:
         return self.build.packages
 
+    def secret_values(self) -> list[str]:
+        """What gameday masks in its outputs for this target (harness.redaction): the values
+        its `secrets` variables have here, and the passwords of its environment's URL and DSN."""
+        found = [value for name in self.secrets if (value := os.environ.get(name))]
+        if self.environment is not None:
+            found += secrets_of_url(self.environment.url) + secrets_of_dsn(self.environment.dsn)
+        return found
+
 
 def _directory(source: str, root: Path, key: str, value: str) -> Path:
     path = (root / value).resolve()
-    if not path.is_dir():
+    if not is_dir(path):
         raise InputError(source, key, f"{value!r} is not a directory next to the target file")
     return path
 
@@ -230,10 +249,10 @@ def _target_path(name_or_path: str, relative_to: Path | None = None) -> Path:
     candidate = Path(name_or_path).expanduser()
     if relative_to is not None and not candidate.is_absolute():
         candidate = relative_to / candidate
-    if candidate.suffix == ".toml" or "/" in name_or_path or candidate.is_dir():
-        return candidate / "target.toml" if candidate.is_dir() else candidate
+    if candidate.suffix == ".toml" or "/" in name_or_path or is_dir(candidate):
+        return candidate / "target.toml" if is_dir(candidate) else candidate
     path = TARGETS_DIR / name_or_path / "target.toml"
-    if not path.exists():
+    if not is_file(path):
         known = ", ".join(sorted(p.name for p in TARGETS_DIR.iterdir() if (p / "target.toml").exists()))
         raise InputError("--target", None, f"no target {name_or_path!r}; bundled targets: {known}")
     return path
@@ -257,7 +276,7 @@ def _read_with_extends(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any
         raise InputError(str(path), "extends", f"{base_name!r} extends this file again: a loop")
     if len(chain) > MAX_EXTENDS:
         raise InputError(str(path), "extends", f"targets extend each other more than {MAX_EXTENDS} deep")
-    if not base_path.is_file():
+    if not is_file(base_path):
         raise InputError(str(path), "extends", f"{base_name!r}: there is no target file {base_path}")
     return _merged(_read_with_extends(base_path, chain), data)
 
@@ -300,7 +319,12 @@ def _source(build: Table, source: str, root: Path) -> ReleaseSource:
 def _environment(table: Table) -> tuple[ExistingEnvironment, tuple[str, ...]]:
     url = str(table.string("url"))
     if not re.match(r"^https?://[^/\s]+", url):
-        raise table.error("url", f"must be an http:// or https:// URL, got {url!r}")
+        raise table.error("url", f"must be an http:// or https:// URL, got {redact_text(url)!r}")
+    try:
+        if urlsplit(url).port == 0:
+            raise ValueError("Port 0 is not a port a server listens on")
+    except ValueError as exc:
+        raise table.error("url", f"{redact_text(url)!r}: {exc}") from None
     dsn = table.string("dsn", required=False)
     names = table.strings("releases")
     bad = [r for r in names if not NAME.match(r)]
@@ -335,9 +359,29 @@ def _check_existing(source: str, existing: ExistingEnvironment, deploy: DeployCo
                 raise InputError(source, key, "runs SQL: give environment.dsn, or leave it out")
 
 
-def _deploy(table: Table | None, root: Path, ssh: bool = True) -> DeployCommands:
+# How to install a deploy tool a target names, by program (Debian's package, or PyPI's).
+INSTALL = {"cap": "apt-get install capistrano", "ssh": "apt-get install openssh-client",
+           "ssh-keygen": "apt-get install openssh-client", "git": "apt-get install git",
+           "psql": "apt-get install postgresql-client", "ansible-playbook": "pipx install ansible",
+           "fab": "pipx install fabric", "rsync": "apt-get install rsync"}
+
+
+def install_hint(program: str) -> str:
+    return INSTALL.get(program, f"install {program}")
+
+
+def _deploy(table: Table | None, root: Path, ssh: bool = True,
+            missing: list[InputError] | None = None) -> DeployCommands:
+    """The [deploy] table. A program that is not installed is an InputError, appended to
+    `missing` when given instead of raised."""
     if table is None:
         return DeployCommands()
+
+    def lacking(error: InputError) -> None:
+        if missing is None:
+            raise error
+        missing.append(error)
+
     given = any(table.has(key) for key in ("deploy", "rollback", "db_rollback"))
     tool = table.choice("tool", DEPLOY_TOOLS, "commands" if given else "builtin")
     commands = {key: table.string(key, required=tool == "commands" and key != "db_rollback")
@@ -352,13 +396,15 @@ def _deploy(table: Table | None, root: Path, ssh: bool = True) -> DeployCommands
         return DeployCommands()
     cwd = _directory(table.source, root, "deploy.cwd", cwd_value) if cwd_value else root
     if ssh and shutil.which("ssh-keygen") is None:
-        raise table.error("tool", "needs ssh-keygen (Debian's openssh-client) to give your commands SSH access "
-                          "to the replica with a key of their own")
+        lacking(table.error("tool", "needs ssh-keygen (Debian's openssh-client) to give your commands SSH "
+                            f"access to the replica with a key of their own; {install_hint('ssh-keygen')}"))
     for key, line in commands.items():
         if line is None:
             continue
         problem = missing_program(line, cwd)
-        if problem:
+        if problem and problem.endswith(NOT_ON_PATH):
+            lacking(table.error(key, f"{problem}; {install_hint(program_of(line))}"))
+        elif problem:
             raise table.error(key, problem)
     return DeployCommands("commands", commands["deploy"], commands["rollback"], commands["db_rollback"], cwd,
                           timeout_s)
@@ -414,6 +460,20 @@ SHELL_WORDS = frozenset(
 )
 
 
+NOT_ON_PATH = "is not installed (not found on PATH)"
+
+
+def program_of(line: str) -> str:
+    """The program a command line runs: its first word after `NAME=value` assignments."""
+    try:
+        words = shlex.split(line)
+    except ValueError:
+        return ""
+    while words and "=" in words[0] and words[0].split("=", 1)[0].isidentifier():
+        words = words[1:]
+    return words[0] if words else ""
+
+
 def missing_program(line: str, cwd: Path) -> str | None:
     """Why a command line cannot start here (its program is not installed), else None.
 
@@ -422,26 +482,27 @@ def missing_program(line: str, cwd: Path) -> str | None:
     program named by a variable or in a subshell, are left to the shell.
     """
     try:
-        words = shlex.split(line)
+        shlex.split(line)
     except ValueError as exc:
         return f"is not a valid command line: {exc}"
-    while words and "=" in words[0] and words[0].split("=", 1)[0].isidentifier():
-        words = words[1:]
-    if not words:
+    program = program_of(line)
+    if not program:
         return "names no command"
-    program = words[0]
     if program in SHELL_WORDS or program[0] in "($`" or "$" in program or "{" in program:
         return None
     if "/" in program:
         path = (cwd / program).expanduser()
-        return None if path.is_file() and path.stat().st_mode & 0o111 else \
+        return None if is_file(path) and path.stat().st_mode & 0o111 else \
             f"{program!r} is not an executable file (relative to {cwd})"
     if shutil.which(program) is None:
-        return f"{program!r} is not installed (not found on PATH)"
+        return f"{program!r} {NOT_ON_PATH}"
     return None
 
 
-def load_target(path: Path) -> Target:
+def load_target(path: Path, tools_required: bool = True) -> Target:
+    """The target in `path`. Raises InputError naming the file and key; with
+    `tools_required=False`, a deploy tool that is not installed is only recorded in
+    `missing_tools`."""
     source = str(path)
     top = Table(source, _read_with_extends(path))
     root = path.parent.resolve()
@@ -492,10 +553,15 @@ def load_target(path: Path) -> Target:
     if existing is not None and deploy_table is None:
         raise InputError(source, "deploy", "is required with [environment]: the deploy and rollback commands are "
                          "gameday's only way to change an existing environment")
-    deploy = _deploy(deploy_table, root, ssh=replica)
+    missing: list[InputError] = []
+    deploy = _deploy(deploy_table, root, ssh=replica, missing=None if tools_required else missing)
     flags = _flags(top.optional_table("flags"))
     logs = _logs(top.optional_table("logs"))
     migrations = _migrations(top.optional_table("migrations"))
+    secrets = top.strings("secrets")
+    bad = [name for name in secrets if not ENV_NAME.match(name)]
+    if bad:
+        raise InputError(source, "secrets", f"{bad[0]!r} is not an environment variable's name")
     top.finish()
     if existing is not None:
         _check_existing(source, existing, deploy, commands, queue, flags, logs, migrations)
@@ -528,10 +594,12 @@ def load_target(path: Path) -> Target:
         logs=logs,
         migrations=migrations,
         environment=existing,
+        secrets=secrets,
+        missing_tools=tuple(str(error) for error in missing),
     )
     if locustfile_value is not None:
         locustfile = (root / locustfile_value).resolve()
-        if not locustfile.is_file():
+        if not is_file(locustfile):
             raise InputError(source, "locustfile", f"{locustfile_value!r} is not a file next to the target file")
         target = dataclasses.replace(target, locustfile=locustfile)
     if first_release not in target.releases:
@@ -539,6 +607,6 @@ def load_target(path: Path) -> Target:
     return target
 
 
-def find_target(name_or_path: str) -> Target:
+def find_target(name_or_path: str, tools_required: bool = True) -> Target:
     """A bundled target by name (`shop`) or a target.toml path (or its directory)."""
-    return load_target(_target_path(name_or_path))
+    return load_target(_target_path(name_or_path), tools_required)

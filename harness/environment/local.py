@@ -3,7 +3,6 @@ never outliving gameday. Load (Locust) and a team's own deploy commands run this
 
 from __future__ import annotations
 
-import ctypes
 import os
 import signal
 import subprocess
@@ -11,24 +10,16 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from harness.environment import CommandResult
+from harness.environment import CommandResult, children
 from harness.environment.background import Background
 from harness.errors import HarnessError
 
-PR_SET_PDEATHSIG = 1
 INTERRUPT_WAIT_S = 15.0  # after Ctrl-C (SIGINT), then again after SIGTERM, before SIGKILL
 
 
-def die_with_parent() -> None:
-    """In the child: ask Linux for SIGTERM when gameday dies, even by SIGKILL."""
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    except OSError:
-        pass
-
-
 class LocalCommand:
-    """A shell command line running in its own process group; its output is collected.
+    """A shell command line running in its own process group, which ends with gameday
+    (harness.environment.children); its output is collected.
 
     `argv` is `(line,)`: the command as the team wrote it. A command still running after
     `timeout_s` is interrupted and ends with the status it exits with.
@@ -38,9 +29,9 @@ class LocalCommand:
         self.argv = (line,)
         self.timeout_s = timeout_s
         try:
-            self.proc = subprocess.Popen(
+            self.proc = children.start(
                 ["/bin/sh", "-c", line], cwd=cwd, env={**os.environ, **env}, stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True, preexec_fn=die_with_parent,
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             )
         except OSError as exc:
             raise HarnessError(f"could not start `{line}` in {cwd}: {exc.strerror or exc}") from exc
@@ -53,6 +44,8 @@ class LocalCommand:
             self.interrupt()
             out, err = self.proc.communicate()
             err += f"\ngameday: interrupted after {self.timeout_s:g}s\n".encode()
+        finally:
+            children.ended(self.proc)
         # Killed by a signal: the status a shell shows (128 + the signal), as `$?` would.
         status = self.proc.returncode if self.proc.returncode >= 0 else 128 - self.proc.returncode
         return CommandResult(self.argv, status, out.decode(errors="replace"),
@@ -87,10 +80,7 @@ class LocalCommand:
                 break
             except subprocess.TimeoutExpired:
                 continue
-        try:  # what it left running in its group (an ssh, a background job) goes with it
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        children.ended(self.proc)  # what it left running in its group (an ssh, a background job) goes with it
         return ", then ".join(sent) or "nothing (it had ended)"
 
     def stop(self) -> str:

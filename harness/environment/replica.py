@@ -20,9 +20,11 @@ import docker.errors
 from docker.models.containers import Container
 
 from harness.config.target import Target
-from harness.environment import Access, CommandResult, buildcache, ssh
+from harness.environment import Access, CommandResult, buildcache, ssh, state
 from harness.environment.images import CURRENT, Images
 from harness.errors import DeployToolError, DockerUnavailable, StagingError
+from harness.redaction import keep_secret
+from harness.results.runid import check_run_id, is_run_id
 from harness.results.runid import new_run_id as new_run_id  # re-exported for the CLI and tests
 
 RUN_LABEL = "gameday.run"
@@ -32,9 +34,14 @@ TARGET_LABEL = "gameday.target"
 # rollback --run` runs the target's own deploy tool without reading the target again.
 DEPLOY_LABEL = "gameday.deploy"
 ROLE_LABEL = "gameday.role"
+# Who made a replica: `run` (a live gameday process, swept once it is gone) or `up` (the
+# user's, removed with `gameday down`), on which machine, as which user (uid), by which
+# process (its pid, and when it started: pids are reused).
 OWNER_LABEL = "gameday.owner"
 PID_LABEL = "gameday.pid"
+PID_START_LABEL = "gameday.pid_start"
 HOST_LABEL = "gameday.host"
+USER_LABEL = "gameday.user"
 # The run directory of a rehearsal, so `gameday rollback` can time an operator's commands.
 REPORTS_LABEL = "gameday.reports"
 DB_USER = "app"
@@ -89,7 +96,30 @@ def connect() -> docker.DockerClient:
 
 def owner_labels(kind: str) -> dict[str, str]:
     """Who made a replica: `run` replicas belong to a live gameday process, `up` ones to the user."""
-    return {OWNER_LABEL: kind, PID_LABEL: str(os.getpid()), HOST_LABEL: socket.gethostname()}
+    start = state.process_start(os.getpid())
+    return {OWNER_LABEL: kind, PID_LABEL: str(os.getpid()), PID_START_LABEL: "" if start is None else str(start),
+            HOST_LABEL: socket.gethostname(), USER_LABEL: str(os.getuid())}
+
+
+def made_here(found: Mapping[str, str]) -> bool:
+    """Whether labels say this machine's user made the resource: `down --all` and the
+    sweep act on nothing else (not another user's replica, nor one of another machine
+    sharing the engine, nor one whose maker is not recorded)."""
+    return found.get(HOST_LABEL) == socket.gethostname() and found.get(USER_LABEL) == str(os.getuid())
+
+
+def maker_gone(found: Mapping[str, str]) -> bool:
+    """Whether the gameday process a `run` resource's labels name has ended on this machine."""
+    pid, start = found.get(PID_LABEL, ""), found.get(PID_START_LABEL, "")
+    if not pid.isdigit():
+        return False
+    return not state.alive(int(pid), int(start) if start.isdigit() else None)
+
+
+def not_another_users(found: Mapping[str, str]) -> bool:
+    """A resource this user may remove by its run id: labelled with this user, or made before
+    gameday labelled its user."""
+    return found.get(USER_LABEL) in (None, str(os.getuid()))
 
 
 def labels(run_id: str, scenario: str, target: str, role: str | None = None) -> dict[str, str]:
@@ -153,9 +183,12 @@ class Staging:
     def create(
         self, target: Target, images: Images, run_id: str, scenario: str, extra_labels: Mapping[str, str] = {}
     ) -> Replica:
-        """Start the database and the web host; on any failure remove what was made."""
+        """Start the database and the web host; on any failure remove what was made. The run
+        id is held in gameday's state directory first: no two replicas on this machine share it."""
+        check_run_id(run_id, "run id")
         if self.run_ids().count(run_id):
             raise StagingError(f"a replica with run id {run_id} exists already")
+        state.hold(run_id, extra_labels.get(OWNER_LABEL, "unowned"))
         try:
             return self._create(target, images, run_id, scenario, extra_labels)
         except BaseException:
@@ -166,6 +199,7 @@ class Staging:
         self, target: Target, images: Images, run_id: str, scenario: str, extra_labels: Mapping[str, str]
     ) -> Replica:
         password = secrets.token_urlsafe(18)
+        keep_secret([password])
         host = WEB_HOSTS[target.run.process_manager]
         net_name = f"gameday-{run_id}"
         keys = ssh.generate(run_id)
@@ -252,23 +286,34 @@ class Staging:
                 time.sleep(0.05 * (attempt + 1))
         return list(self.client.containers.list(all=True, filters={"label": wanted}, ignore_removed=True))
 
-    def run_ids(self) -> list[str]:
-        """Every run that has any labelled container, network or volume."""
-        found = {c.labels.get(RUN_LABEL, "") for c in self.containers()}
-        found |= {n.attrs.get("Labels", {}).get(RUN_LABEL, "") for n in self._networks(None)}
-        found |= {v.attrs.get("Labels", {}).get(RUN_LABEL, "") for v in self._volumes(None)}
-        return sorted(r for r in found if r)
+    def resource_labels(self) -> list[Mapping[str, str]]:
+        """The labels of every gameday container, network and volume on the engine."""
+        found: list[Mapping[str, str]] = [c.labels for c in self.containers()]
+        found += [n.attrs.get("Labels") or {} for n in self._networks(None)]
+        found += [v.attrs.get("Labels") or {} for v in self._volumes(None)]
+        return found
+
+    def run_ids(self, wanted: Callable[[Mapping[str, str]], bool] = lambda labels: True) -> list[str]:
+        """Every run that has any labelled container, network or volume (whose labels
+        `wanted` takes); a label that is not a run id is not one."""
+        return sorted({found[RUN_LABEL] for found in self.resource_labels()
+                       if is_run_id(found.get(RUN_LABEL)) and wanted(found)})
 
     def find(self, run_id: str | None = None) -> Replica:
         """The replica of `run_id`, or the only one there is."""
         if run_id is None:
-            runs = sorted({c.labels[RUN_LABEL] for c in self.containers()})
+            runs = sorted({c.labels[RUN_LABEL] for c in self.containers() if is_run_id(c.labels.get(RUN_LABEL))})
             if not runs:
                 raise StagingError("no replica is running; start one with `gameday up`")
             if len(runs) > 1:
                 raise StagingError(f"{len(runs)} replicas are running ({', '.join(runs)}); choose one with --run")
             run_id = runs[0]
-        by_role = {c.labels.get(ROLE_LABEL): c for c in self.containers(run_id)}
+        check_run_id(run_id)
+        found = self.containers(run_id)
+        if not found:
+            raise StagingError(f"no replica {run_id} on this Docker engine (`docker ps --filter label={RUN_LABEL}` "
+                               "lists gameday's)")
+        by_role = {c.labels.get(ROLE_LABEL): c for c in found}
         web, db = by_role.get("web"), by_role.get("db")
         if web is None or db is None:
             raise StagingError(f"replica {run_id} is incomplete; remove it with `gameday down --run {run_id}`")
@@ -386,24 +431,26 @@ class Staging:
         }
 
     def stale_runs(self) -> list[str]:
-        """Runs whose gameday process died without tearing down (SIGKILL, power loss)."""
-        stale = set()
-        for container in self.containers():
-            found = container.labels
-            if found.get(OWNER_LABEL) != "run" or found.get(HOST_LABEL) != socket.gethostname():
-                continue
-            pid = found.get(PID_LABEL, "")
-            if pid.isdigit() and not Path(f"/proc/{pid}").exists():
-                stale.add(found[RUN_LABEL])
-        return sorted(stale)
+        """Runs of this machine's user whose gameday process died without tearing down
+        (SIGKILL, power loss): any container, network or volume of theirs counts. Never a
+        replica of `gameday up` (its process always ends first), another user's or another
+        machine's."""
+        return self.run_ids(lambda found: found.get(OWNER_LABEL) == "run" and made_here(found) and maker_gone(found))
 
     def sweep(self) -> list[str]:
-        """Remove what dead gameday runs left behind; never a replica from `gameday up`."""
+        """Remove what dead gameday runs left behind; never a replica from `gameday up`.
+        Run ids held in the state directory by a process that is gone, with nothing left on
+        the engine, are released too."""
         swept = self.stale_runs()
         for run_id in swept:
             counts = self.remove(run_id)
             self.say(f"removed leftovers of {run_id}, whose gameday process is gone: "
                      f"{counts['containers']} containers, {counts['networks']} networks, {counts['volumes']} volumes")
+        on_engine = set(self.run_ids())
+        for run_id in state.held_runs():
+            owner = state.owner_of(run_id)
+            if run_id not in on_engine and owner is not None and owner.kind != "up" and owner.gone:
+                state.release(run_id)
         return swept
 
     def exec_result(self, container: str, argv: Sequence[str], env: Mapping[str, str] | None = None) -> CommandResult:
@@ -467,29 +514,39 @@ class Staging:
         return list(self.client.volumes.list(filters={"label": wanted}))
 
     def remove(self, run_id: str) -> dict[str, int]:
-        """Remove every container, network and volume labelled with `run_id`, nothing else."""
+        """Remove every container, network and volume labelled with `run_id` (none labelled
+        with another user), the run's SSH key, and its hold on the id unless a rehearsal
+        that is still going holds it (it lets go once its result is written); nothing else."""
         if not run_id:
             raise StagingError("refusing to remove resources without a run id")
+        check_run_id(run_id, "run id")
         ssh.remove(run_id)
         counts = {"containers": 0, "networks": 0, "volumes": 0}
         for container in self.containers(run_id):
+            if not not_another_users(container.labels):
+                continue
             try:
                 container.remove(force=True, v=True)
                 counts["containers"] += 1
             except docker.errors.NotFound:
                 pass
         for network in self._networks(run_id):
+            if not not_another_users(network.attrs.get("Labels") or {}):
+                continue
             try:
                 network.remove()
                 counts["networks"] += 1
             except docker.errors.NotFound:
                 pass
         for volume in self._volumes(run_id):
+            if not not_another_users(volume.attrs.get("Labels") or {}):
+                continue
             try:
                 volume.remove(force=True)
                 counts["volumes"] += 1
             except docker.errors.NotFound:
                 pass
+        state.release_unless_rehearsing(run_id)
         return counts
 
 

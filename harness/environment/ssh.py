@@ -1,6 +1,7 @@
 """The run's SSH key and client files: a fresh ed25519 key per replica, and a known_hosts
 and ssh_config naming the web host's loopback port, so a team's commands reach it with host
-keys checked. They live in gameday's state directory and go with the replica."""
+keys checked. They live in the run's state directory (harness.environment.state) and go
+with the replica."""
 
 from __future__ import annotations
 
@@ -9,16 +10,11 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.config.sources import user_dir
+from harness.environment.state import run_directory
 from harness.errors import StagingError
 
 HOST_ALIAS = "gameday"
 DEPLOY_USER = "deploy"
-
-
-def state_root() -> Path:
-    """`$GAMEDAY_STATE_DIR`, else `$XDG_STATE_HOME/gameday` (default `~/.local/state/gameday`)."""
-    return user_dir("GAMEDAY_STATE_DIR", "XDG_STATE_HOME", ".local/state")
 
 
 @dataclass(frozen=True)
@@ -41,9 +37,13 @@ class KeyFiles:
     def config(self) -> Path:
         return self.directory / "ssh_config"
 
+    @property
+    def all(self) -> tuple[Path, ...]:
+        return (self.private, self.public, self.known_hosts, self.config)
+
 
 def files_of(run_id: str) -> KeyFiles:
-    return KeyFiles(state_root() / "runs" / run_id)
+    return KeyFiles(run_directory(run_id))
 
 
 def generate(run_id: str) -> KeyFiles | None:
@@ -74,4 +74,6 @@ def write_client_files(keys: KeyFiles, port: int, host_key: str) -> None:
 
 
 def remove(run_id: str) -> None:
-    shutil.rmtree(files_of(run_id).directory, ignore_errors=True)
+    """The run's key and client files; the run's state directory stays its owner's."""
+    for path in files_of(run_id).all:
+        path.unlink(missing_ok=True)

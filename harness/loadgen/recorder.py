@@ -39,6 +39,10 @@ _out: Any = None  # the records file, in the process that writes it
 _held: list[str] = []  # a worker's lines not yet sent
 _runner: Any = None
 _stopped: set[str] = set()  # on the master: workers that sent their last lines
+# Lines the records file would not take (a full disk), and why: said in the status, so the
+# rehearsal stops judging rather than judge on requests it never saw.
+_dropped = 0
+_write_error = ""
 
 
 _quoted: dict[str, str] = {"": '""'}  # JSON strings already made: names and releases repeat
@@ -91,7 +95,18 @@ def record(
     if isinstance(_runner, WorkerRunner):
         _held.append(text)
     elif _out is not None:
-        _out.write(text + "\n")
+        write_lines(text + "\n", 1)
+
+
+def write_lines(text: str, count: int) -> None:
+    global _dropped, _write_error
+    if _out is None:
+        return
+    try:
+        _out.write(text)
+    except OSError as exc:
+        _dropped += count
+        _write_error = exc.strerror or str(exc)
 
 
 def send_held() -> None:
@@ -115,7 +130,7 @@ def on_stop_asked(environment: Any, msg: Any, **kwargs: Any) -> None:
 
 def on_records(environment: Any, msg: Any, **kwargs: Any) -> None:
     if _out is not None and msg.data:
-        _out.write("\n".join(msg.data) + "\n")
+        write_lines("\n".join(msg.data) + "\n", len(msg.data))
 
 
 def on_worker_stopped(environment: Any, msg: Any, **kwargs: Any) -> None:
@@ -125,11 +140,18 @@ def on_worker_stopped(environment: Any, msg: Any, **kwargs: Any) -> None:
 def write_status(runner: Any, state: str | None = None) -> None:
     if not _status_path:
         return
-    status = {"ts": round(time.time(), 3), "users": int(runner.user_count), "state": state or str(runner.state)}
+    status = {"ts": round(time.time(), 3), "users": int(runner.user_count), "state": state or str(runner.state),
+              "dropped": _dropped, "write_error": _write_error}
     tmp = f"{_status_path}.tmp"
-    with open(tmp, "w") as fh:
-        fh.write(json.dumps(status))
-    os.replace(tmp, _status_path)
+    try:
+        with open(tmp, "w") as fh:
+            fh.write(json.dumps(status))
+        os.replace(tmp, _status_path)
+    except OSError:  # a full disk: the status goes stale, which the rehearsal reads as load lost
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
 
 
 def reporter(runner: Any) -> None:
@@ -178,7 +200,10 @@ def quitting(environment: Any, **kwargs: Any) -> None:
     if isinstance(environment.runner, WorkerRunner):
         send_held()
     if _out is not None:
-        _out.flush()
+        try:
+            _out.flush()
+        except OSError:
+            pass
 
 
 events.init.add_listener(init)  # type: ignore[no-untyped-call]

@@ -9,22 +9,27 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 from urllib.parse import urlsplit
 
 from harness.config.scenario import Load
-from harness.environment.local import die_with_parent
+from harness.environment import children
 from harness.errors import HarnessError, InputError
+from harness.redaction import redact_text
 
 RECORDER = Path(__file__).resolve().parent.parent / "loadgen" / "recorder.py"
 MANIFEST = Path(__file__).resolve().parent.parent / "loadgen" / "manifest.py"
 MANIFEST_TIMEOUT_S = 120.0
 ORPHAN_RUN_TIME_S = 6 * 3600.0  # Locust's own --run-time: only a Locust gameday could not stop reaches it
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+# Once gameday is gone, Locust's master gets this long after SIGTERM to write its last records.
+LOCUST_GRACE_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -146,6 +151,8 @@ class LoadStatus:
     ts: float
     users: int
     state: str
+    dropped: int = 0  # request records the records file would not take
+    write_error: str = ""  # why (a full disk)
 
 
 def read_status(path: Path | None) -> LoadStatus | None:
@@ -153,7 +160,8 @@ def read_status(path: Path | None) -> LoadStatus | None:
         return None
     try:
         data = json.loads(path.read_text())
-        return LoadStatus(float(data["ts"]), int(data["users"]), str(data["state"]))
+        return LoadStatus(float(data["ts"]), int(data["users"]), str(data["state"]), int(data.get("dropped", 0)),
+                          str(data.get("write_error", "")))
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
@@ -167,6 +175,10 @@ def load_lost(exit_status: int | None, status: LoadStatus | None, users_seen: bo
     status for STATUS_STALE_S. A stalled service is not load lost: its users wait on their
     requests, and the recorder still says they run. `now` and `status.ts` are epoch seconds.
     """
+    if status is not None and status.dropped:
+        # Requests were made and not recorded: nothing can be judged on them from here on.
+        return status.ts, (f"Locust could not write {status.dropped} request records "
+                           f"({status.write_error or 'a write failed'})")
     stopped = status is not None and users_seen and (status.users == 0
                                                       or status.state in ("stopping", "stopped", "cleanup"))
     if stopped and status is not None and shape is not None:
@@ -205,7 +217,11 @@ class LoadProcess:
             self.users_seen = True
         exit_status = self.procs[0].poll()
         tail = [] if exit_status is None else log_tail(self.plan.log, LOG_LINES)
-        return load_lost(exit_status, status, self.users_seen, time.time(), self.shape, tail)
+        lost = load_lost(exit_status, status, self.users_seen, time.time(), self.shape, tail)
+        if lost is not None and disk_full(self.plan.records.parent):
+            # Locust's records and status are written to the run directory: said first.
+            return lost[0], f"{self.plan.records.parent} is full, so Locust could not write its records ({lost[1]})"
+        return lost
 
     def stop(self, timeout: float = 30.0) -> int:
         """SIGTERM the master (or the one process), which stops its workers and takes their
@@ -222,6 +238,20 @@ class LoadProcess:
         return int(self.procs[0].returncode)
 
 
+# Less room than this on the run directory's filesystem, and it is full: a request record
+# or a status file no longer fits.
+FULL_BYTES = 64 * 1024
+
+
+def disk_full(path: Path) -> bool:
+    """Whether the filesystem holding `path` has (almost) no room left for its user."""
+    try:
+        found = os.statvfs(path)
+    except OSError:
+        return False
+    return found.f_bavail * found.f_frsize < FULL_BYTES
+
+
 def log_tail(path: Path, count: int) -> list[str]:
     """The last `count` non-empty lines of Locust's log, for a message."""
     try:
@@ -229,6 +259,51 @@ def log_tail(path: Path, count: int) -> list[str]:
     except OSError:
         return []
     return lines[-count:]
+
+
+class LogPump:
+    """Locust's output, redacted line by line (harness.redaction) into its log in
+    the run directory: the URL Locust is given may carry a password. A log that cannot be
+    written (a full disk) is read on and dropped, so Locust never blocks on it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+        self._out: IO[str] | None = None
+
+    def __enter__(self) -> LogPump:
+        self._out = self.path.open("a", encoding="utf-8")
+        return self
+
+    def follow(self, proc: subprocess.Popen[bytes]) -> None:
+        assert proc.stdout is not None
+        thread = threading.Thread(target=self._pump, args=(proc.stdout,), name="locust log", daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def _pump(self, stream: IO[bytes]) -> None:
+        for raw in iter(stream.readline, b""):
+            with self._lock:
+                if self._out is None:
+                    continue
+                try:
+                    self._out.write(redact_text(raw.decode(errors="replace")))
+                    self._out.flush()
+                except OSError:
+                    pass
+        stream.close()
+
+    def __exit__(self, *exc: object) -> None:
+        for thread in self._threads:
+            thread.join(timeout=5)
+        with self._lock:
+            out, self._out = self._out, None
+        if out is not None:
+            try:
+                out.close()
+            except OSError:
+                pass
 
 
 @contextmanager
@@ -239,18 +314,20 @@ def running(load_plan: LoadPlan, shape: str | None = None) -> Iterator[LoadProce
     load_plan.records.touch()
     env = {**os.environ, **dict(load_plan.env)}
     procs: list[subprocess.Popen[bytes]] = []
-    with load_plan.log.open("ab") as log:
+    with LogPump(load_plan.log) as log:
         process = LoadProcess(load_plan, procs, shape)
         try:
             for argv in (load_plan.argv, *load_plan.workers):
                 try:
-                    procs.append(subprocess.Popen(
-                        argv, env=env, stdout=log, stderr=log, stdin=subprocess.DEVNULL,
-                        start_new_session=True, preexec_fn=die_with_parent,
-                    ))
+                    proc = children.start(argv, grace_s=LOCUST_GRACE_S, env=env, stdout=subprocess.PIPE,
+                                          stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
                 except OSError as exc:
                     raise HarnessError(f"could not start Locust: {exc}") from exc
+                procs.append(proc)
+                log.follow(proc)
             yield process
         finally:
             if procs:
                 process.stop()
+            for proc in procs:
+                children.ended(proc)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.errors import HarnessError
@@ -39,6 +39,7 @@ class Nightly:
     runs: tuple[ScenarioRun, ...]
     junit: Path
     trend: Path
+    skipped: dict[str, str] = field(default_factory=dict)  # scenario: why it was not run (a tool missing)
 
     @property
     def exit_code(self) -> int:
@@ -55,9 +56,10 @@ def run_all(
     rehearse_one: Callable[[str], Result],
     say: Callable[[str], None],
     jobs: int = 1,
+    skipped: dict[str, str] | None = None,
 ) -> Nightly:
     """Rehearse every scenario, `jobs` at a time (each on its own replica), and merge
-    their JUnit in the order given."""
+    their JUnit in the order given; each of `skipped` (name: why) is a skipped case."""
 
     def one(name: str) -> ScenarioRun:
         say(f"nightly: {name}")
@@ -78,7 +80,8 @@ def run_all(
             pool.shutdown(wait=False, cancel_futures=True)
     suites = [junit.testsuite(r.result) if r.result is not None else junit.error_suite(r.name, r.error or "")
               for r in runs]
+    suites += [junit.skipped_suite(name, why) for name, why in (skipped or {}).items()]
     merged = reports / "nightly" / "junit.xml"
     merged.parent.mkdir(parents=True, exist_ok=True)
     junit.write(merged, suites)
-    return Nightly(tuple(runs), merged, write_trend(reports))
+    return Nightly(tuple(runs), merged, write_trend(reports), dict(skipped or {}))

@@ -14,12 +14,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from harness import __version__
+from harness import __version__, redaction
 from harness.config.scenario import Scenario
 from harness.config.target import Target
 from harness.deploy import Deployer
-from harness.environment import Environment, ProcessManager
-from harness.errors import HarnessError, StagingError
+from harness.environment import Environment, ProcessManager, state
+from harness.errors import HarnessError, InputError, RecordingFailed, StagingError
 from harness.rehearsal import compatibility, contracts, faults, killswitch, load, migrations, phases, rollout
 from harness.rehearsal.clock import Clock, SystemClock
 from harness.rehearsal.watch import Stats, Watch
@@ -28,7 +28,8 @@ from harness.results import junit
 from harness.results.budget import Budget, history
 from harness.results.budget import apply as apply_budget
 from harness.results.deploylog import DeployStep
-from harness.results.measure import Observed, measure, write_json
+from harness.results.files import write_json
+from harness.results.measure import Observed, measure
 from harness.results.model import Lint, Outcome, Result
 from harness.results.records import MATRIX_RECORDS, RecordTail, read_records
 from harness.results.runid import new_run_id
@@ -101,11 +102,17 @@ def rehearse(
     (`load.manifest`, checked before anything started), for the result.
     """
     clock = clock or SystemClock()
+    redaction.keep_secret(scenario.target.secret_values())
     run_id, run_dir = claim_run_dir(reports, new_run_id(scenario.name, datetime.fromtimestamp(clock.now(), UTC)))
     run = Run(scenario, run_id, run_dir, Timeline(run_dir / "timeline.jsonl", clock.now), clock.now(), clock,
               allow_remote=allow_remote, manifest=manifest)
-    write_json(run_dir / "run.json", {"run_id": run_id, "scenario": scenario.name,
-                                      "scenario_path": str(scenario.path), "started": run.started})
+    try:
+        write_json(run_dir / "run.json", {"run_id": run_id, "scenario": scenario.name,
+                                          "scenario_path": str(scenario.path), "started": run.started})
+    except OSError as exc:
+        run.timeline.close()
+        state.release(run_id)
+        raise RecordingFailed(str(run_dir / "run.json"), f"cannot be written ({exc.strerror})") from None
     bad_input = False
     try:
         with environment_for(run, stack) as (environment, deployer):
@@ -149,11 +156,14 @@ def rehearse(
         run.outcome, run.reason = "error", f"gameday failed: {type(exc).__name__}: {exc}"
         raise
     finally:
-        if bad_input:
-            run.timeline.close()
-            shutil.rmtree(run_dir, ignore_errors=True)
-        else:
-            result = finish(run, stack, budget)
+        try:
+            if bad_input:
+                run.timeline.close()
+                shutil.rmtree(run_dir, ignore_errors=True)
+            else:
+                result = finish(run, stack, budget)
+        finally:
+            state.release(run_id)
     return run_dir, result
 
 
@@ -331,17 +341,22 @@ def watching(run: Run, environment: Environment, progress: Callable[[str], None]
 
 
 def claim_run_dir(reports: Path, run_id: str) -> tuple[str, Path]:
-    """Make the run's directory, atomically: a second run of the same scenario started in
-    the same second gets `RUN_ID-2` (then -3…), not the first one's directory."""
-    reports.mkdir(parents=True, exist_ok=True)
-    for n in range(1, 1000):
-        claimed = run_id if n == 1 else f"{run_id}-{n}"
+    """A run id no other run on this machine has, and its directory in `reports`, both made
+    atomically: a second run of the same scenario started in the same second, whatever its
+    reports directory, gets `RUN_ID-2` (then -3…). The id is held in gameday's state
+    directory until `release_run_id`."""
+
+    def make_dir(claimed: str) -> bool:
         try:
-            (reports / claimed).mkdir()
+            (reports / claimed).mkdir(parents=True)
         except FileExistsError:
-            continue
-        return claimed, reports / claimed
-    raise HarnessError(f"{reports} already holds a thousand runs named {run_id}")
+            return False
+        except OSError as exc:
+            raise HarnessError(f"{reports}: cannot make the run's directory ({exc.strerror})") from None
+        return True
+
+    claimed = state.claim(run_id, state.REHEARSAL, also=make_dir)
+    return claimed, reports / claimed
 
 
 def load_plan(run: Run, environment: Environment) -> load.LoadPlan:
@@ -405,9 +420,26 @@ def finish(run: Run, stack: Stack, budget: Budget | None) -> Result:
     if budget is not None:
         past = history(run.run_dir.parent, run.scenario.name, result.started_at, budget.runs)
         result = apply_budget(result, past, budget)
-    write_json(run.run_dir / "result.json", result.to_json())
-    junit.write(run.run_dir / "junit.xml", [junit.testsuite(result)])
-    run.timeline.record(Event.RESULT_WRITTEN, outcome=result.outcome)
-    run.timeline.close()
-    write_report(run.run_dir)
+    path = run.run_dir / "result.json"
+    try:
+        write_json(path, result.to_json())
+        path = run.run_dir / "junit.xml"
+        junit.write(path, [junit.testsuite(result)])
+        run.timeline.record(Event.RESULT_WRITTEN, outcome=result.outcome)
+        run.timeline.close()
+        path = run.timeline.path
+        run.timeline.rewrite()
+        path = run.run_dir / "report.html"
+        write_report(run.run_dir, strict=False)
+    except InputError as exc:  # the report could not be written; the result was
+        raise RecordingFailed(str(path), f"{exc.problem}; result.json was written") from None
+    except OSError as exc:
+        run.timeline.close()
+        written = path.name != "result.json"
+        raise RecordingFailed(str(path), f"cannot be written ({exc.strerror or exc}); "
+                              + ("result.json was written" if written else "the result is shown here instead"),
+                              None if written else result) from None
+    if run.timeline.write_error is not None:
+        raise RecordingFailed(str(run.timeline.path), f"could not be written whole "
+                              f"({run.timeline.write_error.strerror}); result.json holds the run", None)
     return result

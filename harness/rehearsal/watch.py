@@ -18,7 +18,7 @@ import httpx
 
 from harness.config.scenario import LogDetector, Scenario
 from harness.environment import Environment
-from harness.errors import LoadLost
+from harness.errors import LoadLost, RecordingFailed
 from harness.rehearsal.clock import Clock
 from harness.rehearsal.detectors import Alarm, Check, ErrorRate, Poller
 from harness.rehearsal.load import check_host
@@ -313,6 +313,11 @@ class Watch:
         if now < self._next_load_check or self.lost:
             return
         self._next_load_check = now + LOAD_CHECK_S
+        failed = self.timeline.write_error
+        if failed is not None:
+            self.lost = True
+            raise RecordingFailed(str(self.timeline.path), f"cannot be written ({failed.strerror or failed}): the "
+                                  "run stops, since what it sees can no longer be recorded")
         lost = None if self.load_lost is None else self.load_lost()
         if lost is not None:
             at, cause = lost

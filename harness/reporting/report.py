@@ -16,6 +16,7 @@ from harness.errors import HarnessError, InputError
 from harness.reporting.buckets import aggregate, span_of
 from harness.reporting.chart import Chart, build_chart
 from harness.results import model
+from harness.results.files import write_text
 from harness.results.measure import Observed, measure
 from harness.results.model import (
     Drain,
@@ -31,9 +32,9 @@ from harness.results.model import (
     SchemaCheck,
     Step,
 )
-from harness.results.records import MATRIX_RECORDS, RECORDS, read_records
+from harness.results.records import MATRIX_RECORDS, RECORDS, damaged_records, read_records
 from harness.results.rounds import Comparison, compare
-from harness.results.timeline import Event, read_jsonl
+from harness.results.timeline import Event, read_timeline
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -123,6 +124,7 @@ class ReportModel:
     ladder: tuple[Rung, ...] = ()
     lint: Lint | None = None
     schema_checks: tuple[SchemaCheck, ...] = ()
+    damage: tuple[str, ...] = ()  # the run's files or lines that could not be read
 
 
 def seconds(value: float | None) -> str:
@@ -162,38 +164,86 @@ def share(value: float | None) -> str:
 # --- reading a run ------------------------------------------------------------------
 
 
-def read_result(run_dir: Path) -> Result | None:
-    """The run's result.json, or None when it is missing or unreadable."""
+@dataclass(frozen=True)
+class RunFiles:
+    """What a run directory holds, read with every damaged file named: `result` is
+    result.json when it reads (`result_problem` says why it does not, when it is there);
+    `damage` names each other file or line left out, as `FILE: line N: why`."""
+
+    result: Result | None
+    result_problem: str | None
+    timeline: list[dict[str, Any]]
+    damage: tuple[str, ...]
+
+
+def read_run(run_dir: Path) -> RunFiles:
+    """Read a run directory. Raises InputError when it is no run directory or cannot be read."""
+    if not run_dir.is_dir():
+        raise InputError(str(run_dir), None, "no such run directory")
+    result, problem = None, None
     path = run_dir / "result.json"
-    if not path.exists():
-        return None
+    if path.exists():
+        try:
+            result = model.read_result(path)
+        except InputError as exc:
+            problem = str(exc)
+    damage: list[str] = [] if problem is None else [problem]
+    timeline_path = run_dir / "timeline.jsonl"
     try:
-        return model.read_result(path)
-    except InputError:
-        return None
+        timeline = read_timeline(timeline_path)
+    except OSError as exc:
+        raise InputError(str(timeline_path), None, f"cannot be read ({exc.strerror})") from None
+    damage += [f"{timeline_path}: {line}" for line in timeline.damaged]
+    for name in (RECORDS, MATRIX_RECORDS):
+        count, first = damaged_records(run_dir / name)
+        damage += [f"{run_dir / name}: {line}" for line in first]
+        if count > len(first):
+            damage.append(f"{run_dir / name}: {count - len(first)} more lines that are not request records")
+    return RunFiles(result, problem, timeline.events, tuple(damage))
 
 
-def rebuild_result(run_dir: Path) -> Result:
-    """A result rebuilt from the timeline and records of a run that never wrote one.
+def run_meta(run_dir: Path) -> dict[str, Any]:
+    """run.json, what a run writes first: its id, scenario, scenario file and start.
+    Raises InputError naming the file and key."""
+    path = run_dir / "run.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(str(run_dir), None, "is not a gameday run directory (no result.json or run.json)") from None
+    except OSError as exc:
+        raise InputError(str(path), None, f"cannot be read ({exc.strerror})") from None
+    except (ValueError, RecursionError) as exc:
+        raise InputError(str(path), None, f"is not valid JSON ({exc}): the run was cut off while writing it") \
+            from None
+    if not isinstance(data, dict):
+        raise InputError(str(path), None, "must be a JSON object")
+    checks = (("run_id", lambda v: isinstance(v, str) and v, "the run's id"),
+              ("scenario", lambda v: isinstance(v, str) and v, "a name"),
+              ("scenario_path", lambda v: isinstance(v, str) and v and "\0" not in v, "the scenario file's path"),
+              ("started", lambda v: isinstance(v, int | float) and not isinstance(v, bool) and 0 < v < 1e11,
+               "a time in epoch seconds"))
+    for key, valid, wanted in checks:
+        if key not in data:
+            raise InputError(str(path), key, "is required to rebuild the run's result")
+        if not valid(data[key]):
+            raise InputError(str(path), key, f"must be {wanted}, got {str(data[key])[:60]!r}")
+    return data
 
-    Its outcome is `aborted`: the run stopped before it could judge anything.
-    """
-    meta_path = run_dir / "run.json"
-    if not meta_path.exists():
-        raise InputError(str(run_dir), None, "is not a gameday run directory (no result.json or run.json)")
-    meta = json.loads(meta_path.read_text())
+
+def rebuild_result(run_dir: Path, timeline: list[dict[str, Any]], why: str) -> Result:
+    """A result rebuilt from the timeline and records of a run whose result.json is missing
+    or damaged (`why`). Its outcome is `aborted`: nothing in it was judged."""
+    meta = run_meta(run_dir)
     try:
         scenario = load_scenario(Path(meta["scenario_path"]))
     except HarnessError as exc:
-        raise InputError(str(run_dir), None, f"cannot rebuild its result: {exc}") from exc
-    timeline = list(read_jsonl(run_dir / "timeline.jsonl"))
+        raise InputError(str(run_dir / "run.json"), "scenario_path", f"cannot rebuild the result: {exc}") from None
     t0 = next((float(e["ts"]) for e in timeline if e["event"] == Event.FAULT_INJECTED), None)
     last = max([float(e["ts"]) for e in timeline] + [float(meta["started"])])
     observed = Observed(
         run_id=meta["run_id"], started_at=float(meta["started"]), finished_at=last, t0=t0, timeline=timeline,
         deploy_log=[], releases={"before": None, "deployed": None, "after": None}, jobs=None,
-        outcome=Outcome.ABORTED, reason="no result.json: the run crashed or was killed before it finished; "
-        "these figures come from what it had written",
+        outcome=Outcome.ABORTED, reason=f"{why}; these figures come from what the run had recorded",
     )
     return measure(scenario, observed, read_records(run_dir / RECORDS), read_records(run_dir / MATRIX_RECORDS))
 
@@ -201,13 +251,15 @@ def rebuild_result(run_dir: Path) -> Result:
 # --- the model ----------------------------------------------------------------------
 
 
-def verdict(result: Result, rebuilt: bool = False) -> tuple[str, str]:
+def verdict(result: Result, rebuilt: bool = False, damaged: bool = False) -> tuple[str, str]:
     objectives = result.objectives
     missed = [o for o in objectives if o.met is False]
     outcome = result.outcome
     code_only = result.recovery.code_rollback_recovered is False
     note = " Code rollback alone did not recover; the database step was needed." if code_only else ""
     reason = result.reason or ""
+    if rebuilt and damaged:
+        return "Rebuilt: the run's result.json is damaged", reason
     if rebuilt:
         return "Incomplete: the run did not finish", reason
     if outcome == Outcome.MET:
@@ -334,18 +386,29 @@ def event_value(key: str, value: Any, t0: float) -> str:
     return str(value)
 
 
-def build_model(run_dir: Path) -> ReportModel:
-    found = read_result(run_dir)
-    result = found if found is not None else rebuild_result(run_dir)
+def build_model(run_dir: Path, files: RunFiles | None = None) -> ReportModel:
+    """The report's model. Raises InputError when the run cannot be read or rebuilt."""
+    files = files or read_run(run_dir)
+    found = files.result
     rebuilt = found is None
-    timeline = list(read_jsonl(run_dir / "timeline.jsonl"))
+    why = files.result_problem or "no result.json: the run crashed or was killed before it finished"
+    if found is not None:
+        result = found
+    else:
+        try:
+            result = rebuild_result(run_dir, files.timeline, why)
+        except InputError as exc:
+            if files.result_problem is None:
+                raise
+            raise InputError(files.result_problem, None, f"and the result cannot be rebuilt: {exc}") from None
+    timeline = files.timeline
     records = run_dir / "requests.jsonl"
     span = span_of(records) or (result.started_ts, result.finished_ts)
     t0 = result.t0_ts if result.t0_ts is not None else span[0]
     series = aggregate(records, span[0], span[1])
     phases, events = phases_and_events(result, timeline, t0, span[1])
     chart = build_chart(series.points, series.origin - t0, phases, events)
-    headline, subline = verdict(result, rebuilt)
+    headline, subline = verdict(result, rebuilt, files.result_problem is not None)
     releases, env, jobs = result.releases, result.environment, result.jobs
     load = env.load
     details = (
@@ -385,6 +448,7 @@ def build_model(run_dir: Path) -> ReportModel:
         rounds=result.rounds, by_mitigation=compare(result.rounds, "mitigation"),
         by_percent=compare(result.rounds, "percent"), drains=result.drains,
         ladder=result.detection.ladder, lint=result.lint, schema_checks=result.schema_checks,
+        damage=files.damage,
     )
 
 
@@ -401,11 +465,28 @@ def render(model: ReportModel) -> str:
     return jenv().get_template("report.html.j2").render(m=model)
 
 
-def write_report(run_dir: Path) -> Path:
-    if not run_dir.is_dir():
-        raise InputError(str(run_dir), None, "no such run directory")
+REBUILT_REPORT = "report-rebuilt.html"
+
+
+def write_report(run_dir: Path, strict: bool = True) -> Path:
+    """Render the run's report.html from its files; returns its path.
+
+    A damaged result.json never replaces a report made from the good one: its rebuilt
+    report goes to `report-rebuilt.html` when report.html exists. With `strict`, a damaged
+    file or line raises InputError naming the first (after the report was written: it
+    lists them all). Raises InputError when the report cannot be written.
+    """
+    files = read_run(run_dir)
+    page = render(build_model(run_dir, files))
     path = run_dir / "report.html"
-    tmp = path.with_suffix(".html.tmp")
-    tmp.write_text(render(build_model(run_dir)))
-    tmp.replace(path)
+    if files.result_problem is not None and path.exists():
+        path = run_dir / REBUILT_REPORT
+    try:
+        write_text(path, page)
+    except OSError as exc:
+        raise InputError(str(path), None, f"cannot be written ({exc.strerror or exc})") from None
+    if strict and files.damage:
+        first = files.damage[0]
+        more = f" ({len(files.damage)} damaged in all)" if len(files.damage) > 1 else ""
+        raise HarnessError(f"{first}; {path.name} was written from what could be read{more}")
     return path

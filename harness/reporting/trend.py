@@ -9,9 +9,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from harness.errors import InputError
+from harness.errors import HarnessError, InputError
 from harness.reporting.report import jenv
 from harness.results.budget import NOISE
+from harness.results.files import write_text
 from harness.results.model import Outcome, read_result
 
 METRICS = (
@@ -69,13 +70,14 @@ class ScenarioTrend:
         return any(c.regressed for c in self.comparisons)
 
 
-def read_run(path: Path) -> TrendRun | None:
-    """One run's figures, or None when its result.json cannot be read."""
+def read_run(path: Path) -> TrendRun:
+    """One run's figures. Raises InputError naming the file (and key) when its result.json
+    cannot be read."""
+    result = read_result(path)
     try:
-        result = read_result(path)
         started = datetime.fromtimestamp(result.started_ts).astimezone()
-    except (InputError, ValueError, OverflowError, OSError):  # unreadable, or a timestamp out of range
-        return None
+    except (ValueError, OverflowError, OSError):
+        raise InputError(str(path), "started_at", f"{result.started_at!r} is out of range") from None
     measured: dict[str, float | None] = {
         **result.durations.to_json(),
         "failed_requests": result.requests.failed_in_incident,
@@ -88,13 +90,33 @@ def read_run(path: Path) -> TrendRun | None:
     )
 
 
-def collect(reports: Path, since: datetime | None, scenario: str | None) -> dict[str, list[TrendRun]]:
+@dataclass(frozen=True)
+class Collected:
+    """The finished runs by scenario, and each run directory left out, with why."""
+
+    runs: dict[str, list[TrendRun]]
+    skipped: tuple[str, ...]
+
+
+def collect(reports: Path, since: datetime | None, scenario: str | None) -> Collected:
+    """Every finished run in `reports`, each run id once (a copied run directory is the same
+    run); a result.json that cannot be read is left out and named in `skipped`."""
     if not reports.is_dir():
         raise InputError(str(reports), None, "no such reports directory")
     grouped: dict[str, list[TrendRun]] = {}
+    skipped: list[str] = []
+    seen: dict[str, Path] = {}
     for path in sorted(reports.glob("*/result.json")):
-        run = read_run(path)
-        if run is None or not run.outcome.finished:
+        try:
+            run = read_run(path)
+        except InputError as exc:
+            skipped.append(str(exc))
+            continue
+        if run.run_id in seen:
+            skipped.append(f"{path}: run {run.run_id} again (counted once, from {seen[run.run_id]})")
+            continue
+        seen[run.run_id] = path
+        if not run.outcome.finished:
             continue
         if scenario and run.scenario != scenario:
             continue
@@ -103,7 +125,7 @@ def collect(reports: Path, since: datetime | None, scenario: str | None) -> dict
         grouped.setdefault(run.scenario, []).append(run)
     for runs in grouped.values():
         runs.sort(key=lambda r: r.started)
-    return grouped
+    return Collected(grouped, tuple(skipped))
 
 
 def change(latest: float | None, other: float | None, metric: str) -> tuple[str, bool]:
@@ -147,25 +169,35 @@ def sparks(runs: list[TrendRun]) -> tuple[Spark, ...]:
     return tuple(found)
 
 
-def build(reports: Path, since: datetime | None, scenario: str | None) -> list[ScenarioTrend]:
+def build(collected: Collected) -> list[ScenarioTrend]:
     return [
         ScenarioTrend(name, tuple(runs), sparks(runs), compare(runs))
-        for name, runs in sorted(collect(reports, since, scenario).items())
+        for name, runs in sorted(collected.runs.items())
     ]
 
 
-def write_trend(reports: Path, since: datetime | None = None, scenario: str | None = None) -> Path:
-    trends = build(reports, since, scenario)
+def write_trend(reports: Path, since: datetime | None = None, scenario: str | None = None,
+                strict: bool = False) -> Path:
+    """Render `reports/trend.html`; returns its path. With `strict`, runs left out (a damaged
+    result.json, a copy of a run) raise InputError naming the first, after the page, which
+    lists them all, is written. Raises InputError when it cannot be written."""
+    collected = collect(reports, since, scenario)
+    trends = build(collected)
     context: dict[str, Any] = {
         "trends": trends,
         "since": since.date().isoformat() if since else None,
         "scenario": scenario,
         "runs": sum(len(t.runs) for t in trends),
         "regressed": [t.name for t in trends if t.regressed],
+        "skipped": collected.skipped,
         "w": SPARK_W, "h": SPARK_H,
     }
     path = reports / "trend.html"
-    tmp = path.with_suffix(".html.tmp")
-    tmp.write_text(jenv().get_template("trend.html.j2").render(**context))
-    tmp.replace(path)
+    try:
+        write_text(path, jenv().get_template("trend.html.j2").render(**context))
+    except OSError as exc:
+        raise InputError(str(path), None, f"cannot be written ({exc.strerror or exc})") from None
+    if strict and collected.skipped:
+        more = f" ({len(collected.skipped)} left out in all)" if len(collected.skipped) > 1 else ""
+        raise HarnessError(f"{collected.skipped[0]}; left out of {path.name}{more}")
     return path

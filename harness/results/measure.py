@@ -6,12 +6,9 @@
 from __future__ import annotations
 
 import dataclasses
-import json
-import os
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from harness.config.scenario import Scenario
@@ -347,14 +344,12 @@ def measure(scenario: Scenario, observed: Observed, records: Iterable[Record],
     for name, objective in scenario.objectives.items():
         value = measured.get(name)
         met: bool | None
-        if lost is not None:
-            met = None
+        if lost is not None or not finished:
+            met = None  # a run that could not happen, or stopped early, judges nothing
         elif value is not None:
             met = value <= objective
         elif name in not_applicable:
             met = None  # the target has no such part (no queue): null, and not judged
-        elif not finished:
-            met = None  # a run that stopped early cannot say; unknown is not missed
         else:
             met = not incident and name != "lost_jobs"
         objectives.append(ObjectiveResult(name, objective, value, met))
@@ -408,6 +403,9 @@ def measure(scenario: Scenario, observed: Observed, records: Iterable[Record],
     checks = schema_checks(events, t0)
     gaps.extend(round_trip_gaps(checks))
     gaps = classified(gaps, observed, scenario, kept, t0)
+    if not finished:
+        stop = stopped_by(observed)
+        gaps = [dataclasses.replace(gap, found_after=stop) for gap in gaps]
     outcome = observed.outcome or (Outcome.MET if not gaps else Outcome.GAPS)
     return Result(
         schema=SCHEMA,
@@ -448,6 +446,15 @@ def measure(scenario: Scenario, observed: Observed, records: Iterable[Record],
         load_lost=None if lost is None or lost["event"] != Event.LOAD_LOST
         else LoadLostFact(rel(float(lost["at"]), t0), str(lost.get("cause", ""))),
     )
+
+
+def stopped_by(observed: Observed) -> str:
+    """What ended a run that did not finish, as a gap found after it names it."""
+    if any(e["event"] == Event.RUN_INTERRUPTED for e in observed.timeline):
+        return "gameday's own interrupt"
+    if observed.outcome == Outcome.ABORTED:
+        return f"the run was aborted ({observed.reason or 'no reason recorded'})"
+    return f"the run's error ({observed.reason or 'no reason recorded'})"
 
 
 def top_app_error(app_log: Sequence[dict[str, Any]], t0: float | None) -> tuple[str, int] | None:
@@ -676,10 +683,3 @@ def plan_gaps(plan: PlanResult) -> list[Gap]:
                             "a step is only safe to ship when the release before it still runs on the schema "
                             "it leaves; split the step until it is"))
     return gaps
-
-
-def write_json(path: Path, data: dict[str, Any]) -> None:
-    """Write beside the file, then rename: a reader never sees half a result."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    os.replace(tmp, path)

@@ -12,6 +12,7 @@ schema-1 keys `targets` (the list) and `target` (an objective's threshold).
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -90,6 +91,23 @@ class _Obj:
         if isinstance(value, str):
             return value
         raise self._wrong(key, value, "a string")
+
+    def opt_timestamp(self, key: str) -> str | None:
+        """An RFC 3339 timestamp, as written."""
+        value = self.opt_text(key)
+        if value is None:
+            return None
+        try:
+            parse_ts(value)
+        except (ValueError, OverflowError, OSError):
+            raise self._wrong(key, value, "an RFC 3339 timestamp") from None
+        return value
+
+    def timestamp(self, key: str) -> str:
+        self.text(key)
+        found = self.opt_timestamp(key)
+        assert found is not None
+        return found
 
     def opt_number(self, key: str) -> float | None:
         """An int stays an int, so a value read and written again is unchanged."""
@@ -430,18 +448,22 @@ class Gap:
     # written before the lint existed (`harness.results.lint`).
     prevention: str | None = None
     rules: tuple[str, ...] = ()
+    # In a run that did not finish: what stopped it ("gameday's own interrupt"), which may
+    # itself have left what this gap names (a deploy lock an interrupted rollback held).
+    # Such a gap is not a failure of the team's recovery. None in a finished run.
+    found_after: str | None = None
 
     def to_json(self) -> Json:
         return {"name": self.name, "target": self.objective, "measured": self.measured, "cause": self.cause,
                 "advice": self.advice, "regression": self.regression, "prevention": self.prevention,
-                "rules": list(self.rules)}
+                "rules": list(self.rules), "found_after": self.found_after}
 
     @classmethod
     def from_json(cls, data: object, key: str) -> Gap:
         o = _Obj(data, key)
         return cls(o.text("name"), o.number("target"), o.opt_number("measured"), o.text("cause"),
                    o.opt_text("advice") or "", bool(o.opt_flag("regression")), o.opt_text("prevention"),
-                   o.texts("rules"))
+                   o.texts("rules"), o.opt_text("found_after"))
 
 
 # A gap's `prevention`: what would have caught it.
@@ -1006,9 +1028,9 @@ class Result:
             target=o.text("target"),
             outcome=Outcome(outcome),
             reason=o.opt_text("reason"),
-            started_at=o.text("started_at"),
-            finished_at=o.text("finished_at"),
-            t0=o.opt_text("t0"),
+            started_at=o.timestamp("started_at"),
+            finished_at=o.timestamp("finished_at"),
+            t0=o.opt_timestamp("t0"),
             releases=Releases.from_json(o.data.get("releases") or {}),
             times=Times.from_json(o.table("times").data),
             durations=Durations.from_json(o.table("durations").data),
@@ -1032,14 +1054,34 @@ class Result:
         )
 
 
+def _not_json(constant: str) -> object:
+    raise ValueError(f"{constant} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text[:40]} is out of range")
+    return value
+
+
+def _bounded(text: str) -> int:
+    if len(text.lstrip("-")) > 18:
+        raise ValueError(f"{text[:40]}… is out of range")
+    return int(text)
+
+
 def read_result(path: Path) -> Result:
     """The result in a result.json file. Raises InputError naming the file (and the key)."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"), parse_constant=_not_json, parse_float=_finite,
+                          parse_int=_bounded)
     except FileNotFoundError:
         raise InputError(str(path), None, "no such file") from None
     except OSError as exc:
         raise InputError(str(path), None, f"cannot be read ({exc.strerror})") from None
+    except RecursionError:
+        raise InputError(str(path), None, "nests its values too deeply to be a result") from None
     except ValueError as exc:
         raise InputError(str(path), None, f"is not valid JSON: {exc}") from None
     try:

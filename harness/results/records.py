@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
@@ -26,11 +27,15 @@ class Record(NamedTuple):
 
 
 def parse_record(line: str) -> Record | None:
+    """The record on one line, or None for a line that is not one (torn, corrupt, or with a
+    number that is not finite: NaN and Infinity are no time and no latency)."""
     try:
         ts, status, latency_ms, failed, name, error, release = json.loads(line)
-        return Record(float(ts), int(status), float(latency_ms), bool(failed), str(name), str(error), str(release))
-    except (ValueError, TypeError):
+        record = Record(float(ts), int(status), float(latency_ms), bool(failed), str(name), str(error),
+                        str(release))
+    except (ValueError, TypeError, RecursionError, OverflowError):
         return None
+    return record if math.isfinite(record.ts) and math.isfinite(record.latency_ms) else None
 
 
 def parse_numbers(line: str) -> tuple[float, int, float, bool] | None:
@@ -39,9 +44,11 @@ def parse_numbers(line: str) -> tuple[float, int, float, bool] | None:
     if len(parts) < 5 or not line.endswith("\n"):
         return None
     try:
-        return float(parts[0]), int(parts[1]), float(parts[2]), parts[3].strip() == "1"
+        ts, latency_ms = float(parts[0]), float(parts[2])
+        found = ts, int(parts[1]), latency_ms, parts[3].strip() == "1"
     except ValueError:
         return None
+    return found if math.isfinite(ts) and math.isfinite(latency_ms) else None
 
 
 class RecordTail:
@@ -68,6 +75,22 @@ class RecordTail:
             if record is not None:
                 found.append(record)
         return found
+
+
+def damaged_records(path: Path, limit: int = 3) -> tuple[int, list[str]]:
+    """How many complete lines of a records file are not records, and the first `limit`
+    of them as `line N: …` (a torn last line, what a crash leaves, is not counted)."""
+    count, shown = 0, list[str]()
+    try:
+        with path.open(encoding="utf-8", errors="replace") as fh:
+            for number, line in enumerate(fh, 1):
+                if line.endswith("\n") and line.strip() and parse_record(line) is None:
+                    count += 1
+                    if len(shown) < limit:
+                        shown.append(f"line {number}: not a request record ({line.strip()[:60]!r})")
+    except OSError:
+        return 0, []
+    return count, shown
 
 
 def read_records(path: Path) -> Iterator[Record]:

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import math
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
+
+from harness.redaction import redact
 
 Clock = Callable[[], float]
 
@@ -69,12 +73,17 @@ class Event(StrEnum):
 
 
 class Timeline:
-    """Appends `{"ts": …, "event": …}` lines and flushes each one; thread-safe."""
+    """Appends `{"ts": …, "event": …}` lines and flushes each one; thread-safe.
+
+    A line that cannot be written (a full disk) is kept in memory, with the error in
+    `write_error`; nothing more is appended after it, so the file stays whole up to its
+    last complete line, and `rewrite` puts the whole timeline back once it can."""
 
     def __init__(self, path: Path, clock: Clock = time.time) -> None:
         self.path = path
         self.clock = clock
         self.events: list[dict[str, Any]] = []
+        self.write_error: OSError | None = None
         self._lock = threading.Lock()
         path.parent.mkdir(parents=True, exist_ok=True)
         self._out = path.open("a", encoding="utf-8")
@@ -84,11 +93,15 @@ class Timeline:
 
         A plain string is accepted while callers move to `Event`; the line is the same.
         """
-        entry = {"ts": round(self.clock() if ts is None else ts, 6), "event": str(event), **fields}
+        entry = redact({"ts": round(self.clock() if ts is None else ts, 6), "event": str(event), **fields})
         with self._lock:
             self.events.append(entry)
-            self._out.write(json.dumps(entry) + "\n")
-            self._out.flush()
+            if self.write_error is None:
+                try:
+                    self._out.write(json.dumps(entry) + "\n")
+                    self._out.flush()
+                except OSError as exc:
+                    self.write_error = exc
         return entry
 
     def first(self, event: Event | str) -> dict[str, Any] | None:
@@ -97,7 +110,26 @@ class Timeline:
 
     def close(self) -> None:
         with self._lock:
-            self._out.close()
+            try:
+                self._out.close()
+            except OSError as exc:
+                self.write_error = self.write_error or exc
+
+    def rewrite(self) -> None:
+        """After a write error: the whole timeline, written beside the file and renamed over
+        it (the torn file stays when even that fails). Raises OSError."""
+        with self._lock:
+            if self.write_error is None:
+                return
+            text = "".join(json.dumps(e) + "\n" for e in self.events)
+        tmp = self.path.with_suffix(".jsonl.tmp")
+        try:
+            tmp.write_text(text, encoding="utf-8")
+            tmp.replace(self.path)
+        except OSError:
+            tmp.unlink(missing_ok=True)
+            raise
+        self.write_error = None
 
 
 def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
@@ -114,3 +146,63 @@ def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
                 continue
             if isinstance(value, dict):
                 yield value
+
+
+@dataclass(frozen=True)
+class TimelineFile:
+    """A timeline.jsonl read back: its events, and the lines that are not events, as
+    `line N: why` (`torn`: the last line stops mid-way, as a crash or a full disk leaves it)."""
+
+    events: list[dict[str, Any]]
+    damaged: tuple[str, ...] = ()
+    torn: bool = False
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def event_problem(value: object) -> str | None:
+    """Why a parsed line is not a timeline event, or None: an object with a finite `ts`, an
+    `event` name, and numbers where the timeline keeps times (`at`, `…_ts`) and statuses."""
+    if not isinstance(value, dict):
+        return f"is not a JSON object but {type(value).__name__}"
+    if not _number(value.get("ts")):
+        return f"ts must be a number of seconds, got {str(value.get('ts'))[:40]!r}"
+    if not isinstance(value.get("event"), str) or not value["event"]:
+        return "event must name what happened"
+    for key, item in value.items():
+        timed = key == "at" or key.endswith("_ts")
+        if timed and item is not None and not _number(item):
+            return f"{key} must be a number of seconds, got {str(item)[:40]!r}"
+        if key == "exit_status" and item is not None and (isinstance(item, bool) or not isinstance(item, int)):
+            return f"exit_status must be a whole number, got {str(item)[:40]!r}"
+    return None
+
+
+def read_timeline(path: Path) -> TimelineFile:
+    """Every event in a timeline file, with the lines that are damaged named; a missing
+    file is an empty timeline. Raises OSError when it cannot be read."""
+    if not path.exists():
+        return TimelineFile([])
+    events: list[dict[str, Any]] = []
+    damaged: list[str] = []
+    torn = False
+    with path.open(encoding="utf-8", errors="replace") as fh:
+        for number, line in enumerate(fh, 1):
+            if not line.endswith("\n"):
+                torn = True
+                break
+            if not line.strip():
+                continue
+            try:
+                value = json.loads(line, parse_constant=lambda c: float("nan"))
+            except (ValueError, RecursionError):
+                damaged.append(f"line {number}: is not JSON")
+                continue
+            problem = event_problem(value)
+            if problem is None:
+                events.append(value)
+            else:
+                damaged.append(f"line {number}: {problem}")
+    return TimelineFile(events, tuple(damaged), torn)

@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from harness.config.target import find_target
 from harness.environment.replica import Staging
 from tests.integration.test_cli import gameday, labelled
@@ -21,6 +23,7 @@ STAND_IN = """\
 name = "stand-in"
 first_release = "v1"
 locustfile = "{locustfile}"
+secrets = ["GAMEDAY_TEST_TOKEN"]
 [environment]
 url = "{url}"
 releases = {releases}
@@ -30,8 +33,11 @@ version_path = "/version"
 release_header = "X-Release"
 [deploy]
 deploy = "{gameday} deploy {{release}} --no-gate --run {run_id}"
-rollback = "{gameday} rollback --run {run_id}"
+rollback = "{gameday} rollback --run {run_id} && echo rolled back with token $GAMEDAY_TEST_TOKEN >&2"
 """
+# Secrets a team's stack hands gameday: the URL's password and a token its commands see.
+URL_PASSWORD = "s3cret-url-pass"
+TOKEN = "tok-4f1d9e2b7c"
 
 # failing-health-check-no-gate, against either target.
 SCENARIO = """\
@@ -64,12 +70,15 @@ def rehearse(tmp_path: Path, name: str, target: str) -> tuple[int, dict[str, Any
 
 
 def test_an_existing_environment_is_rehearsed_through_its_url_and_commands(
-    staging: Staging, images: object, tmp_path: Path
+    staging: Staging, images: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     up = gameday("up")
     assert up.returncode == 0, up.stderr
     words = up.stdout.strip().splitlines()[-1].split()
-    run_id, url = words[1], words[-1]
+    run_id, plain = words[1], words[-1]
+    # Its URL carries a password (nginx ignores it), and its commands see a token.
+    url = plain.replace("http://", f"http://gameday:{URL_PASSWORD}@")
+    monkeypatch.setenv("GAMEDAY_TEST_TOKEN", TOKEN)
     try:
         target = tmp_path / "target.toml"
         target.write_text(STAND_IN.format(
@@ -78,13 +87,24 @@ def test_an_existing_environment_is_rehearsed_through_its_url_and_commands(
         code, existing, run_dir = rehearse(tmp_path, "existing", str(target))
         # No replica of its own: only the stand-in's containers exist for the stand-in.
         assert labelled(staging, existing["run_id"]) == 0
-        assert existing["environment"]["images"]["environment"] == url
+        assert existing["environment"]["images"]["environment"] == plain.replace("http://", "http://gameday:***@")
         assert code == 1 and existing["outcome"] == "gaps", existing["reason"]
         # What was live came from the app itself: the deployed release went live, and the
         # team's rollback command brought the start release back.
         assert existing["incident"]["went_live"] is True
         assert existing["releases"]["after"] == existing["releases"]["before"]
-        assert existing["recovery"]["actions"] == [f"{sys.executable} -m harness rollback --run {run_id}"]
+        assert existing["recovery"]["actions"] == [f"{sys.executable} -m harness rollback --run {run_id} && echo "
+                                                   "rolled back with token $GAMEDAY_TEST_TOKEN >&2"]
+        # The token reached the rollback's output, and was masked there.
+        finished = [json.loads(line) for line in (run_dir / "timeline.jsonl").read_text().splitlines()
+                    if '"rollback_finished"' in line]
+        assert finished and "rolled back with token ***" in finished[0]["detail"], finished
+        # Neither secret is in any file the run wrote: result, timeline, records, logs, JUnit, report.
+        written = sorted(p for p in (tmp_path / "existing-reports").rglob("*") if p.is_file())
+        assert {"result.json", "timeline.jsonl", "junit.xml", "report.html", "locust.log"} <= {p.name for p in written}
+        for path in written:
+            text = path.read_text(errors="replace")
+            assert URL_PASSWORD not in text and TOKEN not in text, path
         assert existing["times"]["recovered_s"] is not None
         # Nothing needed the host: the schema was not fingerprinted, and said why.
         fingerprints = [json.loads(line) for line in (run_dir / "timeline.jsonl").read_text().splitlines()

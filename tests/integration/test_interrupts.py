@@ -79,6 +79,12 @@ def test_an_interrupt_at_any_phase_cleans_up(staging: Staging, images: object, t
     run_dir = tmp_path / run_id
     result = json.loads((run_dir / "result.json").read_text())
     assert result["outcome"] == "aborted" and result["reason"] == "interrupted"
+    # A run that stopped judges nothing; what it found after gameday's own interrupt says so,
+    # and CI reads it as the run's error, never as a failure of the team's recovery.
+    assert all(o["met"] is None for o in result["targets"]), result["targets"]
+    assert all(g["found_after"] == "gameday's own interrupt" for g in result["gaps"]), result["gaps"]
+    junit = (run_dir / "junit.xml").read_text()
+    assert 'failures="0"' in junit and 'errors="1"' in junit, junit
     assert "This report is incomplete" in (run_dir / "report.html").read_text()
     assert all(json.loads(line) for line in (run_dir / "timeline.jsonl").read_text().splitlines())
 

@@ -109,3 +109,34 @@ def test_load_workers_and_the_process_manager_on_the_command_line_replace_the_sc
         cli.main(["run", "bad-migration", "--load-workers", "-1"])
     assert exited.value.code == 2
     assert "--load-workers: must be a whole number from 0 to 64, got '-1'" in capsys.readouterr().err
+
+
+def test_list_marks_a_scenario_whose_deploy_tool_is_missing_and_still_lists_every_one(capsys, tmp_path,
+                                                                                   monkeypatch):
+    import shutil
+
+    bin_dir = tmp_path / "bin"  # a PATH with ssh-keygen and git, and no Capistrano
+    bin_dir.mkdir()
+    for program in ("ssh-keygen", "git"):
+        found = shutil.which(program)
+        assert found is not None, f"{program} is needed by the examples"
+        (bin_dir / program).symlink_to(found)
+    monkeypatch.setenv("PATH", str(bin_dir))
+    assert cli.main(["list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.split()[:1] == ["pruned-rollback"])
+    assert "cannot run here: 'cap' is not installed (not found on PATH); apt-get install capistrano" in lines[at + 1]
+    assert sum(1 for line in lines if "cannot run here" in line) == 1
+    assert sum(1 for line in lines if line.startswith("  ") and "cannot run here" not in line) == 29
+
+
+def test_running_a_scenario_whose_tool_is_missing_is_one_line_with_the_install_command(capsys, tmp_path,
+                                                                                      monkeypatch):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    monkeypatch.setenv("PATH", str(bin_dir))
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/none.sock")
+    assert cli.main(["run", "pruned-rollback", "--reports", str(tmp_path / "reports")]) == 2
+    err = one_line(capsys.readouterr().err)
+    assert "keep-one.toml: deploy.tool: needs ssh-keygen" in err and "apt-get install openssh-client" in err
+    assert not (tmp_path / "reports").exists()

@@ -152,3 +152,19 @@ def test_the_manifest_names_the_user_classes_and_the_load_shape(tmp_path):
                       "    def tick(self):\n        return (10, 10) if self.get_run_time() < 9 else None\n")
     assert manifest(shaped) == LoadManifest(("Shopper",), "Steps")
     assert manifest(find_scenario("bad-migration").load.locustfile).shape is None
+
+
+def test_records_the_disk_would_not_take_are_load_lost():
+    from harness.rehearsal.load import LoadStatus, load_lost
+
+    dropping = LoadStatus(990.0, 20, "running", dropped=12, write_error="No space left on device")
+    assert load_lost(None, dropping, True, 990.2, None) == (
+        990.0, "Locust could not write 12 request records (No space left on device)")
+
+
+def test_a_record_with_a_number_that_is_not_finite_is_no_record():
+    from harness.results.records import parse_numbers, parse_record
+
+    for line in ('[NaN, 200, 5.0, 0, "GET /", "", ""]\n', '[1.0, 200, Infinity, 0, "GET /", "", ""]\n',
+                 '[1e999, 200, 5.0, 0, "GET /", "", ""]\n'):
+        assert parse_record(line) is None and parse_numbers(line) is None, line

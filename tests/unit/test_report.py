@@ -6,7 +6,7 @@ from harness.config.scenario import find_scenario
 from harness.reporting.buckets import aggregate, percentile, span_of
 from harness.reporting.chart import build_chart, place_labels
 from harness.reporting.report import build_model, render, write_report
-from harness.reporting.trend import build, write_trend
+from harness.reporting.trend import build, collect, write_trend
 from harness.results.measure import Observed, measure
 from tests.unit.test_result import T0, log, traffic
 
@@ -118,7 +118,7 @@ def test_trend_groups_runs_and_flags_a_regression(tmp_path):
     make_run(tmp_path, started=T0 - 30000)
     make_run(tmp_path, started=T0 - 20000)
     make_run(tmp_path, started=T0 - 10000, shift=3.0)  # detects 3 s later than before
-    trends = build(tmp_path, None, None)
+    trends = build(collect(tmp_path, None, None))
     assert [t.name for t in trends] == ["failing-health-check-no-gate"]
     trend = trends[0]
     assert len(trend.runs) == 3
@@ -131,5 +131,5 @@ def test_trend_groups_runs_and_flags_a_regression(tmp_path):
 
 def test_trend_filters_by_scenario_and_date(tmp_path):
     make_run(tmp_path, started=T0 - 30000)
-    assert build(tmp_path, None, "clean-deploy") == []
-    assert build(tmp_path, datetime.fromtimestamp(T0, UTC), None) == []
+    assert build(collect(tmp_path, None, "clean-deploy")) == []
+    assert build(collect(tmp_path, datetime.fromtimestamp(T0, UTC), None)) == []

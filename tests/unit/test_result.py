@@ -6,7 +6,8 @@ import pytest
 
 from harness.config.scenario import find_scenario
 from harness.results.deploylog import DeployStep
-from harness.results.measure import Observed, first_rollback_span, measure, write_json
+from harness.results.files import write_json
+from harness.results.measure import Observed, first_rollback_span, measure
 from harness.results.model import Outcome
 from harness.results.records import Record
 from harness.results.recovery import recovered_at, recovery_commands

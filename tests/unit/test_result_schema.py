@@ -16,7 +16,8 @@ from harness.config.scenario import find_scenario
 from harness.errors import InputError
 from harness.results.budget import Budget, apply
 from harness.results.deploylog import DeployStep
-from harness.results.measure import Observed, measure, write_json
+from harness.results.files import write_json
+from harness.results.measure import Observed, measure
 from harness.results.model import Outcome, Result, ResultFormatError, read_result
 from harness.results.records import Record
 from tests.unit import recorded

@@ -75,7 +75,26 @@ def broken_scenarios(draw: st.DrawFn) -> tuple[str, str | None]:
     kind = draw(st.sampled_from(["wrong_value", "unknown_key", "missing_release", "unknown_fault", "malformed",
                                  "no_detectors", "absurd_load", "missing_fault", "plan_unknown_release",
                                  "plan_and_fault", "plan_without_steps", "plan_step_unknown_key",
-                                 "flag_without_store", "flag_bad_percent", "log_without_logs"]))
+                                 "flag_without_store", "flag_bad_percent", "log_without_logs", "huge_number",
+                                 "deep", "nul_byte"]))
+    if kind == "huge_number":
+        # Digits no float holds, positive or negative, in any numeric key.
+        section, key = draw(st.sampled_from([p for p in PATHS if p[1] not in ("kind", "mode", "trigger", "db",
+                                                                               "description", "gate", "release")]))
+        digits = draw(st.integers(min_value=309, max_value=2000))
+        text = dump(data).replace(f"{key} = {toml_value(get_table(data, section)[key])}",
+                                  f"{key} = {draw(st.sampled_from(['', '-']))}{'7' * digits}", 1)
+        return text, f"{section}.{key}"
+    if kind == "deep":
+        depth = draw(st.integers(min_value=1200, max_value=6000))
+        opener, closer = draw(st.sampled_from([("[", "]"), ("{a = ", "}")]))
+        inner = "1" if opener.startswith("{") else ""
+        return dump(data) + "zz = " + opener * depth + inner + closer * depth + "\n", None
+    if kind == "nul_byte":
+        key = draw(st.sampled_from(["target", "description", "start_release"]))
+        value = draw(st.text(alphabet="abc/.", max_size=5)) + "\x00" + draw(st.text(alphabet="abc", max_size=5))
+        data.pop(key, None)
+        return f"{key} = {toml_value(value)}\n" + dump(data), key
     if kind == "malformed":
         text = dump(data)
         cut = draw(st.integers(min_value=1, max_value=len(text) - 1))

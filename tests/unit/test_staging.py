@@ -1,3 +1,5 @@
+import os
+import socket
 from datetime import UTC, datetime
 from types import SimpleNamespace
 
@@ -32,29 +34,45 @@ def test_remove_refuses_an_empty_run_id():
         Staging(client=SimpleNamespace()).remove("")  # type: ignore[arg-type]
 
 
-class FakeContainer:
-    def __init__(self, run_id: str, owner: str, pid: str, host: str) -> None:
-        self.labels = {RUN_LABEL: run_id, "gameday.owner": owner, "gameday.pid": pid, "gameday.host": host}
+class FakeResource:
+    """A container, network or volume as docker-py lists it: labels (and attrs' Labels)."""
+
+    def __init__(self, run_id: str, owner: str, pid: str, host: str, user: str | None = None) -> None:
+        self.labels = {RUN_LABEL: run_id, "gameday.owner": owner, "gameday.pid": pid, "gameday.host": host,
+                       "gameday.user": str(os.getuid()) if user is None else user}
+        self.attrs = {"Labels": self.labels}
 
 
 class FakeClient:
-    def __init__(self, containers: list[FakeContainer]) -> None:
+    def __init__(self, containers: list[FakeResource], networks: list[FakeResource] = (),
+                 volumes: list[FakeResource] = ()) -> None:
         self.containers = SimpleNamespace(list=lambda **kw: containers)
+        self.networks = SimpleNamespace(list=lambda **kw: list(networks))
+        self.volumes = SimpleNamespace(list=lambda **kw: list(volumes))
 
 
-def test_only_dead_runs_of_this_host_are_stale():
-    import os
-    import socket
+RUN = "20261128T101500Z-"
 
+
+def test_only_dead_runs_of_this_user_on_this_host_are_stale():
     host = socket.gethostname()
     dead = str(2**22 + 4321)
     client = FakeClient([
-        FakeContainer("dead-run", "run", dead, host),
-        FakeContainer("live-run", "run", str(os.getpid()), host),
-        FakeContainer("user-replica", "up", dead, host),        # `gameday up` replicas stay
-        FakeContainer("other-host", "run", dead, "elsewhere"),  # not ours to judge
-    ])
-    assert Staging(client).stale_runs() == ["dead-run"]  # type: ignore[arg-type]
+        FakeResource(RUN + "dead-run", "run", dead, host),
+        FakeResource(RUN + "live-run", "run", str(os.getpid()), host),
+        FakeResource(RUN + "user-replica", "up", dead, host),          # `gameday up` replicas stay
+        FakeResource(RUN + "other-host", "run", dead, "elsewhere"),    # not ours to judge
+        FakeResource(RUN + "other-user", "run", dead, host, user="4242"),
+        FakeResource("../../etc", "run", dead, host),                  # not a run id: never a run
+    ], networks=[FakeResource(RUN + "network-only", "run", dead, host)],
+        volumes=[FakeResource(RUN + "volume-only", "run", dead, host)])
+    assert Staging(client).stale_runs() == [RUN + "dead-run", RUN + "network-only", RUN + "volume-only"]  # type: ignore[arg-type]
+
+
+def test_a_reused_pid_is_not_the_process_that_made_a_replica():
+    mine = FakeResource(RUN + "reused-pid", "run", str(os.getpid()), socket.gethostname())
+    mine.labels["gameday.pid_start"] = "1"  # this pid, but a process that started at another time
+    assert Staging(FakeClient([mine])).stale_runs() == [RUN + "reused-pid"]  # type: ignore[arg-type]
 
 
 class ExitedContainer:
@@ -86,3 +104,17 @@ def test_an_engine_that_cannot_boot_systemd_is_said_in_one_line():
     assert message.startswith("systemd could not boot as PID 1 in an unprivileged container on this Docker engine")
     assert "(it needs cgroup v2, a tmpfs on /run and /sys/fs/cgroup read-only) (Failed to create /init.scope" in message
     assert host.ready("sshd") == ["systemctl", "is-active", "--quiet", "ssh"]
+
+
+def test_down_all_takes_only_this_users_replicas_on_this_machine():
+    from harness.environment.replica import made_here
+
+    host = socket.gethostname()
+    client = FakeClient([
+        FakeResource(RUN + "mine", "up", "1", host),
+        FakeResource(RUN + "theirs", "up", "1", host, user="4242"),
+        FakeResource(RUN + "elsewhere", "up", "1", "another-host"),
+    ])
+    staging = Staging(client)  # type: ignore[arg-type]
+    assert staging.run_ids(made_here) == [RUN + "mine"]
+    assert staging.run_ids() == [RUN + "elsewhere", RUN + "mine", RUN + "theirs"]

@@ -60,3 +60,29 @@ def test_every_recorded_event_is_an_event():
     assert names, "found no .record(...) call"
     assert names <= {e.value for e in Event}, names - {e.value for e in Event}
     assert all(e.value == e.name.lower() for e in Event)
+
+
+def test_a_timeline_the_disk_will_not_take_keeps_every_event_and_says_so():
+    # /dev/full answers every write with ENOSPC, as a full disk does.
+    timeline = Timeline(Path("/dev/full"), clock=lambda: 5.0)
+    timeline.record("fault_injected", kind="deploy")
+    timeline.record("alarm_raised", detector="health")
+    assert [e["event"] for e in timeline.events] == ["fault_injected", "alarm_raised"]
+    assert timeline.write_error is not None and timeline.write_error.strerror == "No space left on device"
+    timeline.close()
+
+
+def test_reading_a_timeline_names_each_damaged_line(tmp_path):
+    from harness.results.timeline import read_timeline
+
+    path = tmp_path / "timeline.jsonl"
+    path.write_text('{"ts": 1, "event": "a"}\n{"ts": "soon", "event": "b"}\n[1]\n{"ts": 3}\n'
+                    '{"ts": 4, "event": "load_lost", "at": "then"}\n{"ts": 5, "event": "c", "exit_status": 1.5}\n'
+                    '{"ts": 6, "event": "d"}\n{"ts": 7, "ev')
+    found = read_timeline(path)
+    assert [e["event"] for e in found.events] == ["a", "d"]
+    assert found.torn
+    assert found.damaged == ("line 2: ts must be a number of seconds, got 'soon'",
+                             "line 3: is not a JSON object but list", "line 4: event must name what happened",
+                             "line 5: at must be a number of seconds, got 'then'",
+                             "line 6: exit_status must be a whole number, got '1.5'")
