@@ -31,10 +31,11 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from harness.config.scenario import Load, find_scenario
+from harness.config.scenario import Load
 from harness.environment.images import DEFAULT_BASE_IMAGE, ensure_images
 from harness.environment.replica import Staging, connect, new_run_id, up
 from harness.rehearsal import load
+from harness.rehearsal.catalogue import find_scenario
 
 SATURATE = """\
 from locust import FastHttpUser, constant, task

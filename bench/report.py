@@ -16,16 +16,17 @@ import sys
 import tempfile
 from pathlib import Path
 
-from harness.config.scenario import find_scenario
+from harness.rehearsal.catalogue import find_scenario
 from harness.results.measure import Observed, measure
 
 # VmHWM, not ru_maxrss: ru_maxrss survives exec and would report the parent's peak.
 RENDER = """
 import sys, time
 from pathlib import Path
+from harness.rehearsal.catalogue import load_scenario
 from harness.reporting.report import write_report
 started = time.perf_counter()
-write_report(Path(sys.argv[1]))
+write_report(Path(sys.argv[1]), scenarios=load_scenario)
 elapsed = time.perf_counter() - started
 hwm = next(line.split()[1] for line in open("/proc/self/status") if line.startswith("VmHWM:"))
 print(elapsed, hwm)

@@ -13,7 +13,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from harness.config.scenario import scenario_files
+from harness.rehearsal.catalogue import scenario_files
 
 ROOT = Path(__file__).resolve().parent.parent
 KEYS = ("time_to_detect_s", "time_to_rollback_s", "time_to_recover_s")

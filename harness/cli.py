@@ -230,12 +230,12 @@ def load_workers(text: str) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from harness.config.scenario import find_scenario
+    from harness.rehearsal.catalogue import find_scenario
 
     scenario = find_scenario(args.scenario)
     for note in scenario.notes:
         say(note)
-    if getattr(args, "operator", False) and scenario.fault.kind in ("plan", "flag"):
+    if getattr(args, "operator", False) and not scenario.fault.traits.single:
         raise InputError(str(scenario.path), None, "--operator is for a single fault; a plan rolls each step back "
                          "itself and a flag fault's rounds are mitigated by recovery.mitigations")
     budget_of(args)
@@ -286,7 +286,7 @@ def check_existing(scenario: Scenario, args: argparse.Namespace) -> None:
 
 
 def cmd_nightly(args: argparse.Namespace) -> int:
-    from harness.config.scenario import find_scenario, scenario_files
+    from harness.rehearsal.catalogue import find_scenario, scenario_files
 
     names = args.scenarios or [p.stem for p in scenario_files()]
     # Every file is checked before any run, with the command line's overrides applied. A
@@ -518,9 +518,10 @@ def plan_lines(result: Result) -> list[str]:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from harness.rehearsal.catalogue import load_scenario
     from harness.reporting.report import write_report
 
-    print(write_report(Path(args.run_dir)))
+    print(write_report(Path(args.run_dir), scenarios=load_scenario))
     return 0
 
 
@@ -541,7 +542,8 @@ def cmd_trend(args: argparse.Namespace) -> int:
 def cmd_list(args: argparse.Namespace) -> int:
     """Every built-in scenario by group; one whose deploy tool is not installed here is
     listed too, marked with what it needs."""
-    from harness.config.scenario import GROUPS, load_scenario, scenario_files
+    from harness.config.scenario import GROUPS
+    from harness.rehearsal.catalogue import load_scenario, scenario_files
 
     scenarios = [load_scenario(path, tools_required=False) for path in scenario_files()]
     for group in GROUPS:

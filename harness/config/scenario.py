@@ -8,15 +8,17 @@ detection-ladder.toml the log and uptime detectors.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Any
 
+from harness.config.faultspec import FaultParser, FaultSpec, FaultTraits
 from harness.config.tables import NAME, Table, is_file, read_toml
 from harness.config.target import Target, find_target
 from harness.errors import InputError
 
 SCENARIOS_DIR = Path(__file__).resolve().parents[2] / "scenarios"
-FAULT_KINDS = ("deploy", "errors", "flag")
 MITIGATIONS = ("flag-off", "rollback")
 MAX_ROUNDS = 40
 LOGS = ("access", "app")
@@ -31,9 +33,6 @@ RECOVERY_METHODS = ("rollback", "redeploy")
 # What gameday does when its rollback fails, as the on-call's manual fix would: deploy the
 # start release again, or restart the app's programs through the process manager.
 FALLBACKS = ("redeploy", "restart")
-# The built-in deploy tool's deploy steps, in order, that `fault.killed_after` may name
-# (harness/webhost/deploytool.py `deploy`).
-KILLABLE_STEPS = ("lock", "release", "shared", "build", "snapshot", "migrate", "gate", "swap", "reload")
 MAX_USERS = 500
 # Locust worker processes: one a core is Locust's advice; 64 leaves room for a load farm.
 MAX_LOAD_WORKERS = 64
@@ -42,36 +41,20 @@ MAX_COUNT = 10**9  # requests or jobs: more than a rehearsal makes in a day
 
 
 @dataclass(frozen=True)
-class Blocker:
-    """A long transaction started just before a deploy fault, as a report query or a
-    session left idle in transaction would be: it runs `sql` (which takes its locks, such
-    as `SELECT count(*) FROM orders`) and stays open `hold_s` seconds. A migration's DDL
-    then waits behind it, and every query on the table queues behind the DDL."""
+class PlanFault:
+    """A scenario with a [plan]: its steps are the fault, and t0 is when the first starts
+    (`release` is the first step's). The plan kind (`rehearsal/faults/plan.py`) runs it."""
 
-    sql: str
-    hold_s: float
+    release: str
+    kind: str = "plan"
+    traits: FaultTraits = FaultTraits(deploys=False, single=False,
+                                      needs_shell=("plan", "each step's schema is saved with pg_dump"))
 
+    def explain(self, events: Sequence[Mapping[str, Any]], impact_seen: bool) -> str | None:
+        return None  # each step's failure is told by the plan's own result
 
-@dataclass(frozen=True)
-class Fault:
-    """What breaks: a release deployed (`deploy`), the target's error switch (`errors`), a
-    feature flag turned on for a share of users (`flag`), or, for a scenario with a
-    [plan], the plan's steps (`plan`, with its first release)."""
-
-    kind: str
-    release: str | None = None
-    gate: bool = True
-    duration_s: float | None = None
-    # kind "flag": the flag turned on, for each share of users in turn (one round each,
-    # `repeat` times over); `release`, when set, is deployed first with the flag off.
-    flag: str | None = None
-    percents: tuple[int, ...] = ()
-    repeat: int = 1
-    # kind "deploy": a long transaction holding locks while the deploy runs, or None.
-    blocker: Blocker | None = None
-    # kind "deploy": the built-in deploy tool's step after which the deploy is killed with
-    # SIGKILL (an OOM kill, a lost CI runner): no cleanup runs and its lock stays behind.
-    killed_after: str | None = None
+    def advise(self, objective: str) -> str | None:
+        return None
 
 
 @dataclass(frozen=True)
@@ -237,7 +220,7 @@ class Scenario:
     path: Path
     target: Target
     start_release: str
-    fault: Fault
+    fault: FaultSpec
     load: Load
     detectors: Detectors
     recovery: Recovery
@@ -257,52 +240,12 @@ def _count(t: Table, key: str, default: int, maximum: int) -> int:
     return int(t.number(key, default, minimum=1, integer=True, maximum=maximum) or default)
 
 
-def _fault(t: Table, target: Target) -> Fault:
-    kind = t.choice("kind", FAULT_KINDS, "deploy")
-    if kind == "deploy":
-        release = t.string("release", pattern=NAME)
-        if release not in target.releases:
-            raise t.error("release", f"{release!r} is not a release of {target.name} ({', '.join(target.releases)})")
-        blocker = t.optional_table("blocker")
-        killed_after = t.choice("killed_after", KILLABLE_STEPS, None)
-        if killed_after is not None and target.deploy.tool != "builtin":
-            raise t.error("killed_after", f"needs the built-in deploy tool, whose steps it names; {target.name} "
-                          "deploys with its own commands")
-        if killed_after == "build" and not target.build.commands:
-            raise t.error("killed_after", f"{target.name} has no build.commands, so its deploys log no build step")
-        fault = Fault(kind, release=release, gate=t.boolean("gate", True),
-                      blocker=None if blocker is None else _blocker(blocker), killed_after=killed_after)
-    elif kind == "flag":
-        if target.flags is None:
-            raise t.error("kind", f"'flag' needs a target with a [flags] store; {target.name} has none")
-        release = t.string("release", required=False, pattern=NAME)
-        if release is not None and release not in target.releases:
-            raise t.error("release", f"{release!r} is not a release of {target.name} ({', '.join(target.releases)})")
-        value = t.data.get("percent", 100)
-        percents = value if isinstance(value, list) else [value]
-        if not percents or not all(isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 100
-                                   for v in percents):
-            raise t.error("percent", f"must be a whole number from 1 to 100, or a list of them; got {value!r}")
-        if len(set(percents)) < len(percents):
-            raise t.error("percent", f"lists a share twice ({value!r}); use repeat to run a share again")
-        t.used.add("percent")
-        fault = Fault(kind, release=release, flag=t.string("flag", pattern=NAME), percents=tuple(percents),
-                      repeat=int(t.number("repeat", 1, minimum=1, maximum=MAX_ROUNDS, integer=True) or 1))
-    else:
-        if target.run.error_switch is None:
-            raise t.error("kind", f"'errors' needs a target with an error switch; {target.name} has none")
-        fault = Fault(kind, duration_s=float(t.number("duration_s", required=True, positive=True, maximum=3600) or 0))
+def _fault(t: Table, target: Target, kinds: Mapping[str, FaultParser]) -> FaultSpec:
+    """The `[fault]` table, parsed by its kind's own parser (`kinds`, by name)."""
+    kind = t.choice("kind", tuple(kinds), next(iter(kinds)))
+    fault = kinds[kind](t, target)
     t.finish()
     return fault
-
-
-def _blocker(t: Table) -> Blocker:
-    sql = str(t.string("sql")).strip().rstrip(";")
-    if not sql or ";" in sql:
-        raise t.error("sql", "must be one SQL statement, such as SELECT count(*) FROM orders")
-    blocker = Blocker(sql, _seconds(t, "hold_s", 10.0, 600))
-    t.finish()
-    return blocker
 
 
 MAX_PLAN_STEPS = 20
@@ -338,14 +281,13 @@ def _plan(t: Table, target: Target, start_release: str) -> Plan:
     return plan
 
 
-def _check_existing(top: Table, target: Target, fault: Fault, plan: Plan | None, recovery: Recovery) -> None:
+def _check_existing(top: Table, target: Target, fault: FaultSpec, plan: Plan | None, recovery: Recovery) -> None:
     """What a rehearsal of an existing environment cannot do: it has no shell there, and
     `gameday rollback --run` (operator mode's command) acts on replicas only."""
     why = f"needs a shell on the web host; target {target.name} is an existing environment"
-    if plan is not None:
-        raise top.error("plan", f"{why} (each step's schema is saved with pg_dump)")
-    if fault.blocker is not None:
-        raise top.error("fault.blocker", why)
+    if fault.traits.needs_shell is not None:
+        key, what = fault.traits.needs_shell
+        raise top.error(key, f"{why} ({what})")
     if recovery.fallback == "restart":
         raise top.error("recovery.fallback", f'"restart" {why}')
     if recovery.mode == "operator":
@@ -438,7 +380,7 @@ def _detectors(table: Table, target: Target) -> Detectors:
     return Detectors(error_rate, health, queue_lag, uptime, log)
 
 
-def _recovery(t: Table, fault: Fault) -> Recovery:
+def _recovery(t: Table, fault: FaultSpec) -> Recovery:
     trigger = t.choice("trigger", TRIGGERS, "alarm")
     mitigations = t.strings("mitigations") or ("flag-off",)
     unknown = [m for m in mitigations if m not in MITIGATIONS]
@@ -446,18 +388,19 @@ def _recovery(t: Table, fault: Fault) -> Recovery:
         raise t.error("mitigations", f"{unknown[0]!r} is not one of {', '.join(MITIGATIONS)}")
     if len(set(mitigations)) < len(mitigations):
         raise t.error("mitigations", "lists a mitigation twice; use fault.repeat to run each again")
-    if fault.kind != "flag" and t.has("mitigations"):
-        raise t.error("mitigations", 'is for a fault of kind "flag"')
-    if fault.kind in ("plan", "flag"):
+    traits = fault.traits
+    if not traits.rounds and t.has("mitigations"):
+        raise t.error("mitigations", 'is for a fault of kind "flag", measured in rounds')
+    if not traits.single:
         # A plan's steps and a flag's rounds recover their own way: these keys would do nothing.
         ignored = [key for key in SINGLE_FAULT_RECOVERY if t.has(key)]
         if ignored:
-            what = "a [plan] rolls each step back itself" if fault.kind == "plan" else \
-                "a flag fault's rounds are mitigated by recovery.mitigations"
+            what = "a flag fault's rounds are mitigated by recovery.mitigations" if traits.rounds else \
+                "a [plan] rolls each step back itself"
             raise t.error(ignored[0], f"is for a single fault; {what}")
     if "rollback" in mitigations and fault.release is None:
         raise t.error("mitigations", '"rollback" needs fault.release: the release to deploy and roll back')
-    rounds = fault.repeat * len(fault.percents) * len(mitigations)
+    rounds = traits.rounds * len(mitigations)
     if rounds > MAX_ROUNDS:
         raise t.error("mitigations", f"with the fault's percents and repeat make {rounds} rounds; at most {MAX_ROUNDS}")
     after_s = t.number("after_s", None, positive=True, maximum=3600)
@@ -475,14 +418,14 @@ def _recovery(t: Table, fault: Fault) -> Recovery:
         retry=t.boolean("retry", False),
     )
     t.finish()
-    if recovery.retry and (fault.kind != "deploy" or recovery.mode == "operator"):
+    if recovery.retry and (not traits.deploys or recovery.mode == "operator"):
         raise t.error("retry", 'reruns the fault\'s deploy when it did not go live: it needs fault.kind = "deploy" '
                       'and mode = "auto"')
-    if recovery.fallback is not None and (fault.kind != "deploy" or recovery.method != "rollback"
+    if recovery.fallback is not None and (not traits.deploys or recovery.method != "rollback"
                                           or recovery.mode == "operator"):
         raise t.error("fallback", "is what gameday does when its rollback of a deploy fault fails: it needs "
                       'fault.kind = "deploy", method = "rollback" and mode = "auto"')
-    if recovery.method == "redeploy" and fault.kind != "deploy":
+    if recovery.method == "redeploy" and not traits.deploys:
         raise t.error("method", '"redeploy" goes back from a deploy fault; this fault deploys nothing')
     if recovery.method == "redeploy" and recovery.db != "never":
         raise t.error("method", '"redeploy" deploys the old release again and never reverts the schema: '
@@ -516,10 +459,11 @@ def _phases(t: Table) -> Phases:
     return phases
 
 
-def load_scenario(path: Path, tools_required: bool = True) -> Scenario:
-    """The scenario in `path`, and its target. Raises InputError naming the file and key;
-    with `tools_required=False`, a deploy tool its target needs and this machine lacks is
-    recorded in `target.missing_tools` instead (`gameday list`, the nightly)."""
+def load_scenario(path: Path, kinds: Mapping[str, FaultParser], tools_required: bool = True) -> Scenario:
+    """The scenario in `path`, and its target; `kinds` parses `[fault]` by its kind (the
+    first is the default; `harness.rehearsal.catalogue` passes the registry's). Raises
+    InputError naming the file and key; with `tools_required=False`, a deploy tool its
+    target needs and this machine lacks is recorded in `target.missing_tools` instead (`gameday list`, the nightly)."""
     source = str(path)
     top = Table(source, read_toml(path))
 
@@ -551,9 +495,9 @@ def load_scenario(path: Path, tools_required: bool = True) -> Scenario:
             raise top.error("plan", "and [fault] cannot both be set: a plan's steps are its fault")
         plan = _plan(plan_table, target, start_release)
         # The plan's first step is what breaks, if anything does: t0 is when it starts.
-        fault = Fault("plan", release=plan.steps[0].release)
+        fault: FaultSpec = PlanFault(plan.steps[0].release)
     else:
-        fault = _fault(top.table("fault"), target)
+        fault = _fault(top.table("fault"), target, kinds)
     load = _load(section("load"), path.parent, target)
     detectors_table = top.optional_table("detectors")
     if detectors_table is None:
@@ -575,7 +519,7 @@ def load_scenario(path: Path, tools_required: bool = True) -> Scenario:
     objectives = _objectives(section(objectives_key))
     phases = _phases(section("phases"))
     top.finish()
-    if fault.kind in ("deploy", "flag") and fault.release == start_release:
+    if fault.release == start_release and plan is None:
         raise InputError(source, "fault.release", f"{start_release!r} is the start release, live already: the "
                          "fault deploys a release that is not live yet")
     if recovery.after_s is not None and recovery.after_s > phases.detect_timeout_s:
@@ -595,12 +539,12 @@ def scenario_files() -> list[Path]:
     return sorted(SCENARIOS_DIR.glob("*.toml"))
 
 
-def find_scenario(name_or_path: str, tools_required: bool = True) -> Scenario:
-    """A built-in scenario by name, or any scenario file by path."""
+def find_scenario(name_or_path: str, kinds: Mapping[str, FaultParser], tools_required: bool = True) -> Scenario:
+    """A built-in scenario by name, or any scenario file by path (`kinds` as for `load_scenario`)."""
     if name_or_path.endswith(".toml") or "/" in name_or_path:
-        return load_scenario(Path(name_or_path), tools_required)
+        return load_scenario(Path(name_or_path), kinds, tools_required)
     path = SCENARIOS_DIR / f"{name_or_path}.toml"
     if not is_file(path):
         known = ", ".join(p.stem for p in scenario_files())
         raise InputError(name_or_path, None, f"no such scenario; built-in scenarios: {known}")
-    return load_scenario(path, tools_required)
+    return load_scenario(path, kinds, tools_required)

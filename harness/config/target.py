@@ -110,6 +110,10 @@ class Build:
     commands: tuple[str, ...] = ()
 
 
+# The built-in deploy tool's deploy steps, in order (harness/webhost/deploytool.py `deploy`).
+KILLABLE_STEPS = ("lock", "release", "shared", "build", "snapshot", "migrate", "gate", "swap", "reload")
+
+
 @dataclass(frozen=True)
 class DeployCommands:
     """How releases go live: the built-in deploy tool, or the team's own commands, run on
@@ -122,6 +126,18 @@ class DeployCommands:
     db_rollback: str | None = None
     cwd: Path | None = None
     timeout_s: float = 600.0
+
+    @property
+    def own_commands(self) -> bool:
+        """The team's own deploy commands go live (not the built-in tool): the target's
+        `deploy.deploy` is what a failed deploy points at."""
+        return self.tool == "commands"
+
+    @property
+    def killable_steps(self) -> tuple[str, ...]:
+        """The deploy steps after which a deploy can be killed (`fault.killed_after`): the
+        built-in tool's, which it logs and stops at on request; none for a team's commands."""
+        return KILLABLE_STEPS if self.tool == "builtin" else ()
 
     def to_json(self) -> str:
         """One line of JSON, as a replica's label keeps it for `gameday rollback --run`."""

@@ -12,6 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from harness.errors import StagingError
+
 
 @dataclass(frozen=True)
 class CommandResult:
@@ -101,6 +103,11 @@ class Environment(Protocol):
         """Rows of `query` (psql `-At` output split on tabs); raises `StagingError` on failure."""
         ...
 
+    def pause_database(self, paused: bool) -> None:
+        """Freeze every process of the database (as SIGSTOP does), or continue them
+        (`paused=False`). Raises `StagingError` where gameday cannot reach them."""
+        ...
+
     @property
     def access(self) -> Access | None:
         """How the team's own deploy commands reach the web host, or None where they cannot."""
@@ -134,6 +141,16 @@ class ProcessManager(Protocol):
 
     def stop(self, program: str) -> CommandResult: ...
 
+    def signal(self, program: str, signal: str) -> CommandResult:
+        """Send `signal` (a name without SIG: KILL, TERM, USR2, STOP…) to the program's main
+        process, as the manager knows it."""
+        ...
+
+    def main_pid(self, program: str) -> int | None:
+        """The program's main process id, as the manager knows it; None when it runs none.
+        Raises `StagingError` when the manager cannot be asked."""
+        ...
+
     def restart_command(self, programs: Sequence[str]) -> str:
         """The manual fix for programs the manager may have given up on, as the shell line an
         operator would type in the web host: it starts them afresh, whatever their state."""
@@ -152,4 +169,13 @@ class ProcessManager(Protocol):
         ...
 
 
-__all__ = ["Access", "CommandResult", "Environment", "ProcessManager"]
+def pid_answer(answer: CommandResult, asked: str) -> int | None:
+    """A process manager's answer to "which pid?" (`asked`, for the message): a positive
+    number, or None for 0 (it runs none). Raises `StagingError` for anything else."""
+    text = answer.stdout.strip()
+    if not text.isdigit():
+        raise StagingError(f"`{asked}` did not answer a pid: {answer.last_line()[:120]}")
+    return int(text) or None
+
+
+__all__ = ["Access", "CommandResult", "Environment", "ProcessManager", "pid_answer"]

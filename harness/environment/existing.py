@@ -67,6 +67,9 @@ class ExistingEnvironment:
             raise StagingError(f"psql exited {proc.returncode}", log_tail=proc.stderr.splitlines()[-3:])
         return [line.split("|") for line in proc.stdout.splitlines() if line]
 
+    def pause_database(self, paused: bool) -> None:
+        raise StagingError(f"cannot pause the database: {NO_SHELL}")
+
     @property
     def access(self) -> Access | None:
         return None
@@ -140,6 +143,12 @@ class UnseenProcesses:
 
     def stop(self, program: str) -> CommandResult:
         return CommandResult(("stop", program), 127, "", NO_SHELL)
+
+    def signal(self, program: str, signal: str) -> CommandResult:
+        return CommandResult(("signal", signal, program), 127, "", NO_SHELL)
+
+    def main_pid(self, program: str) -> int | None:
+        raise StagingError(NO_SHELL)
 
     def restart_command(self, programs: Sequence[str]) -> str:
         return "(no shell on an existing environment)"

@@ -383,6 +383,16 @@ class Staging:
                                exit_status=result.exit_code, log_tail=output.strip().splitlines()[-3:])
         return output
 
+    def pause(self, container: str, paused: bool) -> None:
+        """Freeze every process of one of the replica's containers (the engine's cgroup
+        freezer, as SIGSTOP to each), or thaw them; raises StagingError when the engine refuses."""
+        try:
+            found = self.client.containers.get(container)
+            found.pause() if paused else found.unpause()
+        except docker.errors.APIError as exc:
+            raise StagingError(f"could not {'pause' if paused else 'unpause'} the container: "
+                               f"{exc.explanation or exc}", container=container) from exc
+
     def write_file(self, replica: Replica, path: str, text: str) -> None:
         """Replace a file in the web host atomically (write beside it, then rename)."""
         script = 'printf "%s" "$CONTENT" > "$TARGET.tmp" && mv "$TARGET.tmp" "$TARGET"'
@@ -579,6 +589,9 @@ class ReplicaEnvironment:
 
     def sql(self, database: str, query: str) -> list[list[str]]:
         return self.staging.sql(self.replica, database, query)
+
+    def pause_database(self, paused: bool) -> None:
+        self.staging.pause(self.replica.db, paused)
 
     @property
     def access(self) -> Access | None:

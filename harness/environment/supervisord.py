@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from harness.environment import CommandResult, Environment
+from harness.environment import CommandResult, Environment, pid_answer
 
 
 class Supervisord:
@@ -39,6 +39,14 @@ class Supervisord:
 
     def stop(self, program: str) -> CommandResult:
         return self.environment.exec(["supervisorctl", "stop", program])
+
+    def signal(self, program: str, signal: str) -> CommandResult:
+        return self.environment.exec(["supervisorctl", "signal", signal, program])
+
+    def main_pid(self, program: str) -> int | None:
+        """`supervisorctl pid PROGRAM` prints 0 for a program that is not running."""
+        answer = self.environment.exec(["supervisorctl", "pid", program])
+        return pid_answer(answer, "supervisorctl pid")
 
     def restart_command(self, programs: Sequence[str]) -> str:
         """`supervisorctl restart` starts a FATAL program too."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from harness.environment import CommandResult, Environment
+from harness.environment import CommandResult, Environment, pid_answer
 
 # The units gameday reads: the app's (web, worker) and the host's front door and sshd.
 UNITS = ("web", "worker", "nginx", "ssh")
@@ -50,6 +50,15 @@ class Systemd:
 
     def stop(self, program: str) -> CommandResult:
         return self.environment.exec(["systemctl", "stop", f"{program}.service"])
+
+    def signal(self, program: str, signal: str) -> CommandResult:
+        return self.environment.exec(["systemctl", "kill", f"--signal=SIG{signal}", "--kill-whom=main",
+                                      f"{program}.service"])
+
+    def main_pid(self, program: str) -> int | None:
+        """The unit's MainPID (0 when it runs none)."""
+        answer = self.environment.exec(["systemctl", "show", "-p", "MainPID", "--value", f"{program}.service"])
+        return pid_answer(answer, "systemctl show -p MainPID")
 
     def restart_command(self, programs: Sequence[str]) -> str:
         """`reset-failed` first: a unit that hit its start limit refuses a plain restart

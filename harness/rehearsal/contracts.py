@@ -14,7 +14,6 @@ one line naming the target file and the key to change.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Sequence
 
 import httpx
@@ -23,6 +22,7 @@ from harness.config.target import Target
 from harness.deploy import Deployer
 from harness.environment import Environment, ProcessManager
 from harness.errors import HarnessError, InputError
+from harness.rehearsal.clock import Clock
 from harness.rehearsal.load import check_host
 from harness.results.deploylog import DeployStep
 
@@ -31,15 +31,15 @@ SETTLE_S = 10.0  # a just-started app server may take this long to answer
 WORKER = "worker"
 
 
-def worker_state(processes: ProcessManager) -> str:
-    """The worker's state once it is past starting (supervisord shows STARTING until the
-    program has run `startsecs`); waited for up to SETTLE_S."""
-    deadline = time.monotonic() + SETTLE_S
+def worker_state(processes: ProcessManager, clock: Clock) -> str:
+    """The worker's state once it is past starting (a manager may show it starting until
+    the program has run a while); waited for up to SETTLE_S."""
+    deadline = clock.now() + SETTLE_S
     while True:
         state = processes.states().get(WORKER, "missing")
-        if not processes.starting(state) or time.monotonic() >= deadline:
+        if not processes.starting(state) or clock.now() >= deadline:
             return state
-        time.sleep(0.2)
+        clock.sleep(0.2)
 
 
 class ContractBroken(InputError):
@@ -54,37 +54,37 @@ FAILED_STEP_KEYS = {"build": "build.commands", "migrate": "run.migrate", "gate":
 def key_for_failed_deploy(target: Target, steps: Sequence[DeployStep]) -> str | None:
     """The target key a failed first deploy points at: the team's deploy command, or the
     key behind the built-in tool's failed step; None when neither says."""
-    if target.deploy.tool == "commands":
+    if target.deploy.own_commands:
         return "deploy.deploy"
     failed = next((step for step in reversed(steps) if step.action == "deploy" and not step.ok), None)
     return None if failed is None else FAILED_STEP_KEYS.get(failed.step)
 
 
 def check(target: Target, environment: Environment, deployer: Deployer, processes: ProcessManager, release: str,
-          *, allow_remote: bool = False, transport: httpx.BaseTransport | None = None,
+          *, clock: Clock, allow_remote: bool = False, transport: httpx.BaseTransport | None = None,
           settle_s: float = SETTLE_S) -> None:
     """Raise `ContractBroken` for the first contract the live `release` breaks; an answer
-    of 500 or more (or none) is asked again for up to `settle_s` seconds."""
+    of 500 or more (or none) is asked again for up to `settle_s` seconds (of `clock`)."""
     source = str(target.path or target.name)
     live = deployer.current()
     if live is None:
         raise ContractBroken(source, "deploy", f"after deploying {release}, nothing is live: `current` names no "
                              "release directory")
     if deployer.releases().name_of(live) in (None, "?"):
-        raise ContractBroken(source, "deploy.deploy" if target.deploy.tool == "commands" else None,
+        raise ContractBroken(source, "deploy.deploy" if target.deploy.own_commands else None,
                              f"the live release directory {live} names no release: write the release's name "
                              "(or its commit id) to REVISION in each release directory, as Capistrano and the "
                              "built-in tool do")
     names = {live, release}
     with httpx.Client(base_url=check_host(environment.url, allow_remote), timeout=TIMEOUT_S,
                       transport=transport) as http:
-        health = get(http, target.run.health_path, settle_s)
+        health = get(http, target.run.health_path, settle_s, clock)
         if health.status_code != 200:
             raise ContractBroken(source, "run.health_path",
                                  f"GET {target.run.health_path} answered {health.status_code} with {release} live "
                                  f"({health.text.strip()[:80]!r}); it must answer 200 while the release is healthy")
         if target.run.version_path is not None:
-            answer = get(http, target.run.version_path, settle_s)
+            answer = get(http, target.run.version_path, settle_s, clock)
             if named(answer) not in names:
                 raise ContractBroken(source, "run.version_path",
                                      f"GET {target.run.version_path} answered {answer.status_code} "
@@ -99,7 +99,7 @@ def check(target: Target, environment: Environment, deployer: Deployer, processe
                                      f"GET {target.run.health_path} answered with {seen}, not release {release} "
                                      f"({live}); fix the header name, or leave run.release_header out")
     if target.run.worker is not None:
-        state = worker_state(processes)
+        state = worker_state(processes, clock)
         if not processes.running(state):
             raise ContractBroken(source, "run.worker", f"the worker is {state} with {release} live; "
                                  "fix the command, or leave run.worker out")
@@ -111,18 +111,18 @@ def check(target: Target, environment: Environment, deployer: Deployer, processe
                 raise ContractBroken(source, key, f"does not run against {target.database}: {exc}") from None
 
 
-def get(http: httpx.Client, path: str, settle_s: float) -> httpx.Response:
+def get(http: httpx.Client, path: str, settle_s: float, clock: Clock) -> httpx.Response:
     """GET `path`, retried while the app server settles; the last answer (or a 599 stand-in)."""
-    deadline = time.monotonic() + settle_s
+    deadline = clock.now() + settle_s
     while True:
         try:
             answer = http.get(path)
-            if answer.status_code < 500 or time.monotonic() >= deadline:
+            if answer.status_code < 500 or clock.now() >= deadline:
                 return answer
         except httpx.HTTPError as exc:
-            if time.monotonic() >= deadline:
+            if clock.now() >= deadline:
                 return httpx.Response(599, text=f"no answer ({type(exc).__name__})")
-        time.sleep(0.25)
+        clock.sleep(0.25)
 
 
 def named(answer: httpx.Response) -> str | None:

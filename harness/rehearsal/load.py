@@ -11,11 +11,11 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol
 from urllib.parse import urlsplit
 
 from harness.config.scenario import Load
@@ -196,6 +196,19 @@ def load_lost(exit_status: int | None, status: LoadStatus | None, users_seen: bo
     if now - status.ts > STATUS_STALE_S:
         return status.ts, f"Locust stopped reporting: its last status is {now - status.ts:.1f}s old"
     return None
+
+
+class LoadRun(Protocol):
+    """Load in progress, as the rehearsal watches it."""
+
+    def lost(self) -> tuple[float, str] | None:
+        """When and why the load generator stopped making requests; None while it makes them."""
+        ...
+
+
+# Load generation as the stack offers it: the plan and the locustfile's shape to a running
+# load for the body of a `with` (`running`, real Locust; unit tests pass a fake).
+LoadGenerator = Callable[[LoadPlan, str | None], AbstractContextManager[LoadRun]]
 
 
 class LoadProcess:

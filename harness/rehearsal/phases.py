@@ -19,7 +19,7 @@ from harness.deploy import Deployer, RunningCommand
 from harness.environment import CommandResult, Environment, ProcessManager
 from harness.errors import HarnessError
 from harness.rehearsal.clock import Clock
-from harness.rehearsal.faults import OUTPUT_LINES, Injection
+from harness.rehearsal.faults.base import OUTPUT_LINES, Injection, Leftovers
 from harness.rehearsal.load import check_host
 from harness.rehearsal.watch import Stats, Watch
 from harness.results.recovery import recovery_commands, search_start, steady_state_limit
@@ -117,8 +117,9 @@ def recover(
             watch.timeline.record(Event.PROCESSES_CHECKED, when=when, manager=processes.name,
                                   states=processes.states())
 
-    if injection.plan.kind == "errors":
-        watch.timeline.record(Event.ROLLBACK_SKIPPED, reason="the fault is a switch, not a release")
+    no_rollback = injection.fault.traits.no_rollback
+    if no_rollback is not None:
+        watch.timeline.record(Event.ROLLBACK_SKIPPED, reason=no_rollback)
         return
     alarmed = bool(watch.alarms_since(injection.t0))
     if scenario.recovery.trigger == "alarm" and not alarmed and not injection.failed():
@@ -178,8 +179,8 @@ def recover(
         watch.timeline.record(Event.CODE_ROLLBACK_NOT_RECOVERED, window_s=scenario.recovery.code_window_s)
     else:
         watch.timeline.record(Event.ROLLBACK_SKIPPED, reason=f"the deploy did not go live: current is still {before}")
-        if scenario.recovery.retry and injection.plan.release is not None:
-            release, gate = injection.plan.release, injection.plan.gate
+        if scenario.recovery.retry and injection.fault.release is not None:
+            release, gate = injection.fault.release, injection.gate
             run_recovery(watch, "retry", lambda: deploy_and_wait(watch, deployer, release, gate=gate), notes,
                          deployer.command_line(f"deploy {release}"))
             return
@@ -338,17 +339,22 @@ def drain(environment: Environment, scenario: Scenario, since: float, timeline: 
     return counts
 
 
+NO_LEFTOVERS = Leftovers()
+
+
 def hygiene(environment: Environment, processes: ProcessManager, scenario: Scenario, timeline: Timeline,
             at_end: Stats | None = None, allow_remote: bool = False,
             transport: httpx.BaseTransport | None = None,
-            database: tuple[list[str], Sequence[str]] = ([], ())) -> dict[str, Any]:
+            database: tuple[list[str], Sequence[str]] = ([], ()),
+            leftovers: Leftovers = NO_LEFTOVERS) -> dict[str, Any]:
     """After the run, before teardown: is every fault gone? Chaos tools often leave some.
 
     `at_end` is the request stream's last `stable_s` before the load stopped: a broken
     schema shows there even while `/health` is green. `database` is the findings and the
-    checks of the database's own leftovers (`migrations.leftovers`).
+    checks of the database's own leftovers (`migrations.leftovers`); `leftovers` the fault
+    kind's own (`FaultKind.leftovers`).
     """
-    findings = environment.hygiene() + database[0]
+    findings = environment.hygiene() + database[0] + list(leftovers.findings)
     if at_end is not None and at_end.failed and at_end.error_rate > STILL_FAILING_RATE:
         findings.append(f"requests were still failing when the load stopped: {at_end.failed} of {at_end.total} "
                         f"in the last {scenario.phases.stable_s:g}s")
@@ -368,6 +374,7 @@ def hygiene(environment: Environment, processes: ProcessManager, scenario: Scena
         findings.append(f"{path} does not answer: {type(exc).__name__}")
     checks = ["requests succeeding when the load stopped", *environment.hygiene_checks,
               *([f"{processes.name} programs running"] if processes.states_visible else []),
-              *(["error switch cleared"] if switch else []), f"{path} healthy", *database[1]]
-    timeline.record(Event.HYGIENE_CHECKED, clean=not findings, findings=findings)
+              *(["error switch cleared"] if switch else []), f"{path} healthy", *database[1], *leftovers.checks]
+    timeline.record(Event.HYGIENE_CHECKED, clean=not findings, findings=findings,
+                    unchecked=list(leftovers.unchecked))
     return {"clean": not findings, "findings": findings, "checks": checks}

@@ -15,7 +15,7 @@ from harness.config.scenario import Plan, PlanStep, Scenario
 from harness.deploy import Deployer
 from harness.environment import Environment
 from harness.rehearsal import compatibility
-from harness.rehearsal.faults import OUTPUT_LINES
+from harness.rehearsal.faults.base import OUTPUT_LINES
 from harness.rehearsal.phases import deploy_and_wait
 from harness.rehearsal.watch import Watch
 from harness.results.timeline import Event

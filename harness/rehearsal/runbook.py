@@ -14,15 +14,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from harness import __version__, redaction
 from harness.config.scenario import Scenario
 from harness.config.target import Target
 from harness.deploy import Deployer
 from harness.environment import Environment, ProcessManager, state
 from harness.errors import HarnessError, InputError, RecordingFailed, StagingError
-from harness.rehearsal import compatibility, contracts, faults, killswitch, load, migrations, phases, rollout
+from harness.rehearsal import catalogue, compatibility, contracts, load, migrations, phases
 from harness.rehearsal.clock import Clock, SystemClock
-from harness.rehearsal.watch import Stats, Watch
+from harness.rehearsal.faults.base import Context, Injection
+from harness.rehearsal.faults.kinds import kind_of
+from harness.rehearsal.watch import RecordSource, Stats, Watch
 from harness.reporting.report import write_report
 from harness.results import junit
 from harness.results.budget import Budget, history
@@ -42,13 +46,24 @@ FIRST_DEPLOY_TIMEOUT_S = 300.0
 @dataclass(frozen=True)
 class Stack:
     """The team's stack as the rehearsal sees it: how to get an environment for a run,
-    and, given one, its deployer and process manager. The CLI builds it; the rehearsal
-    sees only the seams' protocols."""
+    and, given one, its deployer and process manager; how load is made and its records
+    read; how the app is reached over HTTP. The CLI builds it; the rehearsal sees only the
+    seams' protocols, so a unit test hands it fakes for every one.
+
+    - `load`: runs the load for a plan (`load.running`: real Locust);
+    - `records`: the request stream the watch reads, from the records file Locust writes;
+    - `http`: the transport for probes and checks (None: the network, on loopback);
+    - `threaded`: detectors poll in threads of their own (False: inline, for a fake clock).
+    """
 
     provision: Callable[[str, str, Path], AbstractContextManager[Environment]]
     deployer: Callable[[Environment], Deployer]
     processes: Callable[[Environment], ProcessManager]
     describe: Callable[[], Mapping[str, str]] = dict
+    load: load.LoadGenerator = load.running
+    records: Callable[[Path], RecordSource] = RecordTail
+    http: httpx.BaseTransport | None = None
+    threaded: bool = True
 
 
 @dataclass
@@ -117,28 +132,29 @@ def rehearse(
     try:
         with environment_for(run, stack) as (environment, deployer):
             shape = None if run.manifest is None else run.manifest.shape
-            with load.running(load_plan(run, environment), shape) as locust, \
-                    watching(run, environment, progress, locust.lost) as watch:
+            with stack.load(load_plan(run, environment), shape) as locust, \
+                    watching(run, stack, environment, progress, locust.lost) as watch:
                 phases.baseline(watch, scenario)
                 migrations.fingerprint(environment, scenario.target, run.timeline, "before")
-                exercise = EXERCISES.get(scenario.fault.kind)
-                if exercise is not None:
-                    exercise(run, watch, environment, deployer)
-                else:
-                    with faults.injected(environment, deployer, fault_plan(run), run.timeline, clock) as injection:
-                        run.t0 = injection.t0
-                        watch.set_t0(injection.t0)
-                        respond(watch, scenario, environment, deployer, injection, run.notes,
-                                run.releases["before"], stack.processes(environment), operator=operator, say=say,
-                                operator_log=operator_log(run), program=program)
-                    fingerprint_after_db_rollback(run, environment)
+                processes = stack.processes(environment)
+
+                def responding(injection: Injection) -> None:
+                    respond(watch, scenario, environment, deployer, injection, run.notes, run.releases["before"],
+                            processes, operator=operator, say=say, operator_log=operator_log(run), program=program)
+
+                context = Context(scenario, watch, environment, deployer, processes, clock, run.notes.actions,
+                                  responding, lambda: fingerprint_after_db_rollback(run, environment))
+                try:
+                    kind_of(scenario.fault).rehearse(context)
+                finally:
+                    run.t0, run.states = context.t0, context.states
                 run.at_end = watch.stats(scenario.phases.stable_s)
             run.jobs = phases.drain(environment, scenario, run.started, run.timeline, clock)
             states = run.states
             if states and scenario.plan is not None and scenario.plan.matrix:
                 say(f"measuring the compatibility matrix: {len(scenario.plan.steps) + 1} releases "
                     f"x {len(states)} schema states")
-                bursts = lambda: load.running(matrix_load_plan(run, environment))  # noqa: E731 - one per state
+                bursts = lambda: stack.load(matrix_load_plan(run, environment), None)  # noqa: E731 - one per state
                 compatibility.measure_matrix(scenario, environment, stack.processes(environment), deployer, states,
                                              run.timeline, clock, bursts, allow_remote=allow_remote)
     except contracts.ContractBroken:
@@ -172,7 +188,7 @@ def respond(
     scenario: Scenario,
     environment: Environment,
     deployer: Deployer,
-    injection: faults.Injection,
+    injection: Injection,
     notes: phases.Notes,
     before: str | None,
     processes: ProcessManager,
@@ -204,35 +220,6 @@ def fingerprint_after_db_rollback(run: Run, environment: Environment) -> None:
         migrations.fingerprint(environment, run.scenario.target, run.timeline, when, rollback_ts=done[-1]["ts"])
 
 
-def roll_out(run: Run, watch: Watch, environment: Environment, deployer: Deployer) -> None:
-    """A plan's steps in place of a single fault: t0 is when the first step starts, and
-    service must hold at the end as after any recovery."""
-    plan = run.scenario.plan
-    assert plan is not None
-    run.t0 = run.clock.now()
-    watch.set_t0(run.t0)
-    run.timeline.record(Event.FAULT_INJECTED, ts=run.t0, kind="plan",
-                        steps=[f"{step.name}: {step.release}" for step in plan.steps])
-    run.states = rollout.roll_out(watch, run.scenario, environment, deployer)
-    phases.verify(watch, run.scenario, run.t0)
-
-
-def flag_rounds(run: Run, watch: Watch, environment: Environment, deployer: Deployer) -> None:
-    """A flag fault's rounds, each mitigated its own way; t0 is the first round's."""
-    try:
-        run.t0 = killswitch.rehearse_rounds(watch, run.scenario, environment, deployer, run.notes.actions)
-    finally:
-        run.t0 = run.t0 if run.t0 is not None else watch.t0  # a round that failed still had its t0
-
-
-# The faults that are more than one incident, each with its own exercise; any other kind
-# is one fault, detected and recovered (`respond`).
-EXERCISES: dict[str, Callable[[Run, Watch, Environment, Deployer], None]] = {
-    "plan": roll_out,
-    "flag": flag_rounds,
-}
-
-
 @contextmanager
 def environment_for(run: Run, stack: Stack) -> Iterator[tuple[Environment, Deployer]]:
     """The environment for this run with its first release live; what only it knows (the
@@ -241,7 +228,7 @@ def environment_for(run: Run, stack: Stack) -> Iterator[tuple[Environment, Deplo
     with stack.provision(run.run_id, scenario.name, run.run_dir) as environment:
         deployer = stack.deployer(environment)
         bring_up(scenario.target, environment, deployer, stack.processes(environment), scenario.start_release,
-                 run.clock, allow_remote=run.allow_remote)
+                 run.clock, allow_remote=run.allow_remote, transport=stack.http)
         run.timeline.record(Event.REPLICA_STARTED, url=environment.url, release=scenario.start_release)
         run.releases["before"] = deployer.current()
         run.lint = migrations.lint(scenario, migrations.server_version(environment, scenario.target))
@@ -255,8 +242,11 @@ def environment_for(run: Run, stack: Stack) -> Iterator[tuple[Environment, Deplo
                 run.releases["after"] = deployer.current()
                 live = release_name(scenario.target, run.deploy_log, run.releases["after"])
                 database = migrations.leftovers(environment, scenario.target, live)
-                run.hygiene = phases.hygiene(environment, stack.processes(environment), scenario, run.timeline,
-                                             run.at_end, run.allow_remote, database=database)
+                processes = stack.processes(environment)
+                run.hygiene = phases.hygiene(environment, processes, scenario, run.timeline, run.at_end,
+                                             run.allow_remote, transport=stack.http, database=database,
+                                             leftovers=kind_of(scenario.fault).leftovers(scenario, environment,
+                                                                                         processes))
                 run.app_log = app_log(scenario.target, environment)
             except HarnessError as exc:
                 run.timeline.record(Event.REPLICA_UNREADABLE, detail=str(exc))
@@ -287,7 +277,8 @@ def app_log(target: Target, environment: Environment) -> list[dict[str, Any]]:
 
 
 def bring_up(target: Target, environment: Environment, deployer: Deployer, processes: ProcessManager,
-             release: str, clock: Clock, *, allow_remote: bool = False) -> None:
+             release: str, clock: Clock, *, allow_remote: bool = False,
+             transport: httpx.BaseTransport | None = None) -> None:
     """Deploy the first release and check the target's contracts against it (`gameday up`,
     and every rehearsal before its baseline); raises `ContractBroken` for either."""
     try:
@@ -296,9 +287,11 @@ def bring_up(target: Target, environment: Environment, deployer: Deployer, proce
         # A deploy that went live and then failed its own checks: a broken contract names
         # the key to change, which says more than the deploy's last line.
         if deployer.current() is not None:
-            contracts.check(target, environment, deployer, processes, release, allow_remote=allow_remote)
+            contracts.check(target, environment, deployer, processes, release, clock=clock, allow_remote=allow_remote,
+                            transport=transport)
         raise
-    contracts.check(target, environment, deployer, processes, release, allow_remote=allow_remote)
+    contracts.check(target, environment, deployer, processes, release, clock=clock, allow_remote=allow_remote,
+                    transport=transport)
 
 
 def first_deploy(target: Target, deployer: Deployer, release: str, clock: Clock) -> None:
@@ -333,10 +326,11 @@ def deployed_release(steps: list[DeployStep], t0: float | None, notes: phases.No
 
 
 @contextmanager
-def watching(run: Run, environment: Environment, progress: Callable[[str], None] | None,
+def watching(run: Run, stack: Stack, environment: Environment, progress: Callable[[str], None] | None,
              load_lost: Callable[[], tuple[float, str] | None] | None = None) -> Iterator[Watch]:
-    with Watch(run.scenario, environment, run.timeline, RecordTail(run.records), run.clock, progress,
-               allow_remote=run.allow_remote, load_lost=load_lost) as watch:
+    with Watch(run.scenario, environment, run.timeline, stack.records(run.records), run.clock, progress,
+               allow_remote=run.allow_remote, transport=stack.http, threaded=stack.threaded,
+               load_lost=load_lost) as watch:
         yield watch
 
 
@@ -375,11 +369,6 @@ def matrix_load_plan(run: Run, environment: Environment) -> load.LoadPlan:
                                    master_bind_host="127.0.0.1")
     return load.plan(settings, environment.url, run.run_dir, load.ORPHAN_RUN_TIME_S, run.allow_remote,
                      run.scenario.target.run.release_header, records=MATRIX_RECORDS)
-
-
-def fault_plan(run: Run) -> faults.FaultPlan:
-    return faults.plan(run.scenario.fault, run.scenario.target.run.error_switch, run.clock.now(),
-                       run.scenario.target.database)
 
 
 def operator_log(run: Run) -> Callable[[], list[dict[str, Any]]]:
@@ -430,7 +419,7 @@ def finish(run: Run, stack: Stack, budget: Budget | None) -> Result:
         path = run.timeline.path
         run.timeline.rewrite()
         path = run.run_dir / "report.html"
-        write_report(run.run_dir, strict=False)
+        write_report(run.run_dir, strict=False, scenarios=catalogue.load_scenario)
     except InputError as exc:  # the report could not be written; the result was
         raise RecordingFailed(str(path), f"{exc.problem}; result.json was written") from None
     except OSError as exc:

@@ -204,6 +204,7 @@ class Watch:
             self.pollers.append(Poller("queue_lag", check, detectors.queue_lag.interval_s, 1,
                                        self._alarm, self._probe_changed, clock.now, self._broken))
         self._next_step = {poller.name: 0.0 for poller in self.pollers}
+        self._due: list[tuple[float, Callable[[], None]]] = []  # `schedule`d actions, soonest first
 
     # --- detector callbacks (may run on poller threads) ---------------------------
 
@@ -262,7 +263,15 @@ class Watch:
 
     # --- the stream -----------------------------------------------------------------
 
+    def schedule(self, at: float, action: Callable[[], None]) -> None:
+        """Run `action` from the watch's own loop (the rehearsal's thread, while it waits)
+        once the clock reaches `at` (epoch seconds): a fault's timed step, on the one clock."""
+        self._due.append((at, action))
+        self._due.sort(key=lambda due: due[0])
+
     def poll(self) -> None:
+        while self._due and self._due[0][0] <= self.clock.now():
+            self._due.pop(0)[1]()
         for record in self.tail.read_new():
             end = record.ts + record.latency_ms / 1000
             bad = record.failed or record.latency_ms > self.latency_limit_ms

@@ -5,13 +5,14 @@ artifact. A run that crashed still gets a report from whatever it wrote, marked 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import jinja2
 
-from harness.config.scenario import load_scenario
+from harness.config.scenario import Scenario
 from harness.errors import HarnessError, InputError
 from harness.reporting.buckets import aggregate, span_of
 from harness.reporting.chart import Chart, build_chart
@@ -230,12 +231,18 @@ def run_meta(run_dir: Path) -> dict[str, Any]:
     return data
 
 
-def rebuild_result(run_dir: Path, timeline: list[dict[str, Any]], why: str) -> Result:
+# Reads a scenario file with every fault kind (`harness.rehearsal.catalogue.load_scenario`):
+# the caller passes it, since reporting reads only results and config.
+ScenarioLoader = Callable[[Path], Scenario]
+
+
+def rebuild_result(run_dir: Path, timeline: list[dict[str, Any]], why: str, scenarios: ScenarioLoader) -> Result:
     """A result rebuilt from the timeline and records of a run whose result.json is missing
-    or damaged (`why`). Its outcome is `aborted`: nothing in it was judged."""
+    or damaged (`why`), its scenario read with `scenarios`. Its outcome is `aborted`:
+    nothing in it was judged."""
     meta = run_meta(run_dir)
     try:
-        scenario = load_scenario(Path(meta["scenario_path"]))
+        scenario = scenarios(Path(meta["scenario_path"]))
     except HarnessError as exc:
         raise InputError(str(run_dir / "run.json"), "scenario_path", f"cannot rebuild the result: {exc}") from None
     t0 = next((float(e["ts"]) for e in timeline if e["event"] == Event.FAULT_INJECTED), None)
@@ -386,8 +393,9 @@ def event_value(key: str, value: Any, t0: float) -> str:
     return str(value)
 
 
-def build_model(run_dir: Path, files: RunFiles | None = None) -> ReportModel:
-    """The report's model. Raises InputError when the run cannot be read or rebuilt."""
+def build_model(run_dir: Path, files: RunFiles | None = None, scenarios: ScenarioLoader | None = None) -> ReportModel:
+    """The report's model; a run without a good result.json is rebuilt, its scenario read
+    with `scenarios`. Raises InputError when the run cannot be read or rebuilt."""
     files = files or read_run(run_dir)
     found = files.result
     rebuilt = found is None
@@ -396,7 +404,9 @@ def build_model(run_dir: Path, files: RunFiles | None = None) -> ReportModel:
         result = found
     else:
         try:
-            result = rebuild_result(run_dir, files.timeline, why)
+            if scenarios is None:
+                raise InputError(str(run_dir / "result.json"), None, f"{why}; no scenario reader to rebuild it with")
+            result = rebuild_result(run_dir, files.timeline, why, scenarios)
         except InputError as exc:
             if files.result_problem is None:
                 raise
@@ -468,16 +478,17 @@ def render(model: ReportModel) -> str:
 REBUILT_REPORT = "report-rebuilt.html"
 
 
-def write_report(run_dir: Path, strict: bool = True) -> Path:
+def write_report(run_dir: Path, strict: bool = True, scenarios: ScenarioLoader | None = None) -> Path:
     """Render the run's report.html from its files; returns its path.
 
     A damaged result.json never replaces a report made from the good one: its rebuilt
     report goes to `report-rebuilt.html` when report.html exists. With `strict`, a damaged
     file or line raises InputError naming the first (after the report was written: it
-    lists them all). Raises InputError when the report cannot be written.
+    lists them all). `scenarios` reads the scenario of a run to rebuild (`build_model`).
+    Raises InputError when the report cannot be written.
     """
     files = read_run(run_dir)
-    page = render(build_model(run_dir, files))
+    page = render(build_model(run_dir, files, scenarios))
     path = run_dir / "report.html"
     if files.result_problem is not None and path.exists():
         path = run_dir / REBUILT_REPORT

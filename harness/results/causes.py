@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from harness.config.faultspec import FaultSpec
 from harness.config.scenario import Scenario
 from harness.results.deploylog import DeployStep
 from harness.results.model import Incident
@@ -85,6 +86,16 @@ class Span:
     statuses: list[int]
 
 
+def _impact(story: Story) -> str:
+    """What users saw from the first bad request to recovery, as a clause for a cause."""
+    if story.impact_ts is None:
+        return "; no request failed or was slower than the latency limit"
+    span = _span(story, story.impact_ts, story.recovered_ts)
+    until = "until service recovered" if story.recovered_ts is not None else "and service did not recover"
+    return (f"; then {span.bad} of {span.total} requests were bad ({span.failed} failed, "
+            f"{span.bad - span.failed} slower than the latency limit) {until}")
+
+
 def _span(story: Story, start: float, end: float | None) -> Span:
     window = [r for r in story.requests if r[0] >= start and (end is None or r[0] < end)]
     return Span(total=len(window), bad=sum(r[1] for r in window),
@@ -92,7 +103,7 @@ def _span(story: Story, start: float, end: float | None) -> Span:
                 statuses=sorted({r[2] for r in window if r[1]}))
 
 
-def incident(story: Story, fault_kind: str) -> Incident:
+def incident(story: Story, fault: FaultSpec) -> Incident:
     """What happened to the deploy, what was live, and what brought service back."""
     finished = story.first(Event.DEPLOY_FINISHED)
     interrupted = story.first(Event.DEPLOY_INTERRUPTED)
@@ -105,12 +116,15 @@ def incident(story: Story, fault_kind: str) -> Incident:
     fact = Incident(went_live=went_live, deploy_exit_status=exit_status,
                     deploy_interrupted=None if interrupted is None else str(interrupted["detail"]),
                     recovered_without_rollback=recovered_first if story.impact_ts is not None else None)
-    return Incident(**{**fact.__dict__, "cause": _cause(story, fault_kind, fact, rollback)})
+    return Incident(**{**fact.__dict__, "cause": _cause(story, fault, fact, rollback)})
 
 
-def _cause(story: Story, fault_kind: str, fact: Incident, rollback: dict[str, Any] | None) -> str | None:
-    if fault_kind == "errors":
-        return "the target's error switch failed requests for the fault's window" if story.impact_ts else None
+def _cause(story: Story, fault: FaultSpec, fact: Incident, rollback: dict[str, Any] | None) -> str | None:
+    told = fault.explain(story.events, story.impact_ts is not None)
+    if told is not None:
+        return told + _impact(story)  # the kind's own injection explains it, and what users saw follows
+    if not fault.traits.deploys:
+        return None  # only a deploy has a deploy's story
     could_not_run = story.first(Event.DEPLOY_FAILED_TO_RUN)
     if could_not_run is not None:
         return f"the fault's deploy could not run: {could_not_run.get('detail', '')}"
@@ -328,6 +342,10 @@ def advice_for(name: str, facts: dict[str, Any], scenario: Scenario) -> tuple[st
     """Cause and advice for a missed objective, from what the run saw; `facts["incident"]`
     is the run's `Incident`, whose cause leads where it explains the miss."""
     health = scenario.detectors.health
+    advice = scenario.fault.advise(name)
+    if advice is not None:
+        # The fault's kind knows what helps against it (a rollback cannot undo a signal).
+        return facts["incident"].cause or f"{name} missed its objective", advice
     if name == "time_to_detect_s":
         if facts["detect_s"] is None:
             cause = f"no detector raised an alarm within {scenario.phases.detect_timeout_s:g}s"

@@ -270,7 +270,7 @@ def measure(scenario: Scenario, observed: Observed, records: Iterable[Record],
         recovered_ts = recovered_at(after, probe_changes, start, end, stable, allowed)
         # A recovery command that broke service again restarts the clock. (A plan's
         # rollbacks are its planned round trips, a flag's rounds are measured each.)
-        commands = [] if scenario.plan is not None or scenario.fault.kind == "flag" else recovery_commands(events, t0)
+        commands = [] if not scenario.fault.traits.single else recovery_commands(events, t0)
         limit = steady_state_limit(scenario)
         if recovered_ts is not None:
             relapse_ts = relapse_after(after, recovered_ts, commands, stable, limit)
@@ -299,12 +299,12 @@ def measure(scenario: Scenario, observed: Observed, records: Iterable[Record],
     deployed_name = next((s.release for s in observed.deploy_log if s.release_dir == deployed and s.release), None)
     plan = None
     rounds: tuple[RoundResult, ...] = ()
-    if scenario.fault.kind == "flag":
+    if scenario.fault.traits.rounds:
         rounds = rounds_of(events, kept, t0)
         if lost is not None and t0 is not None:
             # A round begun after the load was lost, or that saw no request, judges nothing.
             rounds = tuple(r for r in rounds if t0 + r.started_s < float(lost["at"]) and r.requests)
-        what_happened = Incident(cause=flag_cause(scenario, rounds))
+        what_happened = Incident(cause=flag_cause(events, rounds))
     elif scenario.plan is not None:
         plan = plan_result(events, kept, list(matrix_records), t0, scenario.start_release)
         failing = first_failing_step(plan)
@@ -317,15 +317,15 @@ def measure(scenario: Scenario, observed: Observed, records: Iterable[Record],
             Story([e for e in events if e["event"] == Event.BLOCKER_STARTED] + later,
                   [s for s in observed.deploy_log if t0 is not None and s.ts >= t0], story_requests,
                   recovered_ts, impact_ts, deployed, deployed_name or scenario.fault.release, relapse_ts),
-            scenario.fault.kind,
+            scenario.fault,
         )
     facts = {
         "incident": what_happened,
         **times.to_json(), **durations.to_json(), "first_detector": first_detector, "by_window": by_window,
         "code_rollback_recovered": None if lost is not None else observed.code_rollback_recovered,
         # As the deploy ran: a team's tool with no gate is ungated whatever the scenario asked.
-        "ungated": scenario.fault.kind == "deploy" and not next(
-            (bool(e.get("gate")) for e in later if e["event"] == Event.FAULT_INJECTED), scenario.fault.gate),
+        "ungated": scenario.fault.traits.deploys and not next(
+            (bool(e.get("gate")) for e in later if e["event"] == Event.FAULT_INJECTED), True),
     }
     jobs = None if observed.jobs is None else Jobs.from_json(observed.jobs)
     facts["jobs_in_flight_lost"] = jobs_in_flight_lost(observed.app_log)
@@ -631,15 +631,17 @@ def ladder(scenario: Scenario, alarms: Sequence[dict[str, Any]], t0: float | Non
     return tuple(sorted(rungs, key=lambda r: (r.detect_s is None, r.detect_s or 0.0)))
 
 
-def flag_cause(scenario: Scenario, rounds: Sequence[RoundResult]) -> str | None:
-    """What the flag did, over every round, in one sentence."""
-    if not rounds:
+def flag_cause(events: Sequence[dict[str, Any]], rounds: Sequence[RoundResult]) -> str | None:
+    """What the flag did, over every round, in one sentence; the flag is the one the
+    rounds' `round_started` events name."""
+    flag = next((e.get("flag") for e in events if e["event"] == Event.ROUND_STARTED), None)
+    if not rounds or flag is None:
         return None
     failed = sum(r.failed for r in rounds)
     shares = ", ".join(dict.fromkeys(f"{r.percent}%" for r in rounds))
     how = " and ".join(dict.fromkeys("flipping it off" if r.mitigation == "flag-off" else "rolling the release back"
                                       for r in rounds))
-    return (f"the flag {scenario.fault.flag} turned on a broken code path for {shares} of users: {failed} requests "
+    return (f"the flag {flag} turned on a broken code path for {shares} of users: {failed} requests "
             f"failed over {len(rounds)} rounds, each ended by {how}")
 
 

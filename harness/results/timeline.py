@@ -37,6 +37,7 @@ class Event(StrEnum):
     BLOCKER_STARTED = "blocker_started"
     DEPLOY_INTERRUPTED = "deploy_interrupted"
     DEPLOY_FAILED_TO_RUN = "deploy_failed_to_run"
+    FAULT_SIGNALLED = "fault_signalled"  # a process fault's follow-up signal (CONT after STOP, or `then`)
     FAULT_REMOVED = "fault_removed"
     FAULT_NOT_REMOVED = "fault_not_removed"
     # detection and recovery

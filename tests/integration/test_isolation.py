@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from harness.cli import docker_stack
-from harness.config.scenario import find_scenario
 from harness.environment import replica as staging_module
 from harness.environment.images import Images
 from harness.environment.replica import Staging
+from harness.rehearsal.catalogue import find_scenario
 from harness.rehearsal.runbook import rehearse
 
 

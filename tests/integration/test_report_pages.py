@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from harness.rehearsal.catalogue import load_scenario
 from harness.reporting.report import write_report
 from harness.reporting.trend import write_trend
 from tests.integration.browser import open_in_chromium
@@ -12,7 +13,7 @@ from tests.unit.test_report import T0, make_run
 
 def test_a_crashed_run_still_gets_a_readable_report(tmp_path: Path) -> None:
     run_dir = make_run(tmp_path, keep_result=False)
-    check = open_in_chromium(write_report(run_dir), "incomplete-run",
+    check = open_in_chromium(write_report(run_dir, scenarios=load_scenario), "incomplete-run",
                              ("#verdict", "#timeline-chart polyline", "#gap-table", "text=This report is incomplete"))
     assert check.errors == []
     assert check.present["text=This report is incomplete"] == 1

@@ -5,8 +5,10 @@ that model. Nothing here touches Docker, the network or real time."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 
@@ -48,8 +50,11 @@ class Host:
     outages: list[tuple[float, float]] = field(default_factory=list)  # seconds after t0 when nothing answers
     bad: set[str] = field(default_factory=set)
     t0: float | None = None  # when the fault's deploy started
+    paused: bool = False  # the database's processes are stopped: nothing that needs it answers
 
     def serving(self, ts: float) -> bool:
+        if self.paused:
+            return False
         if self.t0 is not None and any(a <= ts - self.t0 < b for a, b in self.outages):
             return False
         name = self.releases[self.current]
@@ -62,11 +67,12 @@ class FakeRecords:
     """The request stream: REQUESTS_PER_S requests a second, each failing while the host
     does not serve. Requests are made as the clock moves, so each sees the host as it was."""
 
-    def __init__(self, host: Host, clock: FakeClock) -> None:
+    def __init__(self, host: Host, clock: FakeClock, path: Path | None = None) -> None:
         self.host = host
         self.next_ts = clock.now()
         self.pending: list[Record] = []
         self.emitted: list[Record] = []
+        self.path = path  # where the recorder would write them (requests.jsonl), if anywhere
         clock.hooks.insert(0, self.make)
 
     def make(self, now: float) -> None:
@@ -79,6 +85,9 @@ class FakeRecords:
                             header)
             self.pending.append(record)
             self.emitted.append(record)
+            if self.path is not None:
+                with self.path.open("a") as out:
+                    out.write(json.dumps(list(record)) + "\n")
             self.next_ts += 1 / REQUESTS_PER_S
 
     def read_new(self) -> list[Record]:
@@ -91,7 +100,9 @@ def transport(host: Host, clock: FakeClock) -> httpx.MockTransport:
 
     def handler(request: httpx.Request) -> httpx.Response:
         if host.serving(clock.now()) and host.releases[host.current] not in host.unhealthy:
-            return httpx.Response(200, json={"ok": True})
+            # Like shop: /version names the release directory, and so does every answer's header.
+            body = {"release": host.current} if request.url.path == "/version" else {"ok": True}
+            return httpx.Response(200, json=body, headers={"X-Release": host.current})
         return httpx.Response(502, text="bad gateway")
 
     return httpx.MockTransport(handler)
@@ -121,7 +132,12 @@ class FakeEnvironment:
         self.files.pop(path, None)
 
     def sql(self, database: str, query: str) -> list[list[str]]:
-        return [["10", "10", "0"]]
+        """The jobs query (shop's `queue.jobs_sql`): 10 enqueued, 10 done, none twice; no rows otherwise."""
+        return [["10", "10", "0"]] if "FILTER (WHERE status = 'done')" in query else []
+
+    def pause_database(self, paused: bool) -> None:
+        self.commands.append(("pause-database", str(paused)))
+        self.host.paused = paused
 
     def hygiene(self) -> list[str]:
         return []
@@ -275,6 +291,13 @@ class FakeProcesses:
 
     def stop(self, program: str) -> CommandResult:
         return CommandResult(("stop", program), 0, "", "")
+
+    def signal(self, program: str, signal: str) -> CommandResult:
+        self.signals = [*getattr(self, "signals", []), (program, signal)]
+        return CommandResult(("signal", signal, program), 0, "", "")
+
+    def main_pid(self, program: str) -> int | None:
+        return 100 + len(getattr(self, "signals", []))
 
     def restart_command(self, programs: Sequence[str]) -> str:
         return "restart " + " ".join(programs)

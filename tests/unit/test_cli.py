@@ -1,6 +1,7 @@
 import pytest
 
 from harness import cli
+from harness.rehearsal.catalogue import scenario_files
 
 
 def one_line(err: str) -> str:
@@ -63,8 +64,9 @@ def test_list_groups_every_built_in_scenario_with_its_description(capsys):
                        "incomplete-down", "interrupted-index", "irreversible-migration",
                        "lock-queue-stall-lock-timeout", "lock-queue-stall", "migration-then-failing-gate",
                        "renamed-column", "required-column"],
-        "processes": ["crash-loop", "drain-cutoff", "hung-worker", "mixed-queue-versions", "realpath-trap",
-                      "start-limit", "unbootable-release", "wrapper-worker"],
+        "processes": ["crash-loop", "database-paused", "drain-cutoff", "hung-worker", "mixed-queue-versions",
+                      "orphaned-master", "realpath-trap", "start-limit", "unbootable-release", "worker-killed-mid-job",
+                      "wrapper-worker"],
         "deploy tools": ["pruned-rollback", "redeploy-old-version", "stale-deploy-lock"],
     }
 
@@ -96,7 +98,7 @@ def test_a_missing_git_ref_stops_before_anything_starts(capsys, tmp_path):
 def test_load_workers_and_the_process_manager_on_the_command_line_replace_the_scenarios(capsys):
     from argparse import Namespace
 
-    from harness.config.scenario import find_scenario
+    from harness.rehearsal.catalogue import find_scenario
 
     scenario = find_scenario("bad-migration")
     assert cli.overridden(scenario, Namespace(load_workers=None, process_manager=None)) is scenario
@@ -127,7 +129,7 @@ def test_list_marks_a_scenario_whose_deploy_tool_is_missing_and_still_lists_ever
     at = next(i for i, line in enumerate(lines) if line.split()[:1] == ["pruned-rollback"])
     assert "cannot run here: 'cap' is not installed (not found on PATH); apt-get install capistrano" in lines[at + 1]
     assert sum(1 for line in lines if "cannot run here" in line) == 1
-    assert sum(1 for line in lines if line.startswith("  ") and "cannot run here" not in line) == 29
+    assert sum(1 for line in lines if line.startswith("  ") and "cannot run here" not in line) == len(scenario_files())
 
 
 def test_running_a_scenario_whose_tool_is_missing_is_one_line_with_the_install_command(capsys, tmp_path,

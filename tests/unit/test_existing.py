@@ -6,10 +6,10 @@ from pathlib import Path
 import pytest
 
 from harness import cli
-from harness.config.scenario import find_scenario
 from harness.config.target import load_target
 from harness.environment.existing import ExistingEnvironment, ExistingStage, served_release
 from harness.errors import InputError, StagingError
+from harness.rehearsal.catalogue import find_scenario
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 

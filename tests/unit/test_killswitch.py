@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 
 from harness import cli
-from harness.config.scenario import find_scenario, load_scenario
 from harness.config.target import FlagStore
 from harness.environment import CommandResult
 from harness.errors import InputError
-from harness.rehearsal.killswitch import flag_command, rounds, set_flag
+from harness.rehearsal.catalogue import find_scenario, load_scenario
+from harness.rehearsal.faults.flag import flag_command, rounds, set_flag
 from harness.results.measure import Observed, measure
 from harness.results.model import Result
 from harness.results.records import Record
@@ -41,7 +41,8 @@ def round_events(index: int, percent: int, mitigation: str, start: float, alarm:
                  recovered: float | None) -> list[dict[str, Any]]:
     fields = {"round": index, "percent": percent, "mitigation": mitigation}
     return [
-        {"ts": T0 + start, "event": Event.ROUND_STARTED, **fields, "flag": "f", "command": "c", "exit_status": 0},
+        {"ts": T0 + start, "event": Event.ROUND_STARTED, **fields, "flag": "new_checkout", "command": "c",
+         "exit_status": 0},
         {"ts": T0 + alarm, "event": Event.ALARM_RAISED, "detector": "error_rate", "detail": "", "phase": "round"},
         {"ts": T0 + alarm + 0.01, "event": Event.ROLLBACK_STARTED, "action": mitigation, "command": "c", **fields},
         {"ts": T0 + mitigated, "event": Event.ROLLBACK_FINISHED, "action": mitigation, "command": "c",

@@ -4,8 +4,8 @@ import sys
 
 import pytest
 
-from harness.config.scenario import find_scenario
 from harness.errors import InputError
+from harness.rehearsal.catalogue import find_scenario
 from harness.rehearsal.load import RECORDER, check_host, plan
 from harness.results.records import Record, RecordTail, parse_numbers, read_records
 

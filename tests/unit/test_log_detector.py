@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from harness.config.scenario import LogDetector, find_scenario, load_scenario
+from harness.config.scenario import LogDetector
 from harness.environment import CommandResult
 from harness.errors import InputError
+from harness.rehearsal.catalogue import find_scenario, load_scenario
 from harness.rehearsal.watch import LogCount
 from harness.results.measure import ladder
 

@@ -4,7 +4,9 @@ one way a deploy goes wrong, and asserts what the rehearsal did and when. No sle
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,14 +14,14 @@ from typing import Any
 import httpx
 import pytest
 
-from harness.config.scenario import Scenario, find_scenario
+from harness.config.scenario import Scenario
 from harness.errors import LoadLost
-from harness.rehearsal import faults, phases, runbook
+from harness.rehearsal import phases, runbook
+from harness.rehearsal.catalogue import find_scenario
 from harness.rehearsal.watch import LOAD_CHECK_S, Watch
-from harness.results.measure import Observed, measure
 from harness.results.model import Result
 from harness.results.records import Record
-from harness.results.timeline import Timeline
+from harness.results.timeline import Event, Timeline, read_jsonl
 from tests.unit.fakes import (
     FakeClock,
     FakeDeploy,
@@ -38,6 +40,8 @@ from tests.unit.fakes import (
 
 @dataclass
 class Story:
+    """One whole rehearsal (`runbook.rehearse`) on the fake stack, and what it wrote."""
+
     events: list[dict[str, Any]]
     notes: phases.Notes
     host: Host
@@ -45,17 +49,13 @@ class Story:
     t0: float
     records: list[Record]
     scenario: Scenario
-    error: str | None = None  # the HarnessError that ended the run, as runbook.rehearse records it
+    result: Result
+    run_dir: Path
+    error: str | None = None  # the HarnessError that ended the run, as the result's reason says
 
     def measured(self) -> Result:
-        """What `measure` makes of the same run, as result.json would hold it."""
-        observed = Observed(run_id="fake", started_at=self.t0 - 5, finished_at=self.records[-1].ts + 1, t0=self.t0,
-                            timeline=self.events, deploy_log=self.deployer.steps(), jobs=None,
-                            actions=self.notes.actions,
-                            releases={"before": "r1", "deployed": "r2", "after": self.host.current},
-                            code_rollback_recovered=self.notes.code_rollback_recovered,
-                            outcome="error" if self.error else None, reason=self.error)
-        return measure(self.scenario, observed, self.records)
+        """The result the rehearsal wrote (result.json), read back."""
+        return Result.from_json(json.loads((self.run_dir / "result.json").read_text()))
 
     def first(self, event: str, **match: Any) -> dict[str, Any] | None:
         return next((e for e in self.events if e["event"] == event and all(e.get(k) == v for k, v in match.items())),
@@ -77,35 +77,63 @@ def deploys(host: Host, clock: FakeClock, steps: list[Step], ends_at: float, exi
     return lambda release, gate: FakeDeploy(host, clock, steps, ends_at, exit_status, crash)
 
 
+@dataclass
+class FakeLoad:
+    """The load generator: requests come from `FakeRecords` as the clock moves; `lost(now)`
+    stands for Locust's own state (`LoadProcess.lost`)."""
+
+    clock: FakeClock
+    lost_at: Callable[[float], tuple[float, str] | None] | None = None
+
+    def lost(self) -> tuple[float, str] | None:
+        return None if self.lost_at is None else self.lost_at(self.clock.now())
+
+
 def rehearse(tmp_path: Path, chosen: Scenario, host: Host,
              plan: Callable[[FakeClock], Callable[[str, bool], FakeDeploy]],
-             operator_log: Callable[[], list[dict[str, Any]]] | None = None,
              clock: FakeClock | None = None, rollback_fails: bool = False,
-             load_lost: Callable[[float], tuple[float, str] | None] | None = None) -> Story:
-    """`load_lost(now)` stands for the load generator (`LoadProcess.lost`)."""
+             load_lost: Callable[[float], tuple[float, str] | None] | None = None,
+             operator: bool = False, say: Callable[[str], None] = lambda _: None) -> Story:
+    """The whole rehearsal, `runbook.rehearse` itself, with a fake behind every seam: the
+    environment, deployer, process manager, load, request records, HTTP and clock. The
+    start release's deploy (bring-up) ends at once; `plan` makes the fault's."""
     clock = clock or FakeClock()
     environment = FakeEnvironment(host)
-    deployer = FakeDeployer(host, clock, plan(clock), rollback_fails=rollback_fails)
-    timeline = Timeline(tmp_path / "timeline.jsonl", clock.now)
-    notes = phases.Notes()
-    records = FakeRecords(host, clock)
-    watch = Watch(chosen, environment, timeline, records, clock, transport=transport(host, clock), threaded=False,
-                  load_lost=None if load_lost is None else (lambda: load_lost(clock.now())))
-    error = None
-    t0 = clock.now()
-    with watch:
-        try:
-            phases.baseline(watch, chosen)
-            fault = faults.plan(chosen.fault, None, clock.now())
-            with faults.injected(environment, deployer, fault, timeline, clock) as injection:
-                t0 = injection.t0
-                watch.set_t0(injection.t0)
-                runbook.respond(watch, chosen, environment, deployer, injection, notes, "r1", FakeProcesses(),
-                                operator=False,
-                                say=lambda _: None, operator_log=operator_log or list)
-        except LoadLost as exc:
-            error = str(exc)
-    return Story(timeline.events, notes, host, deployer, t0, records.emitted, chosen, error)
+    faults = plan(clock)
+    started: list[str] = []
+
+    def deploy(release: str, gate: bool) -> FakeDeploy:
+        if not started:  # the start release, deployed before the baseline
+            started.append(release)
+            first = FakeDeploy(host, clock, [], 0.0, 0)
+            host.t0 = None  # outages count from the fault's deploy
+            return first
+        return faults(release, gate)
+
+    deployer = FakeDeployer(host, clock, deploy, rollback_fails=rollback_fails)
+    made: list[FakeRecords] = []
+
+    def records(path: Path) -> FakeRecords:
+        made.append(FakeRecords(host, clock, path))
+        return made[-1]
+
+    @contextmanager
+    def provision(run_id: str, name: str, run_dir: Path) -> Iterator[FakeEnvironment]:
+        yield environment
+
+    load = FakeLoad(clock, load_lost)
+    stack = runbook.Stack(provision=provision, deployer=lambda _: deployer, processes=lambda _: FakeProcesses(),
+                          load=lambda plan, shape: nullcontext(load), records=records, http=transport(host, clock),
+                          threaded=False)
+    run_dir, result = runbook.rehearse(chosen, stack, tmp_path, clock=clock, say=say, operator=operator)
+    deployer.calls.pop(0)  # the start release's deploy
+    events = list(read_jsonl(run_dir / "timeline.jsonl"))
+    injected = next((e for e in events if e["event"] == Event.FAULT_INJECTED), None)
+    notes = phases.Notes(list(result.recovery.actions), result.recovery.code_rollback_recovered,
+                         result.incident.went_live)
+    error = result.reason if result.outcome == "error" else None
+    return Story(events, notes, host, deployer, float(injected["ts"]) if injected else clock.now(),
+                 made[0].emitted if made else [], chosen, result, run_dir, error)
 
 
 def test_an_alarm_during_a_running_deploy_rolls_back_at_once(tmp_path):
@@ -237,13 +265,16 @@ def test_operator_mode_takes_the_first_command_as_the_detection(tmp_path):
 
     clock.hooks.append(person_rolls_back)
 
-    def operator_log() -> list[dict[str, Any]]:
+    def person_types(now: float) -> None:
+        # `gameday rollback --run` appends the command to the run's operator.jsonl.
         at = typed_at()
-        return [{"ts": at, "command": "rollback"}] if at is not None and clock.now() >= at else []
+        log = next(tmp_path.glob("*/run.json")).parent / "operator.jsonl"
+        if at is not None and now >= at and not log.exists():
+            log.write_text(json.dumps({"ts": at, "command": "rollback"}) + "\n")
 
+    clock.hooks.append(person_types)
     story = rehearse(tmp_path, scenario(mode="operator"), host,
-                     lambda c: deploys(host, c, [Step(0.1, go_live("r2", "unbootable"))], 0.5, 0),
-                     operator_log=operator_log, clock=clock)
+                     lambda c: deploys(host, c, [Step(0.1, go_live("r2", "unbootable"))], 0.5, 0), clock=clock)
     assert story.at("alarm_raised", detector="operator") == pytest.approx(2.0)
     assert story.notes.actions == ["rollback"]
     assert story.first("recovery_verified") is not None
@@ -261,11 +292,12 @@ def test_operator_mode_takes_the_first_command_as_the_detection(tmp_path):
 
 def test_a_fault_whose_deploy_could_not_run_ends_the_run_as_an_error(tmp_path):
     host = Host()
-    with pytest.raises(faults.FaultFailed, match="docker went away"):
-        rehearse(tmp_path, scenario(), host,
-                 lambda clock: deploys(host, clock, [], 0.5, 0, crash="docker went away"))
-    events = [line for line in (tmp_path / "timeline.jsonl").read_text().splitlines() if "deploy_failed_to_run" in line]
-    assert len(events) == 1
+    story = rehearse(tmp_path, scenario(), host,
+                     lambda clock: deploys(host, clock, [], 0.5, 0, crash="docker went away"))
+    assert story.result.outcome == "error"
+    assert story.error is not None and "the fault's deploy could not run: docker went away" in story.error
+    assert len([e for e in story.events if e["event"] == "deploy_failed_to_run"]) == 1
+    assert story.result.incident.cause == "the fault's deploy could not run: docker went away"
 
 
 def test_nobody_rolls_back_what_nobody_detected(tmp_path):

@@ -2,7 +2,7 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-from harness.config.scenario import find_scenario
+from harness.rehearsal.catalogue import find_scenario, load_scenario
 from harness.reporting.buckets import aggregate, percentile, span_of
 from harness.reporting.chart import build_chart, place_labels
 from harness.reporting.report import build_model, render, write_report
@@ -105,11 +105,11 @@ def test_report_is_self_contained_html(tmp_path):
 
 def test_a_run_without_result_json_gets_an_incomplete_report(tmp_path):
     run_dir = make_run(tmp_path, keep_result=False)
-    path = write_report(run_dir)
+    path = write_report(run_dir, scenarios=load_scenario)
     html = path.read_text()
     assert "This report is incomplete" in html
     assert "Incomplete: the run did not finish" in html
-    model = build_model(run_dir)
+    model = build_model(run_dir, scenarios=load_scenario)
     assert model.complete is False and model.rebuilt
     assert model.outcome == "aborted"  # a rebuilt result stopped before it could judge anything
 

@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from harness.config.scenario import find_scenario
+from harness.rehearsal.catalogue import find_scenario
 from harness.results.deploylog import DeployStep
 from harness.results.files import write_json
 from harness.results.measure import Observed, first_rollback_span, measure
@@ -92,7 +92,9 @@ def test_measure_times_an_incident_from_the_records_timeline_and_deploy_log():
 def test_a_missed_target_is_a_gap_with_cause_and_advice():
     scenario = find_scenario("failing-health-check-no-gate")
     records = traffic(-5, 30, bad_from=0.5, bad_until=25)
-    timeline = [{"ts": T0 + 20, "event": "alarm_raised", "detector": "health", "detail": "503"}]
+    # The deploy ran without a gate, as its own event records (the advice reads it there).
+    timeline = [{"ts": T0, "event": "fault_injected", "kind": "deploy", "release": "bad-health", "gate": False},
+                {"ts": T0 + 20, "event": "alarm_raised", "detector": "health", "detail": "503"}]
     result = measure(scenario, observed([], timeline), records)
     assert result.outcome is Outcome.GAPS
     gaps = {g.name: g for g in result.gaps}

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from harness.config.scenario import find_scenario
 from harness.errors import InputError
+from harness.rehearsal.catalogue import find_scenario
 from harness.results.budget import Budget, apply
 from harness.results.deploylog import DeployStep
 from harness.results.files import write_json

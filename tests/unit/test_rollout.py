@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from harness.config.scenario import find_scenario, load_scenario
 from harness.errors import InputError
+from harness.rehearsal.catalogue import find_scenario, load_scenario
 from harness.results.measure import Observed, measure
 from harness.results.model import PlanResult, Result
 from harness.results.records import Record

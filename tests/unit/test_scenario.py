@@ -3,8 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.config.scenario import find_scenario, load_scenario, scenario_files
 from harness.errors import HarnessError, InputError
+from harness.rehearsal.catalogue import find_scenario, load_scenario, scenario_files
 
 BUILT_IN = ["bad-migration", "clean-deploy", "detection-ladder", "drain-cutoff", "expand-contract",
             "expand-contract-wrong-order", "failing-health-check", "flag-kill-switch", "flag-vs-rollback",
@@ -12,7 +12,8 @@ BUILT_IN = ["bad-migration", "clean-deploy", "detection-ladder", "drain-cutoff",
             "required-column", "incomplete-down", "renamed-column", "lock-queue-stall",
             "lock-queue-stall-lock-timeout", "redeploy-old-version", "wrapper-worker", "irreversible-migration",
             "mixed-queue-versions", "realpath-trap", "crash-loop", "stale-deploy-lock", "interrupted-index",
-            "pruned-rollback", "cached-plan", "start-limit"]
+            "pruned-rollback", "cached-plan", "start-limit", "worker-killed-mid-job", "database-paused",
+            "orphaned-master"]
 
 MINIMAL = """\
 [fault]

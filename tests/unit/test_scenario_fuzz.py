@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from harness import cli
-from harness.config.scenario import load_scenario
+from harness.rehearsal.catalogue import load_scenario
 
 TINY = Path(__file__).resolve().parents[1] / "targets" / "tiny" / "target.toml"
 VALID: dict[str, Any] = {

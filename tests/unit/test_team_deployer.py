@@ -20,7 +20,7 @@ from harness.rehearsal import contracts
 from harness.reporting.report import command_runs
 from harness.results.deploylog import DeployStep
 from harness.results.timeline import Event
-from tests.unit.fakes import FakeEnvironment, FakeProcesses, Host
+from tests.unit.fakes import FakeClock, FakeEnvironment, FakeProcesses, Host
 
 ACCESS = Access(ssh_host="127.0.0.1", ssh_port=2222, ssh_user="deploy", ssh_key="/k", known_hosts="/kh",
                 ssh_config="/c", deploy_to="/srv/app", repo_url="/srv/git/releases.git", url="http://127.0.0.1:1")
@@ -120,7 +120,7 @@ def check(transport: httpx.MockTransport, current: str | None = "20261129T1", st
     if states is not None:
         processes.states = lambda: states  # type: ignore[method-assign]
     contracts.check(find_target("shop"), environment or FakeEnvironment(Host()), Live(current, name),  # type: ignore[arg-type]
-                    processes, "v1", transport=transport, settle_s=0.0)
+                    processes, "v1", clock=FakeClock(), transport=transport, settle_s=0.0)
 
 
 def test_shops_contracts_hold_when_it_names_its_release() -> None:
