@@ -8,6 +8,7 @@ exits non-zero may have swapped, and one that exits zero may still be failing us
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -49,6 +50,9 @@ class Notes:
     went_live: bool | None = None
     live_release: str | None = None
 
+
+# How long the rollback's teardown waits for the process reading taken beside it.
+PROCESSES_CHECK_S = 30.0
 
 # How long a distributed load may take to send its first request: Locust's master waits
 # up to 60 s for its workers (harness/rehearsal/load.py), then spawns the users.
@@ -107,15 +111,27 @@ def recover(
     back code if the new release went live, and revert the schema when errors persist.
 
     With `processes`, the process manager's states are recorded (`processes_checked`)
-    before the rollback and after it, so a program the manager gave up on (supervisord's
-    FATAL) is on record with what the rollback did about it.
+    as the rollback starts and after it, so a program the manager gave up on is on record
+    with what the rollback did about it. The first reading runs beside the rollback, never
+    before it: nothing for the record delays the recovery command.
     """
     watch.set_phase("recover")
 
     def check_processes(when: str) -> None:
         if processes is not None:
-            watch.timeline.record(Event.PROCESSES_CHECKED, when=when, manager=processes.name,
-                                  states=processes.states())
+            try:
+                states = processes.states()
+            except HarnessError as exc:
+                watch.timeline.record(Event.PROCESSES_CHECKED, when=when, manager=processes.name, states={},
+                                      detail=str(exc)[:300])
+                return
+            watch.timeline.record(Event.PROCESSES_CHECKED, when=when, manager=processes.name, states=states)
+
+    def beside(when: str) -> Callable[[], None]:
+        """`check_processes(when)` on a thread of its own, started now; returns its join."""
+        reading = threading.Thread(target=check_processes, args=(when,), name="processes-checked", daemon=True)
+        reading.start()
+        return lambda: reading.join(PROCESSES_CHECK_S)
 
     no_rollback = injection.fault.traits.no_rollback
     if no_rollback is not None:
@@ -149,9 +165,10 @@ def recover(
         return
     if notes.went_live:
         with_db = scenario.recovery.db == "always"
-        check_processes("before the rollback")
+        first_reading = beside("before the rollback")
         done, result = run_recovery(watch, "rollback", lambda: deployer.rollback(db=with_db), notes,
                                     deployer.command_line("rollback --db" if with_db else "rollback"), db=with_db)
+        first_reading()
         check_processes("after the rollback")
         if not result.ok:
             live = deployer.current()

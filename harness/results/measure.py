@@ -319,6 +319,10 @@ def measure(scenario: Scenario, observed: Observed, records: Iterable[Record],
                   recovered_ts, impact_ts, deployed, deployed_name or scenario.fault.release, relapse_ts),
             scenario.fault,
         )
+    if what_happened.cause is not None and not scenario.fault.traits.deploys:
+        # A fault that cut a worker mid-job: the app's own log names the jobs taken again.
+        what_happened = dataclasses.replace(what_happened,
+                                            cause=what_happened.cause + taken_again_clause(observed.app_log))
     facts = {
         "incident": what_happened,
         **times.to_json(), **durations.to_json(), "first_detector": first_detector, "by_window": by_window,
@@ -397,7 +401,8 @@ def measure(scenario: Scenario, observed: Observed, records: Iterable[Record],
     if hygiene is not None and not hygiene.clean:
         gaps.append(Gap("hygiene", 0, len(hygiene.findings),
                         "the run left a fault behind: " + "; ".join(hygiene.findings),
-                        "make the fault's undo part of the runbook, and check for it after every rollback"))
+                        scenario.fault.advise("hygiene")
+                        or "make the fault's undo part of the runbook, and check for it after every rollback"))
     gaps.extend(stale_worker_gaps(observed, later))
     gaps.extend(stale_serving_gaps(observed, kept, t0))
     checks = schema_checks(events, t0)
@@ -469,6 +474,31 @@ def top_app_error(app_log: Sequence[dict[str, Any]], t0: float | None) -> tuple[
         return None
     detail, count = found.most_common(1)[0]
     return detail.splitlines()[0][:200], count
+
+
+def jobs_taken_again(app_log: Sequence[dict[str, Any]]) -> list[tuple[Any, str, str]]:
+    """Jobs one worker started and another finished (the app log's `job_started` and
+    `job_done`, by their `worker`): cut mid-job and taken again. (job, first starter,
+    finisher), in the order they finished."""
+    first: dict[Any, str] = {}
+    found = []
+    for entry in app_log:
+        job, worker = entry.get("job"), str(entry.get("worker", ""))
+        if entry.get("event") == "job_started":
+            first.setdefault(job, worker)
+        elif entry.get("event") == "job_done" and job in first and first[job] != worker:
+            found.append((job, first[job], worker))
+    return found
+
+
+def taken_again_clause(app_log: Sequence[dict[str, Any]]) -> str:
+    """The jobs cut mid-job and taken again, as a clause for a cause; empty when none."""
+    again = jobs_taken_again(app_log)
+    if not again:
+        return ""
+    job, started, done = again[0]
+    return (f"; the app's log shows {len(again)} job{'s' if len(again) > 1 else ''} started by one worker and "
+            f"finished by another (job {job}: started by {started}, finished by {done})")
 
 
 def jobs_in_flight_lost(app_log: Sequence[dict[str, Any]]) -> int | None:

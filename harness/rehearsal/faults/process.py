@@ -78,6 +78,10 @@ class ProcessFault:
 
     def advise(self, objective: str) -> str | None:
         """A rollback cannot undo a signal: what shortens or prevents the harm instead."""
+        if objective == "hygiene" and self.program != "database":
+            return (f"a process its manager did not start is never restarted, reloaded or stopped by it: send "
+                    f"a binary upgrade (USR2) only where the manager follows the new master, or restart the "
+                    f"{self.program} through the manager instead; then stop the orphan by its pid")
         if objective == "lost_jobs":
             return ("make jobs survive a killed worker: take each in one transaction and mark it done only "
                     "after its effect, so a cut job is taken again")
@@ -157,8 +161,9 @@ class Sender:
             return
         self.followed = True
         pid = self.pid()
+        sent = self.context.clock.now()
         result = self.send(signal)
-        self.context.timeline.record(Event.FAULT_SIGNALLED, kind=self.fault.kind, program=self.fault.program,
+        self.context.timeline.record(Event.FAULT_SIGNALLED, ts=sent, kind=self.fault.kind, program=self.fault.program,
                                      signal=signal, pid=pid, via=self.via(), exit_status=result.exit_status,
                                      detail=result.last_line()[-300:])
 
