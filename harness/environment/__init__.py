@@ -168,6 +168,20 @@ class ProcessManager(Protocol):
         """Whether a state from `states` means the program is still starting (not yet judged)."""
         ...
 
+    def gave_up(self, state: str) -> bool:
+        """Whether a state from `states` means the program is not serving and not about to
+        (crashed and waiting to restart, given up, stopped)."""
+        ...
+
+    def gave_up_for_good(self, state: str) -> bool:
+        """Whether a state from `states` means the manager will restart the program no more."""
+        ...
+
+    def refused(self, detail: str) -> str | None:
+        """When `detail` (a failed command's last line) is this manager refusing to start a
+        program, what to change, in the manager's own terms; None otherwise."""
+        ...
+
 
 def pid_answer(answer: CommandResult, asked: str) -> int | None:
     """A process manager's answer to "which pid?" (`asked`, for the message): a positive

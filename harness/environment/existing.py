@@ -162,5 +162,14 @@ class UnseenProcesses:
     def starting(self, state: str) -> bool:
         return False
 
+    def gave_up(self, state: str) -> bool:
+        return False
+
+    def gave_up_for_good(self, state: str) -> bool:
+        return False
+
+    def refused(self, detail: str) -> str | None:
+        return None
+
 
 __all__ = ["ExistingEnvironment", "ExistingStage", "UnseenProcesses", "served_release"]

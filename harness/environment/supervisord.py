@@ -61,3 +61,14 @@ class Supervisord:
     def starting(self, state: str) -> bool:
         """Started, and not yet running `startsecs`: it may still turn out to crash."""
         return state == "STARTING"
+
+    def gave_up(self, state: str) -> bool:
+        """BACKOFF (a start failed, retrying), FATAL (gave up after startretries), EXITED, STOPPED."""
+        return state in ("BACKOFF", "FATAL", "EXITED", "STOPPED")
+
+    def gave_up_for_good(self, state: str) -> bool:
+        """FATAL: supervisord starts it again only when asked."""
+        return state == "FATAL"
+
+    def refused(self, detail: str) -> str | None:
+        return None  # supervisord starts whatever it is asked to; a FATAL program too

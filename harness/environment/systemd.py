@@ -27,6 +27,10 @@ def unit_states(listing: str) -> dict[str, str]:
     return found
 
 
+# systemd's words when its start limit refuses a start.
+START_LIMIT = "start request repeated too quickly"
+
+
 class Systemd:
     """The process manager of a web host that boots systemd."""
 
@@ -74,3 +78,19 @@ class Systemd:
 
     def starting(self, state: str) -> bool:
         return state.startswith("activating (start")
+
+    def gave_up(self, state: str) -> bool:
+        """Waiting to restart after a crash, failed (its start limit among the reasons), stopped."""
+        return state.startswith(("activating (auto-restart)", "failed", "inactive"))
+
+    def gave_up_for_good(self, state: str) -> bool:
+        """failed: systemd restarts the unit no more until it is started (and reset) by hand."""
+        return state.startswith("failed")
+
+    def refused(self, detail: str) -> str | None:
+        """The start limit (systemd.unit(5), StartLimitBurst=): its words, and the fix."""
+        if START_LIMIT not in detail.lower():
+            return None
+        return ("run `systemctl reset-failed` on the app's units before the rollback's restart: after "
+                "StartLimitBurst starts within StartLimitIntervalSec (5 in 10 s by default) systemd refuses "
+                "every start until the unit is reset, and a crash-looping release uses them up")

@@ -73,8 +73,8 @@ def check(target: Target, environment: Environment, deployer: Deployer, processe
     if deployer.releases().name_of(live) in (None, "?"):
         raise ContractBroken(source, "deploy.deploy" if target.deploy.own_commands else None,
                              f"the live release directory {live} names no release: write the release's name "
-                             "(or its commit id) to REVISION in each release directory, as Capistrano and the "
-                             "built-in tool do")
+                             "(or its commit id) to REVISION in each release directory, as release-directory "
+                             "deploy tools do")
     names = {live, release}
     with httpx.Client(base_url=check_host(environment.url, allow_remote), timeout=TIMEOUT_S,
                       transport=transport) as http:

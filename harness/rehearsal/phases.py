@@ -125,7 +125,12 @@ def recover(
                 watch.timeline.record(Event.PROCESSES_CHECKED, when=when, manager=processes.name, states={},
                                       detail=str(exc)[:300])
                 return
-            watch.timeline.record(Event.PROCESSES_CHECKED, when=when, manager=processes.name, states=states)
+            # The manager's own judgement goes on record, so results never learn its words.
+            watch.timeline.record(Event.PROCESSES_CHECKED, when=when, manager=processes.name, states=states,
+                                  down=sorted(p for p, state in states.items() if not processes.running(state)),
+                                  gave_up=sorted(p for p, state in states.items() if processes.gave_up(state)),
+                                  gave_up_for_good=sorted(p for p, state in states.items()
+                                                          if processes.gave_up_for_good(state)))
 
     def beside(when: str) -> Callable[[], None]:
         """`check_processes(when)` on a thread of its own, started now; returns its join."""
@@ -167,7 +172,8 @@ def recover(
         with_db = scenario.recovery.db == "always"
         first_reading = beside("before the rollback")
         done, result = run_recovery(watch, "rollback", lambda: deployer.rollback(db=with_db), notes,
-                                    deployer.command_line("rollback --db" if with_db else "rollback"), db=with_db)
+                                    deployer.command_line("rollback --db" if with_db else "rollback"), db=with_db,
+                                    processes=processes)
         first_reading()
         check_processes("after the rollback")
         if not result.ok:
@@ -183,7 +189,7 @@ def recover(
                 # The manual fix: the rolled-back code is in place; start its programs afresh.
                 programs = ["web"] + ([] if scenario.target.run.worker is None else ["worker"])
                 run_recovery(watch, "restart", lambda: processes.restart(programs), notes,
-                             processes.restart_command(programs), fallback=True)
+                             processes.restart_command(programs), fallback=True, processes=processes)
                 return
             if live != before:
                 return
@@ -234,15 +240,20 @@ def errors_stop(watch: Watch, scenario: Scenario, since: float) -> bool:
 
 
 def run_recovery(watch: Watch, action: str, command: Callable[[], CommandResult], notes: Notes,
-                 shown: str, db: bool = False, fallback: bool = False) -> tuple[float, CommandResult]:
+                 shown: str, db: bool = False, fallback: bool = False,
+                 processes: ProcessManager | None = None) -> tuple[float, CommandResult]:
     """Run one recovery command, timed by the rehearsal's clock; returns when it ended and
     its result. `db`: the command reverts the schema (the round-trip check follows it).
     `fallback`: it runs because the recovery command before it failed, and the way back is
-    timed to its end."""
-    extra = {"fallback": True} if fallback else {}
+    timed to its end. A failed command that `processes` says was its refusal to start a
+    program carries the manager's own fix (`manager_advice`)."""
+    extra: dict[str, Any] = {"fallback": True} if fallback else {}
     watch.timeline.record(Event.ROLLBACK_STARTED, action=action, command=shown, db=db, **extra)
     result = command()
     notes.actions.append(shown)
+    advice = None if result.ok or processes is None else processes.refused(result.last_line())
+    if advice is not None:
+        extra["manager_advice"] = advice
     ended = watch.timeline.record(Event.ROLLBACK_FINISHED, action=action, command=shown, exit_status=result.exit_status,
                                   detail=result.last_line()[-300:], output=result.tail(OUTPUT_LINES), db=db, **extra)
     return float(ended["ts"]), result

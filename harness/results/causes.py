@@ -29,25 +29,6 @@ KNOWN_APP_ERRORS = {
 }
 # A deploy's exit status when it died by SIGKILL (128 + 9).
 KILLED_STATUS = 137
-# Process manager states of a program that is not serving and not about to: supervisord's
-# BACKOFF (a start failed, retrying) and FATAL (gave up after startretries), EXITED, STOPPED.
-GAVE_UP = ("BACKOFF", "FATAL", "EXITED", "STOPPED")
-# The same in systemd's words (harness/environment/systemd.py): waiting to restart after a
-# crash, failed (its start limit among the reasons), stopped.
-SYSTEMD_GAVE_UP = ("activating (auto-restart)", "failed", "inactive")
-
-
-def gave_up(state: str) -> bool:
-    """Whether a program's state, in its process manager's words, means it is not serving
-    and not about to."""
-    return state in GAVE_UP or state.startswith(SYSTEMD_GAVE_UP)
-
-
-def given_up_for_good(state: str) -> bool:
-    """supervisord's FATAL, systemd's failed: the manager restarts it no more."""
-    return state == "FATAL" or state.startswith("failed")
-
-
 @dataclass(frozen=True)
 class Story:
     """The facts `incident` reads: timeline events after t0, deploy steps after t0, the
@@ -278,16 +259,16 @@ def _stale_locks(story: Story) -> list[str]:
 
 def _process_states(story: Story) -> list[str]:
     """What the process manager showed around the rollback when a program was not running:
-    a crash loop (supervisord's STARTING and BACKOFF in turn) or one it gave up on (FATAL,
-    after startretries) changes what a rollback's reload can do."""
+    a crash loop or a program it gave up on changes what a rollback's reload can do. The
+    manager judged its own states when they were read (`processes_checked`'s `down`,
+    `gave_up` and `gave_up_for_good`)."""
     parts = []
     for check in (e for e in story.events if e["event"] == Event.PROCESSES_CHECKED):
         states = dict(check.get("states") or {})
-        if not any(gave_up(state) for state in states.values()):
+        if not check.get("gave_up"):
             continue
-        shown = ", ".join(f"{name} {state}" for name, state in sorted(states.items())
-                          if state not in ("RUNNING", "active (running)"))
-        fatal = sorted(name for name, state in states.items() if given_up_for_good(state))
+        shown = ", ".join(f"{name} {states.get(name, '?')}" for name in check.get("down") or [])
+        fatal = list(check.get("gave_up_for_good") or [])
         parts.append(f"{check.get('when', 'at the rollback')} {check.get('manager', 'the process manager')} showed "
                      f"{shown}" + (f" (it had given up restarting {', '.join(fatal)})" if fatal else ""))
     return parts

@@ -131,16 +131,12 @@ def first_recovery_span(events: Iterable[dict[str, Any]], t0: float | None) -> t
     return float(started["ts"]), None if done is None else float(done["ts"])
 
 
-# systemd's words when its start limit refuses a start (systemd.unit(5), StartLimitBurst=).
-START_LIMIT = "start request repeated too quickly"
-
-
-def rollback_advice(detail: str) -> str:
-    """What to change when a recovery command failed with `detail` (its last line)."""
-    if START_LIMIT in detail.lower():
-        return ("run `systemctl reset-failed` on the app's units before the rollback's restart: after "
-                "StartLimitBurst starts within StartLimitIntervalSec (5 in 10 s by default) systemd refuses "
-                "every start until the unit is reset, and a crash-looping release uses them up")
+def rollback_advice(failed: dict[str, Any]) -> str:
+    """What to change when a recovery command failed (its `rollback_finished`): the process
+    manager's own fix when it refused to start a program, as recorded then."""
+    advice = failed.get("manager_advice")
+    if advice:
+        return str(advice)
     return "a rollback must work when the host is in trouble: rehearse the command itself, and keep a second way back"
 
 
@@ -393,7 +389,7 @@ def measure(scenario: Scenario, observed: Observed, records: Iterable[Record],
                            f"; then `{fallback.get('command')}` ran as the fallback and "
                            + ("succeeded" if fallback.get("exit_status", 0) == 0
                               else f"exited {fallback.get('exit_status')}")),
-                        rollback_advice(str(first_failed.get("detail") or ""))))
+                        rollback_advice(first_failed)))
     if plan is not None:
         gaps.extend(plan_gaps(plan))
     gaps.extend(round_gaps(rounds))

@@ -311,3 +311,12 @@ class FakeProcesses:
 
     def starting(self, state: str) -> bool:
         return state == "STARTING"
+
+    def gave_up(self, state: str) -> bool:
+        return state in ("BACKOFF", "FATAL")
+
+    def gave_up_for_good(self, state: str) -> bool:
+        return state == "FATAL"
+
+    def refused(self, detail: str) -> str | None:
+        return "reset the fake" if "refused" in detail else None

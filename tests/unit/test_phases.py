@@ -385,12 +385,19 @@ def test_a_failed_rollback_falls_back_to_restarting_the_programs_and_both_times_
 
 
 def test_a_rollback_refused_by_systemds_start_limit_is_advised_to_reset_failed_first():
+    from harness.environment.supervisord import Supervisord
+    from harness.environment.systemd import Systemd
     from harness.results.measure import rollback_advice
 
     refused = ("deploy: systemd refused to start web: start request repeated too quickly (its start limit; "
                "`systemctl reset-failed web` clears it)")
-    assert rollback_advice(refused).startswith("run `systemctl reset-failed` on the app's units before")
-    assert "reset-failed" not in rollback_advice("deploy: no previous release to roll back to")
+    # The manager knows its own refusal; the rehearsal records its advice, and results read it.
+    advice = Systemd(FakeEnvironment(Host())).refused(refused)
+    assert advice is not None and advice.startswith("run `systemctl reset-failed` on the app's units before")
+    assert Supervisord(FakeEnvironment(Host())).refused(refused) is None
+    assert Systemd(FakeEnvironment(Host())).refused("deploy: no previous release to roll back to") is None
+    assert rollback_advice({"detail": refused, "manager_advice": advice}) == advice
+    assert "reset-failed" not in rollback_advice({"detail": refused})
 
 
 def test_load_lost_mid_incident_ends_the_run_as_an_error_and_judges_no_objective(tmp_path):
