@@ -8,13 +8,14 @@ Two measurements:
   every worker sends its requests to the master, against plain `locust --master` with
   plain workers. Locust is the bottleneck here, so this shows what recording costs.
 
-Each pair alternates, median of --runs. Req/s is Locust's own count over the span its
+Each pair alternates, and which side goes first alternates from pair to pair, so neither
+always meets a warmer replica; median of --runs pairs (default 5). Req/s is Locust's own count over the span its
 statistics cover (first request to last reported one), the same measure on both sides:
 a plain master that is stopped may lose its workers' last reports, so a count over the
 whole run would favour the harness, whose master waits for them. The harness side also
 checks that its records equal Locust's own count.
 
-Usage: python bench/load.py [--runs 3] [--seconds 10] [--workers 1,2,4]
+Usage: python bench/load.py [--runs 5] [--seconds 10] [--workers 1,2,4]
 """
 
 from __future__ import annotations
@@ -97,11 +98,14 @@ def compare(label: str, settings: Load, url: str, tmp: Path, args: argparse.Name
     for i in range(args.runs):
         workdir = tmp / f"{label.split()[0]}-{settings.workers}-{i}"
         (workdir / "plain").mkdir(parents=True)
+        if i % 2:
+            plain_rates.append(plain_rate(settings, url, workdir / "plain", args.seconds))
         rate, recorded, counted = harness_rate(settings, url, workdir, args.seconds, header)
         if recorded != counted:
             raise SystemExit(f"{label}: recorded {recorded} requests, Locust counted {counted}")
         harness_rates.append(rate)
-        plain_rates.append(plain_rate(settings, url, workdir / "plain", args.seconds))
+        if not i % 2:
+            plain_rates.append(plain_rate(settings, url, workdir / "plain", args.seconds))
         print(f"  {label} run {i + 1}: harness {rate:.1f} req/s ({recorded} recorded = Locust's count), "
               f"plain {plain_rates[-1]:.1f} req/s", flush=True)
     h, p = statistics.median(harness_rates), statistics.median(plain_rates)
@@ -111,7 +115,7 @@ def compare(label: str, settings: Load, url: str, tmp: Path, args: argparse.Name
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--workers", default="1,2,4", help="Locust worker counts for the saturating load")
     args = parser.parse_args()

@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -185,6 +186,10 @@ def rehearse_and_show(scenario: Scenario, args: argparse.Namespace, reports: Pat
     )
     echo(summary(result, run_dir))
     echo(f"  {run_dir / 'report.html'}")
+    handshake = getattr(args, "result_file", None)
+    if handshake:
+        # The nightly's child says where its result is in a file of its own, not in its output.
+        Path(handshake).write_text(json.dumps({"run_dir": str(run_dir), "outcome": str(result.outcome)}))
     return result
 
 
@@ -441,14 +446,19 @@ def rehearse_in_child(scenario: Scenario, args: argparse.Namespace, reports: Pat
     argv += [] if args.load_workers is None else ["--load-workers", str(args.load_workers)]
     argv += [] if args.process_manager is None else ["--process-manager", args.process_manager]
     argv += [] if args.regression_budget is None else ["--regression-budget", str(args.regression_budget)]
-    child = children.start(argv)
-    try:
-        out, _ = child.communicate()
-    finally:
-        children.done(child)
-    print(out, end="", flush=True)
-    shown = [line.strip() for line in out.splitlines() if line.strip().endswith("report.html")]
-    result_file = Path(shown[-1]).with_name("result.json") if shown else None
+    with tempfile.TemporaryDirectory(prefix="gameday-nightly-") as handshake:
+        told = Path(handshake) / "result.json"
+        child = children.start([*argv, "--result-file", str(told)])
+        try:
+            out, _ = child.communicate()
+        finally:
+            children.done(child)
+        print(out, end="", flush=True)
+        try:
+            run_dir = Path(json.loads(told.read_text())["run_dir"])
+        except (OSError, ValueError, KeyError, TypeError):
+            run_dir = None  # the child wrote no result: its last line says why
+    result_file = None if run_dir is None else run_dir / "result.json"
     if result_file is None or not result_file.is_file():
         last = (out.strip().splitlines() or [f"exited {child.returncode}"])[-1]
         raise HarnessError(last.removeprefix("gameday: "))
@@ -761,6 +771,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("scenario", help="a built-in scenario name (see `gameday list`) or a scenario file path")
     p.add_argument("--operator", action="store_true", help="a person detects and rolls back; gameday times them")
     p.add_argument("--replica", metavar="RUN_ID", help=argparse.SUPPRESS)  # nightly's pool: reset and reuse
+    # The nightly's handshake with its `gameday run` children: where the run's result is.
+    p.add_argument("--result-file", metavar="PATH", help=argparse.SUPPRESS)
     add_rehearsal_options(p)
     p.set_defaults(func=cmd_run)
 
