@@ -43,12 +43,14 @@ if TYPE_CHECKING:
 EXIT_INTERRUPTED = 130
 
 
-def staging_here() -> Staging:
-    """A Staging on the local engine, after removing what dead gameday runs left behind."""
+def staging_here(sweep: bool = True) -> Staging:
+    """A Staging on the local engine, after removing what dead gameday runs left behind
+    (unless `sweep` is False: a rollback is on the recovery path, and the next command sweeps)."""
     from harness.environment.replica import Staging, connect
 
     staging = Staging(connect(), say)
-    staging.sweep()
+    if sweep:
+        staging.sweep()
     return staging
 
 
@@ -602,13 +604,14 @@ def team_deployer(staging: Staging, replica: Replica) -> Deployer | None:
     (the built-in deploy tool in the web host). Read from the replica's label: no target
     file is loaded on the way to a timed rollback."""
     from harness.config.target import DeployCommands
-    from harness.deploy.commands import CommandsDeployer
     from harness.environment.replica import DEPLOY_LABEL, ReplicaEnvironment
 
     label = replica.labels.get(DEPLOY_LABEL)
     commands = DeployCommands() if not label else DeployCommands.from_json(label)
-    if commands.tool == "builtin":
-        return None
+    if not commands.own_commands:
+        return None  # the built-in tool: nothing more to import on the way to a timed rollback
+    from harness.deploy.commands import CommandsDeployer
+
     return CommandsDeployer(ReplicaEnvironment(staging, replica), commands)
 
 
@@ -644,7 +647,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
-    staging = staging_here()
+    staging = staging_here(sweep=False)
     tool_args = ["rollback"] + ([args.release] if args.release else [])
     tool_args += (["--db"] if args.db else []) + (["--db-only"] if args.db_only else [])
     with acting_on(args, staging, *tool_args) as replica:
