@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from harness.config.faultspec import FaultSpec
 from harness.config.scenario import Scenario
@@ -134,6 +134,30 @@ class FaultKind(Protocol):
     def leftovers(self, scenario: Scenario, environment: Environment, processes: ProcessManager) -> Leftovers:
         """What this kind's fault may have left on the host once the run is over, checked
         (added to the run's hygiene record); empty when it leaves nothing to check."""
+
+
+class OneIncident:
+    """What a kind whose fault is one incident shares: its own module gives `name`, its
+    spec's class (`spec`), `parse` and `injected` (the fault as a context manager); the
+    runbook's detect-and-recover does the rest. It leaves nothing of its own to check
+    unless it says so (`leftovers`)."""
+
+    name: str
+    spec: type
+
+    def parse(self, table: Table, target: Target) -> FaultSpec:
+        raise NotImplementedError
+
+    def injected(self, context: Context, fault: Any) -> AbstractContextManager[Injection]:
+        raise NotImplementedError
+
+    def rehearse(self, context: Context) -> None:
+        fault = context.scenario.fault
+        assert isinstance(fault, self.spec), fault
+        single(context, self.injected(context, fault))
+
+    def leftovers(self, scenario: Scenario, environment: Environment, processes: ProcessManager) -> Leftovers:
+        return Leftovers()
 
 
 def single(context: Context, injected: AbstractContextManager[Injection]) -> None:

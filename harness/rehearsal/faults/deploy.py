@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from harness.config.faultspec import FaultTraits
-from harness.config.scenario import Scenario
 from harness.config.tables import NAME, Table
 from harness.config.target import Target
-from harness.environment import Environment, ProcessManager
+from harness.environment import Environment
 from harness.errors import HarnessError
-from harness.rehearsal.faults.base import Context, FaultFailed, Injection, Leftovers, single
+from harness.rehearsal.faults.base import Context, FaultFailed, Injection, OneIncident
 from harness.rehearsal.migrations import with_credentials
 from harness.results.timeline import Event
 
@@ -178,16 +177,12 @@ def deploying(context: Context, fault: DeployFault) -> Iterator[Injection]:
             pass  # already recorded; the rehearsal has raised it
 
 
-class Deploy:
+class Deploy(OneIncident):
     name = "deploy"
+    spec = DeployFault
 
     def parse(self, table: Table, target: Target) -> DeployFault:
         return parse(table, target)
 
-    def rehearse(self, context: Context) -> None:
-        fault = context.scenario.fault
-        assert isinstance(fault, DeployFault)
-        single(context, injected(context, fault))
-
-    def leftovers(self, scenario: Scenario, environment: Environment, processes: ProcessManager) -> Leftovers:
-        return Leftovers()  # the deploy's own leftovers (its lock, its release directory) are the phases' hygiene
+    def injected(self, context: Context, fault: DeployFault) -> AbstractContextManager[Injection]:
+        return injected(context, fault)

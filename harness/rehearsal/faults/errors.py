@@ -9,17 +9,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from harness.config.faultspec import FaultTraits
-from harness.config.scenario import Scenario
 from harness.config.tables import Table
 from harness.config.target import Target
-from harness.environment import Environment, ProcessManager
 from harness.errors import HarnessError
-from harness.rehearsal.faults.base import Context, Injection, Leftovers, single
+from harness.rehearsal.faults.base import Context, Injection, OneIncident
 from harness.results.timeline import Event
 
 # How far ahead an error window is scheduled, so the switch is in place before it opens.
@@ -67,16 +65,12 @@ def injected(context: Context, fault: ErrorsFault) -> Iterator[Injection]:
             timeline.record(Event.FAULT_NOT_REMOVED, kind=fault.kind, detail=str(exc))
 
 
-class Errors:
+class Errors(OneIncident):
     name = "errors"
+    spec = ErrorsFault
 
     def parse(self, table: Table, target: Target) -> ErrorsFault:
         return parse(table, target)
 
-    def rehearse(self, context: Context) -> None:
-        fault = context.scenario.fault
-        assert isinstance(fault, ErrorsFault)
-        single(context, injected(context, fault))
-
-    def leftovers(self, scenario: Scenario, environment: Environment, processes: ProcessManager) -> Leftovers:
-        return Leftovers()  # the switch's removal is on the timeline (fault_removed or fault_not_removed)
+    def injected(self, context: Context, fault: ErrorsFault) -> AbstractContextManager[Injection]:
+        return injected(context, fault)

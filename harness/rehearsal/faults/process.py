@@ -18,7 +18,7 @@ No release changes, so a rollback cannot undo a signal: the phases record
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +28,7 @@ from harness.config.tables import Table
 from harness.config.target import Target
 from harness.environment import CommandResult, Environment, ProcessManager
 from harness.errors import HarnessError
-from harness.rehearsal.faults.base import Context, FaultFailed, Injection, Leftovers, single
+from harness.rehearsal.faults.base import Context, FaultFailed, Injection, Leftovers, OneIncident
 from harness.results.timeline import Event
 
 PROGRAMS = ("web", "worker", "database")
@@ -236,16 +236,15 @@ def orphans(listing: str, main_pid: int | None) -> list[tuple[int, str]]:
                   if same(args) == command and not under_main(pid) and same(rows.get(ppid, (0, ""))[1]) != command)
 
 
-class Process:
+class Process(OneIncident):
     name = "process"
+    spec = ProcessFault
 
     def parse(self, table: Table, target: Target) -> ProcessFault:
         return parse(table, target)
 
-    def rehearse(self, context: Context) -> None:
-        fault = context.scenario.fault
-        assert isinstance(fault, ProcessFault)
-        single(context, injected(context, fault))
+    def injected(self, context: Context, fault: ProcessFault) -> AbstractContextManager[Injection]:
+        return injected(context, fault)
 
     def leftovers(self, scenario: Scenario, environment: Environment, processes: ProcessManager) -> Leftovers:
         """For the app's programs: a second copy of the program the manager did not start."""
