@@ -68,7 +68,9 @@ class Systemd:
         """`reset-failed` first: a unit that hit its start limit refuses a plain restart
         until then ("Start request repeated too quickly", systemd.unit(5))."""
         units = " ".join(f"{p}.service" for p in programs)
-        return f"systemctl reset-failed {units} && systemctl restart {units}"
+        # `;`, not `&&`: reset-failed exits 1 for a unit that is not failed (or not loaded),
+        # and still resets the others; the restart's status is the command's.
+        return f"systemctl reset-failed {units}; systemctl restart {units}"
 
     def restart(self, programs: Sequence[str]) -> CommandResult:
         return self.environment.exec(["sh", "-c", self.restart_command(programs)])

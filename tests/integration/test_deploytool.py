@@ -204,9 +204,11 @@ def test_sigterm_after_the_swap_leaves_the_release_live_and_the_lock_free(
     log = deploy_log(staging, replica, "unbootable")
     rid = log[1]["release_dir"]
     assert host_exec(staging, replica, "readlink", "/srv/app/current").strip() == f"releases/{rid}"
-    *stopped, interrupted = [x for x in log if not x["ok"]]
-    assert all(x["detail"] == "interrupted by SIGTERM" for x in stopped)  # the step it was in, if any
-    assert interrupted["step"] == "interrupted" and "is live" in interrupted["detail"]
+    failed = [x for x in log if not x["ok"]]
+    interrupted = next(x for x in failed if x["step"] == "interrupted")
+    assert "is live" in interrupted["detail"]
+    # The step it was in, if any, says so; on a busy machine its line may land just after.
+    assert all(x["detail"] == "interrupted by SIGTERM" for x in failed if x is not interrupted), failed
     assert [x["step"] for x in log][-1] == "unlock"
     assert {x["release_dir"] for x in log[1:]} == {rid}
 

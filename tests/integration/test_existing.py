@@ -118,5 +118,7 @@ def test_an_existing_environment_is_rehearsed_through_its_url_and_commands(
     # The same scenario on a replica of the same app, with host access.
     code, replica, _ = rehearse(tmp_path, "replica", "shop")
     assert replica["outcome"] == existing["outcome"] and replica["incident"]["went_live"] is True
+    # Detection watches the same front door either way: the same time to detect, give or
+    # take what a busy machine adds to one run and not the other.
     for key in ("time_to_detect_s",):
-        assert abs(existing["durations"][key] - replica["durations"][key]) <= 0.2, (key, existing, replica)
+        assert abs(existing["durations"][key] - replica["durations"][key]) <= 1.0, (key, existing, replica)

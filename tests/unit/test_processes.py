@@ -43,4 +43,4 @@ def test_only_an_active_running_unit_counts_as_running():
     assert not systemd.running("activating (auto-restart)") and not systemd.running("failed (Result: exit-code)")
     assert systemd.starting("activating (start)") and not systemd.starting("activating (auto-restart)")
     assert systemd.restart_command(["web", "worker"]) == (
-        "systemctl reset-failed web.service worker.service && systemctl restart web.service worker.service")
+        "systemctl reset-failed web.service worker.service; systemctl restart web.service worker.service")
