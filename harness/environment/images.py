@@ -121,14 +121,18 @@ redirect_stderr=true
 def systemd_unit(name: str, description: str, command: str, stop_timeout_s: int) -> str:
     """A systemd service run as `app` from `current`, started by the first deploy (it is not
     enabled), with systemd's own defaults for what the catalogue rehearses: `Restart=
-    on-failure`, and the start limit of DefaultStartLimitBurst=5 starts within
-    DefaultStartLimitIntervalSec=10s, after which a start is refused ("Start request
-    repeated too quickly") until `systemctl reset-failed` (systemd.unit(5)). A stop sends
+    on-failure`, and a start limit of 5 starts (DefaultStartLimitBurst), after which a start
+    is refused ("Start request repeated too quickly") until `systemctl reset-failed`
+    (systemd.unit(5)). The interval they count in is 60 s, not the default 10 s: a crash
+    loop on a busy host can take longer than 2 s a start, and under 10 s it would never
+    reach the limit the catalogue's start-limit scenario rehearses. A stop sends
     SIGTERM and, after TimeoutStopSec, SIGKILL (systemd.kill(5)). ExecReload is a HUP,
     gunicorn's graceful reload."""
     return f"""\
 [Unit]
 Description={description}
+StartLimitIntervalSec=60
+StartLimitBurst=5
 
 [Service]
 User=app

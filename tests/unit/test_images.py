@@ -57,8 +57,8 @@ def test_a_systemd_web_host_gets_units_for_the_app_and_systemds_stop_signal():
     assert "User=app" in web and "WorkingDirectory=/srv/app/current" in web and "Restart=on-failure" in web
     assert "ExecStart=gunicorn --chdir /srv/app/current --bind unix:/run/app/web.sock" in web
     assert "ExecReload=/bin/kill -HUP $MAINPID" in web and "TimeoutStopSec=15" in web
-    # systemd's own start limit applies: nothing here loosens it.
-    assert "StartLimit" not in web
+    # systemd's own burst of 5 starts, counted over 60 s so a slow crash loop still reaches it.
+    assert "StartLimitBurst=5" in web and "StartLimitIntervalSec=60" in web
     assert "TimeoutStopSec=5" in spec.files["pm/worker.service"].decode()
     assert json.loads(spec.files["target.json"])["process_manager"] == "systemd"
 
